@@ -1,0 +1,177 @@
+"""Analysis of a scored week: recent activity, engagement, access, and the admin risk matrix."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .config import MatrixConfig
+from .features import CellGrid, WeeklyEvents, week_index
+from .index import cell_centres
+
+#: Probability bands shown in the map and grid (upper bounds, last is open).
+RISK_BANDS = ((0.01, "very low"), (0.05, "low"), (0.15, "medium"), (0.35, "high"),
+              (np.inf, "very high"))
+LEVELS = ("low", "medium", "high", "critical")
+
+
+def risk_band(p: np.ndarray) -> np.ndarray:
+    edges = np.array([b for b, _ in RISK_BANDS[:-1]])
+    names = np.array([n for _, n in RISK_BANDS], dtype=object)
+    return names[np.searchsorted(edges, np.asarray(p), side="right")]
+
+
+def window_per_cell(events: WeeklyEvents, n: int, *, week: int, size: int,
+                    column: str = "count") -> np.ndarray:
+    """Dense per-cell sum of ``column`` over the ``n`` weeks before ``week``."""
+    pos, values = events.window_sum(n, end_week=week, column=column)
+    return np.bincount(pos, weights=values, minlength=size)
+
+
+def restrictions_in_force(restrictions: gpd.GeoDataFrame | None, week: pd.Timestamp
+                          ) -> gpd.GeoDataFrame | None:
+    """Restrictions in force at any time during the week starting ``week``."""
+    if restrictions is None or restrictions.empty:
+        return restrictions
+    end_of_week = week + pd.Timedelta(days=6)
+    active = (restrictions["start_date"] <= end_of_week) & (
+        restrictions["end_date"].isna() | (restrictions["end_date"] >= week))
+    return restrictions.loc[active].copy()
+
+
+def cell_access(grid: CellGrid, restrictions: gpd.GeoDataFrame | None, week: pd.Timestamp
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: restricted (centre inside a restriction in force) and weeks in force."""
+    n = len(grid)
+    restricted = np.zeros(n, dtype=bool)
+    weeks_in_force = np.zeros(n, dtype=np.int64)
+    if restrictions is None or restrictions.empty:
+        return restricted, weeks_in_force
+    lat, lon = cell_centres(grid.cells)
+    pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs="EPSG:4326")
+    cell_idx, r_idx = restrictions.sindex.query(pts, predicate="within")
+    if len(cell_idx):
+        restricted[cell_idx] = True
+        since = week_index(restrictions["start_date"].to_numpy()[r_idx])
+        now = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
+        longest = pd.Series(now - since).groupby(cell_idx).max()
+        weeks_in_force[longest.index.to_numpy()] = np.maximum(longest.to_numpy(), 0) + 1
+    return restricted, weeks_in_force
+
+
+def engagement_per_cell(grid: CellGrid, consultations: pd.DataFrame | None, *,
+                        week: pd.Timestamp, weeks: int, min_count: int) -> pd.DataFrame:
+    """Engagements and people reached per cell over the ``weeks`` before ``week``.
+
+    Counts below ``min_count`` (engagements or participants) are suppressed: the published
+    value is NaN and the status says "suppressed", so a single meeting is never traceable.
+    """
+    n = len(grid)
+    out = pd.DataFrame({"engagements": np.zeros(n), "participants": np.zeros(n)})
+    if consultations is not None and len(consultations):
+        c = consultations
+        recent = (c["date"] < week) & (c["date"] >= week - pd.Timedelta(weeks=weeks)) & (
+            c["cell"] > 0)
+        c = c.loc[recent]
+        pos, found = grid.positions(c["cell"].to_numpy())
+        out["engagements"] = np.bincount(pos[found], minlength=n).astype(float)
+        out["participants"] = np.bincount(pos[found], weights=c["participants_total"]
+                                          .to_numpy(float)[found], minlength=n)
+    small = (out["engagements"] > 0) & ((out["engagements"] < min_count)
+                                        | (out["participants"] < min_count))
+    status = np.where(out["engagements"] == 0, "not engaged",
+                      np.where(small, "suppressed", "engaged"))
+    published = out["engagements"].where(~small & (out["engagements"] > 0), np.nan)
+    published = published.where(out["engagements"] > 0, 0.0)
+    return pd.DataFrame({"engagements_12w": published.to_numpy(),
+                         "engagement_status": status})
+
+
+def _score(values: np.ndarray, bins: tuple[float, ...]) -> np.ndarray:
+    return np.searchsorted(np.asarray(bins), values, side="right") + 1
+
+
+def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.DataFrame,
+                 week: pd.Timestamp, cfg: MatrixConfig) -> pd.DataFrame:
+    """The predictive risk-assessment matrix: one row per admin unit.
+
+    ``cells`` has admin_pcode, risk, risk_prev, population, restricted. Likelihood is the
+    probability of at least one incident in the unit next week, ``1 - prod(1 - p_cell)``
+    (cells taken as independent); impact is the larger of the exposed-population and
+    civilian-targeting scores; level comes from likelihood x impact.
+    """
+    c = cells.assign(
+        log_q=np.log1p(-np.clip(cells["risk"], 0, 1 - 1e-12)),
+        log_q_prev=np.log1p(-np.clip(cells["risk_prev"].fillna(0), 0, 1 - 1e-12)),
+        exposed=cells["risk"] * cells["population"].fillna(0),
+        exposed_prev=cells["risk_prev"].fillna(0) * cells["population"].fillna(0),
+        restricted_pop=cells["population"].fillna(0) * cells["restricted"],
+    )
+    g = c.groupby("admin_pcode").agg(
+        n_cells=("risk", "size"),
+        log_q=("log_q", "sum"),
+        log_q_prev=("log_q_prev", "sum"),
+        expected_incidents=("risk", "sum"),
+        population=("population", "sum"),
+        exposed_population=("exposed", "sum"),
+        exposed_prev=("exposed_prev", "sum"),
+        restricted_cells=("restricted", "sum"),
+        restricted_population=("restricted_pop", "sum"),
+    )
+    inc = incidents.loc[incidents["date"] < week]
+    wk = pd.Series(week_index(inc["date"].to_numpy()), index=inc.index)
+    now = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
+    w = wk.to_numpy()
+    recent = pd.DataFrame({
+        "admin_pcode": inc["admin_pcode"].to_numpy(),
+        "incidents_4w": w >= now - 4,
+        "incidents_prev_4w": (w >= now - 8) & (w < now - 4),
+        "civilian_targeting_12w": (w >= now - 12) & inc["civilian_targeting"].to_numpy(bool),
+        "fatalities_12w": np.where(w >= now - 12, inc["fatalities"].to_numpy(float), 0.0),
+    }).groupby("admin_pcode").sum()
+    g = g.join(recent, how="left").fillna({k: 0 for k in recent.columns})
+    likelihood = -np.expm1(g["log_q"].to_numpy())
+    likelihood_prev = -np.expm1(g["log_q_prev"].to_numpy())
+
+    def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        ls = _score(lik, cfg.likelihood_bins)
+        imp = np.maximum(_score(exposed, cfg.exposure_bins), _score(civ, cfg.civilian_bins))
+        rs = ls * imp
+        lv = np.asarray(LEVELS, dtype=object)[np.searchsorted(np.asarray(cfg.level_cuts), rs,
+                                                              side="left")]
+        return ls, imp, rs, lv
+
+    civ = g["civilian_targeting_12w"].to_numpy(float)
+    ls, imp, rs, lv = level(likelihood, g["exposed_population"].to_numpy(), civ)
+    _, _, rs_prev, lv_prev = level(likelihood_prev, g["exposed_prev"].to_numpy(), civ)
+    rank = {name: i for i, name in enumerate(LEVELS)}
+    move = np.sign(pd.Series(lv).map(rank).to_numpy() - pd.Series(lv_prev).map(rank).to_numpy())
+    out = pd.DataFrame({
+        "admin_pcode": g.index.to_numpy(),
+        "likelihood": likelihood.round(4),
+        "likelihood_score": ls,
+        "impact_score": imp,
+        "risk_score": rs,
+        "level": lv,
+        "level_prev": lv_prev,
+        "level_change": np.select([move > 0, move < 0], ["up", "down"], "same"),
+        "likelihood_prev": likelihood_prev.round(4),
+        "likelihood_change": (likelihood - likelihood_prev).round(4),
+        "expected_incidents": g["expected_incidents"].to_numpy().round(3),
+        "population": g["population"].to_numpy().round(0),
+        "exposed_population": g["exposed_population"].to_numpy().round(0),
+        "incidents_4w": g["incidents_4w"].to_numpy().astype(int),
+        "incidents_prev_4w": g["incidents_prev_4w"].to_numpy().astype(int),
+        "civilian_targeting_12w": civ.astype(int),
+        "fatalities_12w": g["fatalities_12w"].to_numpy().astype(int),
+        "restricted_share": (g["restricted_cells"] / g["n_cells"]).to_numpy().round(3),
+        "restricted_population": g["restricted_population"].to_numpy().round(0),
+    })
+    names = admin[["admin_pcode", "admin_name"]]
+    out = names.merge(out, on="admin_pcode", how="left")
+    order = out["level"].map({v: i for i, v in enumerate(LEVELS)}).fillna(-1)
+    return (out.assign(_o=order).sort_values(["_o", "risk_score", "likelihood"],
+                                             ascending=False).drop(columns="_o")
+            .reset_index(drop=True))

@@ -1,0 +1,202 @@
+"""The ``geo-risk`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+import pandas as pd
+
+from . import __version__
+from .errors import GeoRiskError
+
+
+class Ctx:
+    def __init__(self, verbosity: int, as_json: bool) -> None:
+        self.verbosity = verbosity
+        self.as_json = as_json
+        self.t0 = time.perf_counter()
+
+    def say(self, msg: str, *, level: int = 1) -> None:
+        """Progress and notes go to stderr so --json output on stdout stays clean."""
+        if self.verbosity >= level:
+            click.echo(f"[{time.perf_counter() - self.t0:6.1f}s] {msg}", err=True)
+
+    def warn(self, msg: str) -> None:
+        if self.verbosity >= 0:
+            click.secho(f"WARNING: {msg}", err=True, fg="yellow", bold=True)
+
+
+def _user_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn user mistakes into a clear message and exit code 2, never a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GeoRiskError as e:
+            click.secho(f"Error: {e}", err=True, fg="red")
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="geo-risk")
+@click.option("-v", "--verbose", count=True, help="More detail (repeat for more).")
+@click.option("-q", "--quiet", is_flag=True, help="Only errors and warnings.")
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+@click.pass_context
+def main(ctx: click.Context, verbose: int, quiet: bool, as_json: bool) -> None:
+    """geo-risk: weekly protection-risk grids, admin risk matrices and offline maps."""
+    ctx.obj = Ctx(-1 if quiet else 1 + verbose, as_json)
+
+
+def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
+    from .outputs import run_record  # noqa: F401 - keeps import cost off --help
+
+    inputs = result.inputs
+    if ctx.as_json:
+        record = json.loads(paths["run"].read_text(encoding="utf-8"))
+        click.echo(json.dumps({"week": record["week"], "rows": record["rows"],
+                               "warnings": record["warnings"],
+                               "outputs": {k: str(v) for k, v in paths.items()}}, indent=2))
+        return
+    for w in inputs.warnings:
+        ctx.warn(w)
+    for r in inputs.reports:
+        ctx.say(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
+                f"{r.rows_accepted}, rejected {r.rows_rejected}", level=1)
+    top = result.matrix.head(5)
+    ctx.say("highest-risk admin units: " + "; ".join(
+        f"{n} ({lv}, p={p:.2f})" for n, lv, p in
+        zip(top["admin_name"], top["level"], top["likelihood"], strict=True)))
+    out = paths["run"].parent
+    if ctx.verbosity >= 0:
+        click.echo(f"Wrote {', '.join(p.name for p in paths.values())} to {out}/")
+        if "map" in paths:
+            click.echo(f"Open {paths['map']} in a browser (works offline).")
+
+
+def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) -> None:
+    from .config import load_config
+    from .outputs import write_outputs
+    from .pipeline import load_inputs, run_week
+
+    config = load_config(config_path)
+    ctx.say(f"reading inputs named in {config_path}")
+    inputs = load_inputs(config)
+    ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
+    result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+    ctx.say("writing outputs")
+    paths = write_outputs(result, config, out, render_map=not no_map)
+    _summary(ctx, result, paths)
+
+
+def _week(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return str(pd.Timestamp(value).date())
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD.") from None
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
+              help="TOML configuration naming the inputs.")
+@click.option("--week", default=None, help="Any day of the forecast week (YYYY-MM-DD); "
+              "default: forecast_week in the config, else the week after the newest incident.")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
+              help="Folder for the outputs.")
+@click.option("--no-map", is_flag=True, help="Skip map.html.")
+@click.pass_obj
+@_user_errors
+def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) -> None:
+    """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv."""
+    _run(ctx, config_path, _week(week), out, no_map)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path))
+@click.option("--rejects", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the rejected rows to this CSV.")
+@click.pass_obj
+@_user_errors
+def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
+    """Check a configuration and every input; report rows accepted and rejected."""
+    from .config import load_config
+    from .pipeline import load_inputs
+
+    config = load_config(config_path)
+    inputs = load_inputs(config)
+    if rejects is not None:
+        inputs.rejects.to_csv(rejects, index=False)
+    if ctx.as_json:
+        from dataclasses import asdict
+
+        click.echo(json.dumps({"inputs": [asdict(r) for r in inputs.reports],
+                               "warnings": inputs.warnings,
+                               "rejects": int(len(inputs.rejects))}, indent=2, default=str))
+        return
+    click.echo(f"Boundaries: {len(inputs.admin)} admin units from {config.boundaries.path.name}")
+    for r in inputs.reports:
+        click.echo(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
+                   f"{r.rows_accepted}, rejected {r.rows_rejected}; newest {r.newest_date}")
+    for w in inputs.warnings:
+        ctx.warn(w)
+    if len(inputs.rejects):
+        reasons = inputs.rejects["reason"].value_counts().head(8)
+        click.echo("Most common reasons for rejection:")
+        for reason, n in reasons.items():
+            click.echo(f"  {n:>6}  {reason}")
+        sample = inputs.rejects.head(5)
+        click.echo("First rejected rows:")
+        for rec in sample.itertuples():
+            click.echo(f"  {Path(str(rec.file)).name}, row {rec.row}, column {rec.column!r}: "
+                       f"{rec.reason}")
+    click.echo("OK: configuration and inputs are usable." if not inputs.warnings
+               else "Usable, with warnings above.")
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.pass_obj
+@_user_errors
+def synth(ctx: Ctx, out: Path, seed: int) -> None:
+    """Write a SYNTHETIC scenario (fictional country) in real export formats."""
+    from .synth import generate_scenario
+
+    files = generate_scenario(out_dir=out, seed=seed)
+    click.echo(f"Wrote a SYNTHETIC scenario (seed {seed}) to {out}/; config: "
+               f"{Path(files.config).name}, forecast week {files.forecast_week}.")
+
+
+@main.command()
+@click.option("--out", default=Path("out/demo"), show_default=True,
+              type=click.Path(path_type=Path, file_okay=False))
+@click.option("--seed", default=42, show_default=True, type=int)
+@click.pass_obj
+@_user_errors
+def demo(ctx: Ctx, out: Path, seed: int) -> None:
+    """Generate the SYNTHETIC scenario and run the weekly job on it, offline."""
+    from .synth import generate_scenario
+
+    scenario = out / "scenario"
+    ctx.say(f"generating the SYNTHETIC scenario (seed {seed}) in {scenario}/")
+    files = generate_scenario(out_dir=scenario, seed=seed)
+    _run(ctx, Path(files.config), None, out, False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,326 @@
+"""Run configuration: a TOML file read into frozen dataclasses.
+
+Every problem in a configuration is collected and reported at once (file, key, what to do),
+and relative paths are resolved against the folder of the configuration file, so a config
+and its data can be moved together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, Problem
+
+INCIDENT_FORMATS = ("acled", "ucdp", "csv")
+CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One input file: where it is, its format, and format options (column mappings...)."""
+
+    path: Path
+    format: str
+    name: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BoundariesConfig:
+    path: Path
+    pcode_column: str
+    name_column: str
+    layer: str | None = None
+    parent_pcode_column: str | None = None
+    level: int = 2
+
+
+@dataclass(frozen=True)
+class PopulationConfig:
+    path: Path
+    # For a per-admin CSV table instead of a raster:
+    pcode_column: str | None = None
+    population_column: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Parameters of the first scorer (decayed, neighbour-smoothed history)."""
+
+    half_lives_weeks: tuple[float, ...] = (1.0, 4.0, 26.0)
+    training_weeks: int = 104
+    inactive_sample: int = 20000
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """How likelihood and impact map to 1..5 scores and scores to a level.
+
+    ``likelihood_bins`` are cut points on the probability of at least one incident in the admin
+    unit in the coming week; ``exposure_bins`` on expected people exposed (sum over cells of
+    population x probability); ``civilian_bins`` on civilian-targeting incidents in the last
+    12 weeks. Impact is the larger of the two impact scores. The level comes from
+    likelihood x impact (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+    """
+
+    likelihood_bins: tuple[float, ...] = (0.05, 0.15, 0.35, 0.6)
+    exposure_bins: tuple[float, ...] = (500.0, 2000.0, 8000.0, 25000.0)
+    civilian_bins: tuple[float, ...] = (1.0, 3.0, 6.0, 12.0)
+    level_cuts: tuple[int, int, int] = (4, 9, 15)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything one weekly run needs."""
+
+    config_path: Path | None
+    boundaries: BoundariesConfig
+    incidents: tuple[SourceConfig, ...]
+    consultations: tuple[SourceConfig, ...] = ()
+    access_restrictions: tuple[SourceConfig, ...] = ()
+    population: PopulationConfig | None = None
+    bases: SourceConfig | None = None
+    title: str = "Weekly protection-risk map"
+    synthetic: bool = False
+    h3_resolution: int = 7
+    admin_tolerance_km: float = 2.0
+    stale_after_days: int = 14
+    engagement_weeks: int = 12
+    min_count: int = 5
+    forecast_week: str | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    matrix: MatrixConfig = field(default_factory=MatrixConfig)
+
+
+_TOP_KEYS = {
+    "title", "synthetic", "h3_resolution", "admin_tolerance_km", "stale_after_days",
+    "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
+    "consultations", "access_restrictions", "population", "bases", "model", "matrix",
+}
+_SOURCE_KEYS = {"path", "format", "name"}
+_BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level"}
+
+
+class _Collector:
+    """Collects problems so the user sees all of them in one go."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, key: str, message: str) -> None:
+        self.problems.append(Problem(self.file, f"[{key}] {message}"))
+
+    def unknown(self, section: str, keys: set[str], known: set[str]) -> None:
+        for key in sorted(keys - known):
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" Known keys: {sorted(known)}."
+            self.add(f"{section}{key}", f"unknown key.{hint}")
+
+
+def _path(c: _Collector, base: Path, key: str, value: Any, must_exist: bool) -> Path:
+    if not isinstance(value, str) or not value:
+        c.add(key, "needs 'path = \"file\"' naming an input file.")
+        return Path()
+    p = Path(value).expanduser()
+    p = p if p.is_absolute() else base / p
+    if must_exist and not p.exists():
+        c.add(key, f"file not found: {p}. Check the path (relative paths start at the config folder).")
+    return p
+
+
+def _source(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, ...] | None,
+            default_format: str, must_exist: bool) -> SourceConfig | None:
+    if not isinstance(raw, dict):
+        c.add(key, "must be a table with at least 'path'.")
+        return None
+    fmt = str(raw.get("format", default_format)).lower()
+    if formats is not None and fmt not in formats:
+        c.add(f"{key}.format", f"unknown format {fmt!r}; use one of {list(formats)}.")
+    path = _path(c, base, f"{key}.path", raw.get("path"), must_exist)
+    options = {k: v for k, v in raw.items() if k not in _SOURCE_KEYS}
+    return SourceConfig(path=path, format=fmt, name=str(raw.get("name", path.name)), options=options)
+
+
+def _sources(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, ...] | None,
+             default_format: str, must_exist: bool) -> tuple[SourceConfig, ...]:
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, list) else [raw]
+    out = []
+    for i, item in enumerate(items):
+        s = _source(c, base, f"{key}[{i}]", item, formats, default_format, must_exist)
+        if s is not None:
+            out.append(s)
+    return tuple(out)
+
+
+def _number(c: _Collector, key: str, value: Any, kind: type, lo: float, hi: float) -> Any:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        ok = ok and float(value).is_integer()
+    if not ok or not lo <= value <= hi:
+        c.add(key, f"must be a number from {lo} to {hi}, got {value!r}.")
+        return None
+    return kind(value)
+
+
+def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | None = None,
+                 check_files: bool = True) -> RunConfig:
+    """Turn a parsed TOML mapping into a :class:`RunConfig`, reporting every problem at once.
+
+    Parameters
+    ----------
+    raw
+        The parsed TOML document.
+    base_dir
+        Folder that relative paths are resolved against.
+    config_path
+        The file it came from, for messages and provenance.
+    check_files
+        Also check that every named input file exists.
+
+    Raises
+    ------
+    ConfigError
+        Listing every problem found, each with the key to change.
+    """
+    c = _Collector(str(config_path or "<config>"))
+    c.unknown("", set(raw), _TOP_KEYS)
+    kw: dict[str, Any] = {}
+
+    b = raw.get("boundaries")
+    boundaries = None
+    if not isinstance(b, dict):
+        c.add("boundaries", "missing. Add a [boundaries] table with path, pcode_column, name_column.")
+    else:
+        c.unknown("boundaries.", set(b), _BOUNDARY_KEYS)
+        for k in ("pcode_column", "name_column"):
+            if not isinstance(b.get(k), str):
+                c.add(f"boundaries.{k}", "missing: name the column of the boundary file "
+                      "(e.g. ADM2_PCODE / ADM2_EN; `geo-risk validate` lists the columns).")
+        level = b.get("level", 2)
+        boundaries = BoundariesConfig(
+            path=_path(c, base_dir, "boundaries.path", b.get("path"), check_files),
+            pcode_column=str(b.get("pcode_column", "")),
+            name_column=str(b.get("name_column", "")),
+            layer=b.get("layer"),
+            parent_pcode_column=b.get("parent_pcode_column"),
+            level=_number(c, "boundaries.level", level, int, 0, 5) or 2,
+        )
+
+    incidents = _sources(c, base_dir, "incidents", raw.get("incidents"), INCIDENT_FORMATS,
+                         "acled", check_files)
+    if not incidents:
+        c.add("incidents", "no incident file. Add at least one [[incidents]] table with path "
+              "and format (acled | ucdp | csv).")
+    consultations = _sources(c, base_dir, "consultations", raw.get("consultations"),
+                             CONSULTATION_FORMATS, "kobo", check_files)
+    restrictions = _sources(c, base_dir, "access_restrictions", raw.get("access_restrictions"),
+                            None, "auto", check_files)
+    bases = _sources(c, base_dir, "bases", raw.get("bases"), None, "csv", check_files)
+    if len(bases) > 1:
+        c.add("bases", "give one bases file.")
+
+    pop = raw.get("population")
+    population = None
+    if isinstance(pop, dict):
+        population = PopulationConfig(
+            path=_path(c, base_dir, "population.path", pop.get("path"), check_files),
+            pcode_column=pop.get("pcode_column"),
+            population_column=pop.get("population_column"),
+        )
+    elif pop is not None:
+        c.add("population", "must be a table with 'path'.")
+
+    for key, kind, lo, hi in (
+        ("h3_resolution", int, 0, 15),
+        ("admin_tolerance_km", float, 0, 100),
+        ("stale_after_days", int, 1, 3650),
+        ("engagement_weeks", int, 1, 520),
+        ("min_count", int, 1, 1000),
+    ):
+        if key in raw:
+            value = _number(c, key, raw[key], kind, lo, hi)
+            if value is not None:
+                kw[key] = value
+    if "title" in raw:
+        kw["title"] = str(raw["title"])
+    if "synthetic" in raw:
+        kw["synthetic"] = bool(raw["synthetic"])
+    if "forecast_week" in raw:
+        kw["forecast_week"] = str(raw["forecast_week"])
+
+    model = raw.get("model", {})
+    if isinstance(model, dict):
+        known = {"half_lives_weeks", "training_weeks", "inactive_sample", "seed"}
+        c.unknown("model.", set(model), known)
+        m: dict[str, Any] = {}
+        if "half_lives_weeks" in model:
+            hl = model["half_lives_weeks"]
+            if not (isinstance(hl, list) and hl and all(isinstance(x, (int, float)) and x > 0
+                                                       for x in hl)):
+                c.add("model.half_lives_weeks", "must be a list of positive numbers of weeks.")
+            else:
+                m["half_lives_weeks"] = tuple(float(x) for x in hl)
+        for key, lo, hi in (("training_weeks", 4, 2000), ("inactive_sample", 0, 10**7),
+                            ("seed", 0, 2**31)):
+            if key in model:
+                value = _number(c, f"model.{key}", model[key], int, lo, hi)
+                if value is not None:
+                    m[key] = value
+        kw["model"] = ModelConfig(**m)
+
+    matrix = raw.get("matrix", {})
+    if isinstance(matrix, dict):
+        known = {"likelihood_bins", "exposure_bins", "civilian_bins", "level_cuts"}
+        c.unknown("matrix.", set(matrix), known)
+        mm: dict[str, Any] = {}
+        for key, n in (("likelihood_bins", 4), ("exposure_bins", 4), ("civilian_bins", 4),
+                       ("level_cuts", 3)):
+            if key in matrix:
+                v = matrix[key]
+                if not (isinstance(v, list) and len(v) == n and v == sorted(v)):
+                    c.add(f"matrix.{key}", f"must be a list of {n} increasing numbers.")
+                else:
+                    mm[key] = tuple(v)
+        kw["matrix"] = MatrixConfig(**mm)
+
+    if c.problems or boundaries is None:
+        raise ConfigError("\n".join(str(p) for p in c.problems))
+    return RunConfig(
+        config_path=config_path,
+        boundaries=boundaries,
+        incidents=incidents,
+        consultations=consultations,
+        access_restrictions=restrictions,
+        population=population,
+        bases=bases[0] if bases else None,
+        **kw,
+    )
+
+
+def load_config(path: str | Path, *, check_files: bool = True) -> RunConfig:
+    """Read a TOML configuration file.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not valid TOML, or has wrong or missing keys.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: configuration file not found.")
+    try:
+        raw = tomllib.loads(p.read_text(encoding="utf-8-sig"))
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{p}: not valid TOML ({e}). Fix the line it names.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{p}: not a UTF-8 text file; save it as UTF-8.") from None
+    return parse_config(raw, base_dir=p.resolve().parent, config_path=p, check_files=check_files)

@@ -1,0 +1,203 @@
+"""Spatial indexing: points to H3 cells and admin units, the cell universe, population per cell.
+
+H3 ids are ``uint64`` arrays throughout; h3ronpy does the work in Rust so no Python runs per
+point (h3-py 4 has no vectorised point indexing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import h3.api.basic_int as h3int
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import rasterio
+import rasterio.windows
+import shapely
+from h3ronpy import ContainmentMode, cells_area_km2, grid_disk, grid_disk_distances
+from h3ronpy.vector import (
+    cells_to_coordinates,
+    cells_to_wkb_polygons,
+    coordinates_to_cells,
+    geometry_to_cells,
+)
+
+from .errors import InputFileError, MissingInputError
+
+WGS84 = "EPSG:4326"
+
+
+def points_to_cells(*, lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.ndarray:
+    """H3 cells of points; 0 where a coordinate is missing.
+
+    Examples
+    --------
+    >>> points_to_cells(lat=np.array([4.85]), lon=np.array([31.6]), resolution=7).dtype
+    dtype('uint64')
+    """
+    lat = np.asarray(lat, dtype=float)
+    lon = np.asarray(lon, dtype=float)
+    out = np.zeros(len(lat), dtype=np.uint64)
+    ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90) & (np.abs(lon) <= 180)
+    if ok.any():
+        out[ok] = np.asarray(coordinates_to_cells(lat[ok], lon[ok], resolution)).astype(np.uint64)
+    return out
+
+
+def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) in degrees of cell centres."""
+    batch = cells_to_coordinates(pa.array(np.asarray(cells, dtype=np.uint64)))
+    return (np.asarray(batch.column("lat")), np.asarray(batch.column("lng")))
+
+
+def cells_to_polygons(cells: np.ndarray) -> gpd.GeoSeries:
+    """Hexagon polygons of cells (WGS 84)."""
+    wkb = cells_to_wkb_polygons(pa.array(np.asarray(cells, dtype=np.uint64)), link_cells=False)
+    return gpd.GeoSeries(shapely.from_wkb(np.asarray(pa.array(wkb).to_pylist(), dtype=object)),
+                         crs=WGS84)
+
+
+def cell_areas_km2(cells: np.ndarray) -> np.ndarray:
+    return np.asarray(cells_area_km2(pa.array(np.asarray(cells, dtype=np.uint64))))
+
+
+def neighbour_pairs(cells: np.ndarray, *, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (cell, neighbour, ring distance) pairs with 1 <= distance <= k."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    batch = grid_disk_distances(pa.array(cells), k)
+    cell_list = pa.array(batch.column("cell"))
+    dist_list = pa.array(batch.column("k"))
+    lengths = np.asarray(cell_list.value_lengths())
+    nbr = np.asarray(cell_list.flatten()).astype(np.uint64)
+    dist = np.asarray(dist_list.flatten()).astype(np.int8)
+    origin = np.repeat(cells, lengths)
+    keep = dist > 0
+    return origin[keep], nbr[keep], dist[keep]
+
+
+def cover_cells(admin: gpd.GeoDataFrame, *, resolution: int) -> pd.DataFrame:
+    """Cells whose centre lies in each admin unit: the grid the risk is scored on.
+
+    Returns a frame ``cell`` (uint64, unique), ``admin_pcode``. Units smaller than a cell
+    still get the cell containing their representative point, so no unit is left empty.
+    """
+    parts = []
+    for pcode, geom in zip(admin["admin_pcode"], admin.geometry, strict=True):
+        cells = np.asarray(geometry_to_cells(geom, resolution,
+                                             containment_mode=ContainmentMode.ContainsCentroid))
+        if len(cells) == 0:
+            p = geom.representative_point()
+            cells = np.array([h3int.latlng_to_cell(p.y, p.x, resolution)], dtype=np.uint64)
+        parts.append(pd.DataFrame({"cell": cells.astype(np.uint64), "admin_pcode": pcode}))
+    out = pd.concat(parts, ignore_index=True)
+    # A cell whose centre sits exactly on a shared border would appear twice; keep one.
+    return out.drop_duplicates("cell").sort_values("cell").reset_index(drop=True)
+
+
+def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
+                 tolerance_km: float) -> tuple[np.ndarray, np.ndarray]:
+    """Admin P-code of each point: the unit containing it, else the nearest unit within
+    ``tolerance_km`` (border towns and sliver gaps), else ``""``.
+
+    Returns
+    -------
+    pcode, distance_km
+        ``distance_km`` is 0 inside a unit, the snap distance for snapped points, NaN for
+        points left unassigned or without coordinates.
+    """
+    n = len(lon)
+    pcode = np.full(n, "", dtype=object)
+    dist = np.full(n, np.nan)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return pcode, dist
+    idx = np.flatnonzero(ok)
+    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon[ok], lat[ok]), crs=WGS84)
+    tree = admin.sindex
+    hit_pt, hit_poly = tree.query(pts.geometry, predicate="intersects")
+    first = pd.Series(hit_poly, index=hit_pt).groupby(level=0).first()
+    pcode[idx[first.index.to_numpy()]] = admin["admin_pcode"].to_numpy()[first.to_numpy()]
+    dist[idx[first.index.to_numpy()]] = 0.0
+    outside = np.setdiff1d(np.arange(len(idx)), first.index.to_numpy())
+    if len(outside) and tolerance_km > 0:
+        crs = admin.estimate_utm_crs()
+        admin_m = admin.geometry.to_crs(crs)
+        pts_m = pts.geometry.iloc[outside].to_crs(crs)
+        near_pt, near_poly = admin_m.sindex.nearest(pts_m, max_distance=tolerance_km * 1000,
+                                                    return_all=False)
+        d = shapely.distance(pts_m.to_numpy()[near_pt], admin_m.to_numpy()[near_poly]) / 1000
+        sel = idx[outside[near_pt]]
+        pcode[sel] = admin["admin_pcode"].to_numpy()[near_poly]
+        dist[sel] = d
+    return pcode, dist
+
+
+def population_per_cell(*, path: Path, cells: np.ndarray, resolution: int,
+                        block_rows: int = 512) -> np.ndarray:
+    """Sum a population raster (people per pixel, e.g. WorldPop) into H3 cells.
+
+    Each pixel is split into ``s x s`` sub-pixels (value / s^2 each), with ``s`` chosen so a
+    sub-pixel is at most a quarter of the cell edge: a close approximation to area weighting
+    where cells cut pixels. Read block by block, so memory stays flat for large rasters.
+    Population falling in cells outside ``cells`` is dropped (it is outside the boundaries).
+    """
+    if not path.exists():
+        raise MissingInputError(path, "population raster not found.")
+    cells = np.asarray(cells, dtype=np.uint64)
+    order = np.argsort(cells)
+    sorted_cells = cells[order]
+    totals = np.zeros(len(cells), dtype=np.float64)
+    edge_deg = h3int.average_hexagon_edge_length(resolution, unit="km") / 111.0
+    try:
+        src = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as e:
+        raise InputFileError(path, f"not a raster rasterio can open ({e}).") from None
+    with src:
+        if src.crs is None:
+            raise InputFileError(path, "raster has no CRS; population rasters must be in WGS 84.")
+        if src.crs.to_epsg() != 4326:
+            raise InputFileError(path, f"raster CRS is {src.crs}; reproject it to EPSG:4326 "
+                                 "(e.g. gdalwarp -t_srs EPSG:4326) first.")
+        t = src.transform
+        pix = max(abs(t.a), abs(t.e))
+        s = int(min(8, max(1, np.ceil(pix / (edge_deg / 4)))))
+        offs = (np.arange(s) + 0.5) / s
+        nodata = src.nodata
+        for row0 in range(0, src.height, block_rows):
+            h = min(block_rows, src.height - row0)
+            window = rasterio.windows.Window(0, row0, src.width, h)
+            data = src.read(1, window=window, masked=False).astype(np.float64)
+            valid = np.isfinite(data) & (data > 0)
+            if nodata is not None:
+                valid &= data != nodata
+            r, c = np.nonzero(valid)
+            if len(r) == 0:
+                continue
+            v = data[r, c] / (s * s)
+            # sub-pixel centres in pixel coordinates, then to lon/lat by the affine transform
+            fr = (r[:, None, None] + row0 + offs[None, :, None]).repeat(s, axis=2).ravel()
+            fc = (c[:, None, None] + offs[None, None, :]).repeat(s, axis=1).ravel()
+            x = t.c + fc * t.a + fr * t.b
+            y = t.f + fc * t.d + fr * t.e
+            sub = points_to_cells(lat=y, lon=x, resolution=resolution)
+            pos = np.searchsorted(sorted_cells, sub)
+            pos[pos >= len(sorted_cells)] = 0
+            hit = sorted_cells[pos] == sub
+            totals += np.bincount(order[pos[hit]], weights=np.repeat(v, s * s)[hit],
+                                  minlength=len(cells))
+    return totals
+
+
+__all__ = [
+    "assign_admin",
+    "cell_areas_km2",
+    "cell_centres",
+    "cells_to_polygons",
+    "cover_cells",
+    "grid_disk",
+    "neighbour_pairs",
+    "points_to_cells",
+    "population_per_cell",
+]

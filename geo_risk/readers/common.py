@@ -1,0 +1,131 @@
+"""What every reader returns, and the checks every canonical table gets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputFileError
+from ..validate import Check
+from .tabular import blank, file_sha256, parse_dates, parse_numbers, unparsed
+
+
+@dataclass
+class InputReport:
+    """Provenance and row accounting of one input file (goes to run.json)."""
+
+    name: str
+    kind: str
+    path: str
+    format: str
+    sha256: str
+    rows_read: int
+    rows_accepted: int = 0
+    rows_rejected: int = 0
+    newest_date: str | None = None
+    oldest_date: str | None = None
+    stale: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReadResult:
+    """A canonical table, the rows rejected while reading it, and its report."""
+
+    frame: pd.DataFrame
+    rejects: pd.DataFrame
+    report: InputReport
+
+
+def new_report(path: Path, *, name: str, kind: str, fmt: str, rows_read: int) -> InputReport:
+    return InputReport(name=name, kind=kind, path=str(path), format=fmt,
+                       sha256=file_sha256(path), rows_read=rows_read)
+
+
+def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:
+    """First of ``candidates`` present in ``columns`` (case-insensitive, exact names)."""
+    lower = {c.lower(): c for c in columns}
+    for cand in candidates:
+        if cand.lower() in lower:
+            return lower[cand.lower()]
+    return None
+
+
+def missing_columns_error(path: Path, missing: Mapping[str, Sequence[str]],
+                          columns: Sequence[str], hint: str) -> InputFileError:
+    """One message naming every missing column, what it may be called, and close matches."""
+    parts = []
+    for canonical, tried in missing.items():
+        close = difflib.get_close_matches(tried[0], list(columns), n=2, cutoff=0.6)
+        suggestion = f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
+        parts.append(f"{canonical} (looked for {', '.join(repr(t) for t in tried)}){suggestion}")
+    return InputFileError(
+        path, f"missing column(s): {'; '.join(parts)}. The file has: "
+        f"{', '.join(repr(c) for c in list(columns)[:40])}. {hint}")
+
+
+def today() -> pd.Timestamp:
+    return pd.Timestamp(dt.date.today())
+
+
+def date_checks(text: pd.Series, parsed: pd.Series, *, column: str, required: bool,
+                now: pd.Timestamp) -> list[Check]:
+    checks = [Check(unparsed(text, parsed), column,
+                    "date not understood; use YYYY-MM-DD (or the export's own format)")]
+    if required:
+        checks.append(Check(blank(text), column, "date is missing"))
+    checks.append(Check((parsed > now).fillna(False).to_numpy(), column,
+                        f"date is in the future (after {now.date()}); check the year"))
+    return checks
+
+
+def coordinate_checks(lon_text: pd.Series, lat_text: pd.Series, lon: pd.Series, lat: pd.Series,
+                      *, lon_col: str, lat_col: str, required: bool) -> list[Check]:
+    checks = [
+        Check(unparsed(lon_text, lon), lon_col, "longitude is not a number"),
+        Check(unparsed(lat_text, lat), lat_col, "latitude is not a number"),
+        Check((lon.abs() > 180).to_numpy(), lon_col, "longitude outside -180..180"),
+        Check((lat.abs() > 90).to_numpy(), lat_col,
+              "latitude outside -90..90 (are latitude and longitude swapped?)"),
+    ]
+    if required:
+        checks.append(Check((lon.isna() | lat.isna()).to_numpy() & ~unparsed(lon_text, lon)
+                            & ~unparsed(lat_text, lat), lat_col, "coordinates are missing"))
+    return checks
+
+
+def duplicate_check(ids: pd.Series, *, column: str, what: str = "id") -> Check:
+    """Later rows repeating an id already seen; the message names the first row."""
+    dup = ids.duplicated(keep="first") & ~blank(ids)
+    return Check(dup.to_numpy(), column,
+                 f"duplicate {what}: the first row with this {what} was kept")
+
+
+def numbers(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None:
+        return pd.Series(np.nan, index=frame.index)
+    return parse_numbers(frame[column])
+
+
+def dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return parse_dates(frame[column])
+
+
+def text(frame: pd.DataFrame, column: str | None) -> pd.Series:
+    if column is None:
+        return pd.Series("", index=frame.index, dtype="object")
+    return frame[column].astype(str).str.strip()
+
+
+def stamp_dates(report: InputReport, values: pd.Series) -> None:
+    if values.notna().any():
+        report.newest_date = str(values.max().date())
+        report.oldest_date = str(values.min().date())
