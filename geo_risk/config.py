@@ -90,6 +90,7 @@ class RunConfig:
     synthetic: bool = False
     h3_resolution: int = 7
     admin_tolerance_km: float = 2.0
+    hex_max_geo_precision: int = 2
     stale_after_days: int = 14
     engagement_weeks: int = 12
     min_count: int = 5
@@ -99,7 +100,8 @@ class RunConfig:
 
 
 _TOP_KEYS = {
-    "title", "synthetic", "h3_resolution", "admin_tolerance_km", "stale_after_days",
+    "title", "synthetic", "h3_resolution", "admin_tolerance_km", "hex_max_geo_precision",
+    "stale_after_days",
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
 }
@@ -242,6 +244,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     for key, kind, lo, hi in (
         ("h3_resolution", int, 0, 15),
         ("admin_tolerance_km", float, 0, 100),
+        ("hex_max_geo_precision", int, 1, 3),
         ("stale_after_days", int, 1, 3650),
         ("engagement_weeks", int, 1, 520),
         ("min_count", int, 1, 1000),

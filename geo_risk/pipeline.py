@@ -39,13 +39,8 @@ from .readers.consultations import read_consultations
 from .readers.incidents import read_incidents
 from .readers.spatial import read_bases, read_boundaries, read_restrictions
 from .readers.tabular import read_table
-from .schemas import GEO_PRECISION_ADMIN
 from .score import DecayedHistoryScorer, Scorer
 from .validate import empty_rejects, rejects_for
-
-#: Events with a geo precision above this are counted per admin unit but kept off the hex grid.
-HEX_MAX_GEO_PRECISION = 2
-
 
 @dataclass
 class Inputs:
@@ -140,7 +135,9 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
     incidents, reports, rej = _collect([read_incidents(s, now=now) for s in config.incidents])
     rejects += rej
     assert incidents is not None
-    off_grid = incidents["geo_precision"] > HEX_MAX_GEO_PRECISION
+    # Imprecise events (e.g. ACLED geo_precision 3: only the admin unit is known) count per
+    # admin unit but are kept off the hex grid rather than pinned to a fake point.
+    off_grid = incidents["geo_precision"] > config.hex_max_geo_precision
     incidents, rej_inc, warn = _place(incidents, admin, resolution=res,
                                       tolerance_km=config.admin_tolerance_km, what="incidents",
                                       keep_off_grid=off_grid)
@@ -349,15 +346,14 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "week": str(week.date()),
         "h3_resolution": config.h3_resolution,
         "admin_tolerance_km": config.admin_tolerance_km,
-        "hex_max_geo_precision": HEX_MAX_GEO_PRECISION,
+        "hex_max_geo_precision": config.hex_max_geo_precision,
         "engagement_weeks": config.engagement_weeks,
         "min_count": config.min_count,
         "stale_after_days": config.stale_after_days,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
         "matrix": {k: list(v) for k, v in vars(config.matrix).items()},
-        "admin_level_only_incidents": int((inputs.incidents["geo_precision"]
-                                           >= GEO_PRECISION_ADMIN).sum()),
+        "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
     }
     _stamp_freshness(config, inputs, week)
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
