@@ -23,10 +23,9 @@ def risk_band(p: np.ndarray) -> np.ndarray:
 
 
 def window_per_cell(events: WeeklyEvents, n: int, *, week: int, size: int,
-                    column: str = "count") -> np.ndarray:
+                    column: str = "events") -> np.ndarray:
     """Dense per-cell sum of ``column`` over the ``n`` weeks before ``week``."""
-    pos, values = events.window_sum(n, end_week=week, column=column)
-    return np.bincount(pos, weights=values, minlength=size)
+    return events.window_sum(n, end_week=week, size=size, column=column)
 
 
 def restrictions_in_force(restrictions: gpd.GeoDataFrame | None, week: pd.Timestamp
