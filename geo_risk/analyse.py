@@ -97,7 +97,8 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
 
     ``cells`` has admin_pcode, risk, risk_prev, population, restricted. Likelihood is the
     probability of at least one incident in the unit next week, ``1 - prod(1 - p_cell)``
-    (cells taken as independent); impact is the larger of the exposed-population and
+    (cells taken as independent); the likelihood score is on the expected number of
+    incidents (sum of cell probabilities), which does not saturate for large units; impact is the larger of the exposed-population and
     civilian-targeting scores; level comes from likelihood x impact.
     """
     c = cells.assign(
@@ -112,6 +113,7 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         log_q=("log_q", "sum"),
         log_q_prev=("log_q_prev", "sum"),
         expected_incidents=("risk", "sum"),
+        expected_prev=("risk_prev", "sum"),
         population=("population", "sum"),
         exposed_population=("exposed", "sum"),
         exposed_prev=("exposed_prev", "sum"),
@@ -133,6 +135,9 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     likelihood = -np.expm1(g["log_q"].to_numpy())
     likelihood_prev = -np.expm1(g["log_q_prev"].to_numpy())
 
+    expected = g["expected_incidents"].to_numpy()
+    expected_prev = g["expected_prev"].to_numpy()
+
     def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ls = _score(lik, cfg.likelihood_bins)
@@ -143,8 +148,8 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         return ls, imp, rs, lv
 
     civ = g["civilian_targeting_12w"].to_numpy(float)
-    ls, imp, rs, lv = level(likelihood, g["exposed_population"].to_numpy(), civ)
-    _, _, rs_prev, lv_prev = level(likelihood_prev, g["exposed_prev"].to_numpy(), civ)
+    ls, imp, rs, lv = level(expected, g["exposed_population"].to_numpy(), civ)
+    _, _, rs_prev, lv_prev = level(expected_prev, g["exposed_prev"].to_numpy(), civ)
     rank = {name: i for i, name in enumerate(LEVELS)}
     move = np.sign(pd.Series(lv).map(rank).to_numpy() - pd.Series(lv_prev).map(rank).to_numpy())
     out = pd.DataFrame({

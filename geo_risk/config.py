@@ -15,9 +15,19 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, Problem
+from .schemas import SENSITIVE_CONSULTATION_COLUMNS
 
 INCIDENT_FORMATS = ("acled", "ucdp", "csv")
 CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
+
+#: Options a source entry may carry besides path/format/name, per kind of input.
+SOURCE_OPTIONS = {
+    "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec"},
+    "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns"},
+    "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
+                            "columns"},
+    "bases": {"sheet"},
+}
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class BoundariesConfig:
     layer: str | None = None
     parent_pcode_column: str | None = None
     level: int = 2
+    # Other names of each unit for the gazetteer (None = detect COD-AB columns such as
+    # ADM2_FR, ADM2ALT1EN, admin2RefN) and the parent unit's name column (None = detect).
+    alt_name_columns: tuple[str, ...] | None = None
+    parent_name_column: str | None = None
 
 
 @dataclass(frozen=True)
@@ -62,17 +76,18 @@ class ModelConfig:
 class MatrixConfig:
     """How likelihood and impact map to 1..5 scores and scores to a level.
 
-    ``likelihood_bins`` are cut points on the probability of at least one incident in the admin
-    unit in the coming week; ``exposure_bins`` on expected people exposed (sum over cells of
-    population x probability); ``civilian_bins`` on civilian-targeting incidents in the last
-    12 weeks. Impact is the larger of the two impact scores. The level comes from
-    likelihood x impact (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+    ``likelihood_bins`` are cut points on the expected number of incidents in the admin unit
+    next week (sum of cell probabilities; rare / unlikely / possible / likely / almost
+    certain); ``exposure_bins`` on expected people exposed (sum over cells of population x
+    probability); ``civilian_bins`` on civilian-targeting incidents in the last 12 weeks.
+    Impact is the larger of the two impact scores. The level comes from likelihood x impact
+    (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
     """
 
-    likelihood_bins: tuple[float, ...] = (0.05, 0.15, 0.35, 0.6)
-    exposure_bins: tuple[float, ...] = (500.0, 2000.0, 8000.0, 25000.0)
-    civilian_bins: tuple[float, ...] = (1.0, 3.0, 6.0, 12.0)
-    level_cuts: tuple[int, int, int] = (4, 9, 15)
+    likelihood_bins: tuple[float, ...] = (0.25, 1.0, 3.0, 8.0)
+    exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
+    civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    level_cuts: tuple[int, int, int] = (4, 9, 16)
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,10 @@ class RunConfig:
     engagement_weeks: int = 12
     min_count: int = 5
     forecast_week: str | None = None
+    # Consultation columns never read (personal data): these defaults plus the config's list.
+    sensitive_columns: tuple[str, ...] = SENSITIVE_CONSULTATION_COLUMNS
+    # Similarity (0..1) a misspelt admin or place name needs to match a boundary name.
+    gazetteer_min_similarity: float = 0.8
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
 
@@ -104,9 +123,11 @@ _TOP_KEYS = {
     "stale_after_days",
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
+    "sensitive_columns", "gazetteer_min_similarity",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
-_BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level"}
+_BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
+                  "alt_name_columns", "parent_name_column"}
 
 
 class _Collector:
@@ -143,6 +164,9 @@ def _source(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, .
         c.add(key, "must be a table with at least 'path'.")
         return None
     fmt = str(raw.get("format", default_format)).lower()
+    kind = key.split("[", 1)[0]
+    if kind in SOURCE_OPTIONS:
+        c.unknown(f"{key}.", set(raw) - _SOURCE_KEYS, SOURCE_OPTIONS[kind])
     if formats is not None and fmt not in formats:
         c.add(f"{key}.format", f"unknown format {fmt!r}; use one of {list(formats)}.")
     path = _path(c, base, f"{key}.path", raw.get("path"), must_exist)
@@ -208,6 +232,11 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 c.add(f"boundaries.{k}", "missing: name the column of the boundary file "
                       "(e.g. ADM2_PCODE / ADM2_EN; `geo-risk validate` lists the columns).")
         level = b.get("level", 2)
+        alt = b.get("alt_name_columns")
+        if alt is not None and not (isinstance(alt, list)
+                                    and all(isinstance(x, str) for x in alt)):
+            c.add("boundaries.alt_name_columns", "must be a list of column names.")
+            alt = None
         boundaries = BoundariesConfig(
             path=_path(c, base_dir, "boundaries.path", b.get("path"), check_files),
             pcode_column=str(b.get("pcode_column", "")),
@@ -215,6 +244,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             layer=b.get("layer"),
             parent_pcode_column=b.get("parent_pcode_column"),
             level=_number(c, "boundaries.level", level, int, 0, 5) or 2,
+            alt_name_columns=tuple(alt) if alt is not None else None,
+            parent_name_column=b.get("parent_name_column"),
         )
 
     incidents = _sources(c, base_dir, "incidents", raw.get("incidents"), INCIDENT_FORMATS,
@@ -259,6 +290,20 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         kw["synthetic"] = bool(raw["synthetic"])
     if "forecast_week" in raw:
         kw["forecast_week"] = str(raw["forecast_week"])
+    if "sensitive_columns" in raw:
+        sc = raw["sensitive_columns"]
+        if not (isinstance(sc, list) and all(isinstance(x, str) and x.strip() for x in sc)):
+            c.add("sensitive_columns", "must be a list of column names (or HXL tags) holding "
+                  "personal data, e.g. [\"respondent_name\", \"#contact+phone\"].")
+        else:
+            # The built-in list always applies: a config can add columns, never remove them.
+            kw["sensitive_columns"] = tuple(dict.fromkeys(
+                [*SENSITIVE_CONSULTATION_COLUMNS, *(x.strip() for x in sc)]))
+    if "gazetteer_min_similarity" in raw:
+        value = _number(c, "gazetteer_min_similarity", raw["gazetteer_min_similarity"], float,
+                        0.5, 1.0)
+        if value is not None:
+            kw["gazetteer_min_similarity"] = value
 
     model = raw.get("model", {})
     if isinstance(model, dict):
