@@ -98,8 +98,9 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     ``cells`` has admin_pcode, risk, risk_prev, population, restricted. Likelihood is the
     probability of at least one incident in the unit next week, ``1 - prod(1 - p_cell)``
     (cells taken as independent); the likelihood score is on the expected number of
-    incidents (sum of cell probabilities), which does not saturate for large units; impact is the larger of the exposed-population and
-    civilian-targeting scores; level comes from likelihood x impact.
+    incidents (sum of cell probabilities), which does not saturate for large units; impact
+    is the larger of the exposed-population and civilian-targeting scores; the level comes
+    from likelihood x impact.
     """
     c = cells.assign(
         log_q=np.log1p(-np.clip(cells["risk"], 0, 1 - 1e-12)),
@@ -179,3 +180,60 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     return (out.assign(_o=order).sort_values(["_o", "risk_score", "likelihood"],
                                              ascending=False).drop(columns="_o")
             .reset_index(drop=True))
+
+
+TRENDS = ("new", "intensifying", "persistent", "diminishing", "sporadic", "none")
+
+
+def _trend_labels(c4: np.ndarray, prev12: np.ndarray, before52: np.ndarray,
+                  weeks8: np.ndarray) -> np.ndarray:
+    """Space-time trend class from recent counts (first matching rule wins).
+
+    new: events in the last 4 weeks after none in the 52 weeks before them;
+    intensifying: >= 3 events in the last 4 weeks at >= 1.5x the weekly rate of the 12 weeks
+    before; persistent: events in at least 4 of the last 8 weeks; diminishing: the last 4
+    weeks at <= half the rate of the 12 before; sporadic: anything else with events in the
+    last year; none: no event in the last year.
+    """
+    rate4, rate12 = c4 / 4.0, prev12 / 12.0
+    last_year = c4 + before52 > 0
+    return np.select(
+        [(c4 > 0) & (before52 == 0),
+         (c4 >= 3) & (rate4 >= 1.5 * rate12),
+         weeks8 >= 4,
+         (prev12 > 0) & (rate4 <= 0.5 * rate12),
+         last_year],
+        list(TRENDS[:5]), "none").astype(object)
+
+
+def trend_class(events: WeeklyEvents, *, week: int, size: int) -> np.ndarray:
+    """Trend class per cell for the forecast week (history before ``week`` only)."""
+    c4 = events.window_sum(4, end_week=week, size=size)
+    prev12 = events.window_sum(16, end_week=week, size=size) - c4
+    before52 = events.window_sum(56, end_week=week, size=size) - c4
+    pos, vals = events.window(8, end_week=week)
+    weeks8 = np.bincount(pos[vals > 0], minlength=size)
+    return _trend_labels(c4, prev12, before52, weeks8)
+
+
+def admin_trend(incidents: pd.DataFrame, *, admin: gpd.GeoDataFrame, week: int) -> pd.DataFrame:
+    """Trend class per admin unit, from all its incidents (admin-precision ones included)."""
+    w = week_index(incidents["date"].to_numpy())
+    keep = (w < week) & (w >= week - 56)
+    df = pd.DataFrame({"admin_pcode": incidents["admin_pcode"].to_numpy()[keep], "w": w[keep]})
+    codes = pd.Categorical(df["admin_pcode"], categories=admin["admin_pcode"])
+    k = len(admin)
+    c = codes.codes
+    ok = c >= 0
+    c, ww = c[ok], df["w"].to_numpy()[ok]
+
+    def count(lo: int, hi: int) -> np.ndarray:
+        m = (ww >= week - hi) & (ww < week - lo)
+        return np.bincount(c[m], minlength=k).astype(float)
+
+    c4 = count(0, 4)
+    recent = (ww >= week - 8)
+    weeks8 = pd.DataFrame({"c": c[recent], "w": ww[recent]}).drop_duplicates()
+    n8 = np.bincount(weeks8["c"].to_numpy(), minlength=k)
+    return pd.DataFrame({"admin_pcode": admin["admin_pcode"].to_numpy(),
+                         "trend": _trend_labels(c4, count(4, 16), count(4, 56), n8)})

@@ -64,11 +64,20 @@ class PopulationConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Parameters of the first scorer (decayed, neighbour-smoothed history)."""
+    """Which scorer the weekly run uses, and its parameters.
 
-    half_lives_weeks: tuple[float, ...] = (1.0, 4.0, 26.0)
+    ``kind`` is "model" (calibrated LightGBM, the default) or a baseline: "persistence",
+    "historical_average", "conflictology". ``half_lives_weeks`` are the decay half-lives of
+    the incident history features.
+    """
+
+    kind: str = "model"
+    half_lives_weeks: tuple[float, ...] = (1.0, 4.0, 26.0, 104.0)
     training_weeks: int = 104
     inactive_sample: int = 20000
+    max_rows: int = 150_000
+    n_estimators: int = 200
+    n_seeds: int = 2
     seed: int = 0
 
 
@@ -307,9 +316,16 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
 
     model = raw.get("model", {})
     if isinstance(model, dict):
-        known = {"half_lives_weeks", "training_weeks", "inactive_sample", "seed"}
+        known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
+                 "n_estimators", "n_seeds", "seed"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
+        if "kind" in model:
+            kinds = ("model", "persistence", "historical_average", "conflictology")
+            if model["kind"] not in kinds:
+                c.add("model.kind", f"unknown model {model['kind']!r}; use one of {list(kinds)}.")
+            else:
+                m["kind"] = model["kind"]
         if "half_lives_weeks" in model:
             hl = model["half_lives_weeks"]
             if not (isinstance(hl, list) and hl and all(isinstance(x, (int, float)) and x > 0
@@ -317,8 +333,9 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 c.add("model.half_lives_weeks", "must be a list of positive numbers of weeks.")
             else:
                 m["half_lives_weeks"] = tuple(float(x) for x in hl)
-        for key, lo, hi in (("training_weeks", 4, 2000), ("inactive_sample", 0, 10**7),
-                            ("seed", 0, 2**31)):
+        for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
+                            ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
+                            ("n_seeds", 1, 20), ("seed", 0, 2**31)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:

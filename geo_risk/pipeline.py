@@ -6,8 +6,8 @@ results so notebooks and tests can use them directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -16,31 +16,31 @@ import pandas as pd
 
 from .analyse import (
     admin_matrix,
+    admin_trend,
     cell_access,
     engagement_per_cell,
     restrictions_in_force,
     risk_band,
+    trend_class,
     window_per_cell,
 )
-from .config import RunConfig
+from .config import RunConfig, SourceConfig
 from .errors import GeoRiskError
 from .features import (
     CellGrid,
-    HistoryState,
-    WeeklyEvents,
-    build_training_set,
     monday_of,
     week_index,
-    week_start,
 )
+from .forecast import forecast
+from .gazetteer import Gazetteer
 from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells, population_per_cell
+from .population import read_population_table, spread_over_cells
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
 from .readers.incidents import read_incidents
 from .readers.spatial import read_bases, read_boundaries, read_restrictions
-from .readers.tabular import read_table
-from .score import DecayedHistoryScorer, Scorer
 from .validate import empty_rejects, rejects_for
+
 
 @dataclass
 class Inputs:
@@ -72,17 +72,30 @@ class WeeklyResult:
 def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
            tolerance_km: float, what: str, keep_off_grid: pd.Series | None = None
            ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Give each row an admin P-code and an H3 cell, rejecting rows that cannot be placed."""
+    """Give each row an admin P-code and an H3 cell, rejecting rows that cannot be placed.
+
+    Points take the unit they fall in (or the nearest within ``tolerance_km``). Rows without a
+    point, and imprecise rows (``keep_off_grid``) whose reader already found the unit (P-code or
+    gazetteer), keep that unit. Rows without a point, and ``keep_off_grid`` rows, get cell 0:
+    counted per admin unit, never pinned to a made-up point in the hex grid.
+    """
     warnings: list[str] = []
     lon, lat = frame["lon"].to_numpy(float), frame["lat"].to_numpy(float)
     has_xy = np.isfinite(lon) & np.isfinite(lat)
-    pcode, dist = assign_admin(lon=lon, lat=lat, admin=admin, tolerance_km=tolerance_km)
+    off_grid = (keep_off_grid.to_numpy(dtype=bool) if keep_off_grid is not None
+                else np.zeros(len(frame), dtype=bool)) | ~has_xy
     given = frame["admin_pcode"].fillna("").astype(str).str.strip().to_numpy()
     known = np.isin(given, admin["admin_pcode"].to_numpy())
-    # Rows with only a P-code (gazetteer precision) take it; points use where they fall.
-    pcode = np.where(has_xy, pcode, np.where(known, given, ""))
-    outside = has_xy & (pcode == "")
+    use_given = known & off_grid
+    locate = has_xy & ~use_given
+    pcode, dist = assign_admin(lon=np.where(locate, lon, np.nan),
+                               lat=np.where(locate, lat, np.nan), admin=admin,
+                               tolerance_km=tolerance_km)
+    pcode = np.where(use_given, given, pcode)
+    dist = np.where(use_given, np.nan, dist)
+    outside = locate & (pcode == "")
     bad_pcode = ~has_xy & (given != "") & ~known
+    unplaced = ~has_xy & (given == "")
     reasons = pd.Series("", index=frame.index, dtype=object)
     if outside.any():
         swapped, _ = assign_admin(lon=lat[outside], lat=lon[outside], admin=admin,
@@ -98,21 +111,26 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
             warnings.append(f"{what}: {int(fits_swapped.sum())} of {int(outside.sum())} points "
                             "outside the boundaries fit when latitude and longitude are swapped;"
                             " the lat/lon columns are probably swapped in the source file.")
+        n_points = int(locate.sum())
+        if n_points >= 10 and outside.sum() > 0.5 * n_points and share <= 0.5:
+            warnings.append(f"{what}: {int(outside.sum())} of {n_points} points fall outside "
+                            "every admin unit: is the boundaries file for the right country, "
+                            "and are the coordinates in degrees (WGS 84)?")
     reasons[bad_pcode] = "admin P-code is not in the boundaries file; check the code"
-    bad = outside | bad_pcode
+    reasons[unplaced] = "no coordinates and no admin unit: the row cannot be placed"
+    bad = outside | bad_pcode | unplaced
     rejects = rejects_for(frame.loc[bad], column="lat", reason=reasons[bad],
                           value=frame.loc[bad, "lat"].astype(str) + ", "
                           + frame.loc[bad, "lon"].astype(str))
-    if bad_pcode.any():
-        rejects.loc[bad_pcode[bad], "column"] = "admin_pcode"
-        rejects.loc[bad_pcode[bad], "value"] = given[bad_pcode]
+    if bad_pcode.any() or unplaced.any():
+        code_rows = (bad_pcode | unplaced)[bad]
+        rejects.loc[code_rows, "column"] = "admin_pcode"
+        rejects.loc[code_rows, "value"] = given[bad_pcode | unplaced]
     out = frame.loc[~bad].copy()
     out["admin_pcode"] = pcode[~bad]
     out["snap_km"] = dist[~bad]
     cells = points_to_cells(lat=lat[~bad], lon=lon[~bad], resolution=resolution)
-    if keep_off_grid is not None:
-        cells = np.where(keep_off_grid.to_numpy()[~bad], np.uint64(0), cells)
-    out["cell"] = cells
+    out["cell"] = np.where(off_grid[~bad], np.uint64(0), cells)
     return out, rejects, warnings
 
 
@@ -124,15 +142,31 @@ def _collect(results: list[ReadResult]) -> tuple[pd.DataFrame | None, list[Input
     return frame, [r.report for r in results], [r.rejects for r in results]
 
 
+def _with_sensitive(source: SourceConfig, columns: tuple[str, ...]) -> SourceConfig:
+    """The source with the run's sensitive columns added to its own ``sensitive_columns``."""
+    own = source.options.get("sensitive_columns", ())
+    own = (own,) if isinstance(own, str) else tuple(own)
+    merged = tuple(dict.fromkeys([*columns, *own]))
+    return replace(source, options={**source.options, "sensitive_columns": merged})
+
+
 def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs:
-    """Read, validate and place every input named in ``config``."""
+    """Read, validate and place every input named in ``config``.
+
+    Every row of every file ends up accepted or in ``rejects`` (file, row, column, value,
+    reason); the counts are checked per file. Rows that carry only an admin name or P-code are
+    placed through the gazetteer at admin precision (cell 0, off the hex grid).
+    """
     now = now if now is not None else today()
     admin = read_boundaries(config.boundaries)
+    gazetteer = Gazetteer.from_admin(
+        admin, min_similarity=getattr(config, "gazetteer_min_similarity", 0.8))
     res = config.h3_resolution
     rejects: list[pd.DataFrame] = []
     warnings: list[str] = []
 
-    incidents, reports, rej = _collect([read_incidents(s, now=now) for s in config.incidents])
+    incidents, reports, rej = _collect([read_incidents(s, now=now, gazetteer=gazetteer)
+                                        for s in config.incidents])
     rejects += rej
     assert incidents is not None
     # Imprecise events (e.g. ACLED geo_precision 3: only the admin unit is known) count per
@@ -144,8 +178,10 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
     rejects.append(rej_inc)
     warnings += warn
 
-    consultations, rep, rej = _collect([read_consultations(s, now=now)
-                                        for s in config.consultations])
+    sensitive = tuple(getattr(config, "sensitive_columns", ()))
+    consultations, rep, rej = _collect([
+        read_consultations(_with_sensitive(s, sensitive), now=now, gazetteer=gazetteer)
+        for s in config.consultations])
     reports += rep
     rejects += rej
     if consultations is not None:
@@ -155,7 +191,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         rejects.append(rej_c)
         warnings += warn
 
-    restriction_results = [read_restrictions(s, admin=admin, now=now)
+    restriction_results = [read_restrictions(s, admin=admin, now=now, gazetteer=gazetteer)
                            for s in config.access_restrictions]
     restrictions = None
     if restriction_results:
@@ -170,10 +206,19 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         b = read_bases(config.bases, now=now)
         bases, reports, rejects = b.frame, [*reports, b.report], [*rejects, b.rejects]
 
+    pop = config.population
+    population_table = None
+    if pop is not None and not _is_raster(pop.path):
+        p = read_population_table(path=pop.path, admin_pcodes=admin["admin_pcode"].to_numpy(),
+                                  pcode_column=pop.pcode_column,
+                                  population_column=pop.population_column)
+        population_table = p.frame
+        reports, rejects = [*reports, p.report], [*rejects, p.rejects]
+
     all_rejects = pd.concat([r for r in rejects if len(r)] or [empty_rejects()],
                             ignore_index=True)
     accepted: dict[str, int] = {}
-    for frame in (incidents, consultations, restrictions, bases):
+    for frame in (incidents, consultations, restrictions, bases, population_table):
         if frame is not None:
             for f, n in frame["source_file"].value_counts().items():
                 accepted[str(f)] = accepted.get(str(f), 0) + int(n)
@@ -188,13 +233,31 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         if report.rows_read and report.rows_rejected / report.rows_read > 0.2:
             warnings.append(f"{report.path}: {report.rows_rejected} of {report.rows_read} rows "
                             "rejected (see rejects.csv).")
+        warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
+                     if not w.startswith("personal fields dropped")]
+        if report.kind not in ("bases", "population") and report.newest_date is not None:
+            age = (now - pd.Timestamp(report.newest_date)).days
+            if age > config.stale_after_days:
+                report.stale = True
+                warnings.append(f"STALE FEED: {report.name} newest record is "
+                                f"{report.newest_date}, {age} days before {now.date()} (limit "
+                                f"{config.stale_after_days} days); a quiet map may only be "
+                                "missing data.")
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
                   rejects=all_rejects, warnings=warnings)
 
 
+def _is_raster(path: Path) -> bool:
+    return path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
+
+
 def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
-    """Cells covering the boundaries plus any cell holding a placed event."""
+    """Cells covering the boundaries plus any cell holding a placed event.
+
+    Population per cell comes from the raster (sub-pixel area weighting) or from the per-admin
+    table spread over each unit's cells by area.
+    """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
     inc = inputs.incidents
     extra = inc.loc[inc["cell"] > 0, ["cell", "admin_pcode"]]
@@ -205,91 +268,32 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     population = np.full(len(cells), np.nan)
     pop = config.population
     if pop is not None:
-        if pop.path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img"):
+        if _is_raster(pop.path):
             population = population_per_cell(path=pop.path, cells=cells,
                                               resolution=config.h3_resolution)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
-                                                pop.population_column, cover, area)
+                                                pop.population_column, cover, area,
+                                                admin=inputs.admin)
     return CellGrid(cells=cells, admin_pcode=cover["admin_pcode"].to_numpy(object),
                     population=population, area_km2=area)
 
 
 def _population_from_table(path: Any, pcode_column: str | None, pop_column: str | None,
-                           cover: pd.DataFrame, area: np.ndarray) -> np.ndarray:
+                           cover: pd.DataFrame, area: np.ndarray, *,
+                           admin: gpd.GeoDataFrame | None = None) -> np.ndarray:
     """Spread a per-admin population table over the unit's cells by area."""
-    raw = read_table(path)
-    pc, col = pcode_column or "admin_pcode", pop_column or "population"
-    for c in (pc, col):
-        if c not in raw.frame.columns:
-            raise GeoRiskError(f"{path}: no column {c!r}; set [population] pcode_column and "
-                               f"population_column. Columns: {list(raw.frame.columns)}")
-    table = pd.to_numeric(raw.frame.set_index(pc)[col], errors="coerce")
-    unit_area = pd.Series(area).groupby(cover["admin_pcode"].to_numpy()).transform("sum")
-    unit_pop = cover["admin_pcode"].map(table).to_numpy(float)
-    return unit_pop * area / unit_area.to_numpy()
-
-
-def _fit(scorer_factory: Callable[[], Scorer], X: np.ndarray, y: np.ndarray, w: np.ndarray
-         ) -> Scorer:
-    return scorer_factory().fit(X, y, sample_weight=w)
-
-
-def score_week(config: RunConfig, inputs: Inputs, grid: CellGrid, week: pd.Timestamp, *,
-               scorer_factory: Callable[[], Scorer] | None = None, progress: bool = False
-               ) -> tuple[np.ndarray, np.ndarray, WeeklyEvents, dict[str, Any]]:
-    """Probability of >= 1 incident per cell for ``week`` and for the week before.
-
-    The previous week is scored by a model trained only on data before it, i.e. what last
-    week's run would have shown, so "change vs last week" is honest.
-    """
-    factory = scorer_factory or DecayedHistoryScorer
-    inc = inputs.incidents
-    usable = inc.loc[(inc["cell"] > 0) & (inc["date"] < week)]
-    events = WeeklyEvents.from_events(grid, cells=usable["cell"].to_numpy(),
-                                      dates=usable["date"],
-                                      civilian=usable["civilian_targeting"].to_numpy(),
-                                      fatalities=usable["fatalities"].to_numpy())
-    t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
-    m = config.model
-    first_train = t - m.training_weeks
-    first_data = int(events.week.min()) if len(events.week) else first_train
-    start = max(first_data, first_train - int(10 * max(m.half_lives_weeks)))
-    state = HistoryState(grid, events, half_lives=m.half_lives_weeks)
-    state.start(min(start, first_train))
-    all_pos = np.arange(len(grid))
-    older = build_training_set(state, first=first_train, last=t - 2,
-                               inactive_sample=m.inactive_sample, seed=m.seed, progress=progress)
-    X_prev = state.features(all_pos)
-    newest = build_training_set(state, first=t - 1, last=t - 1,
-                                inactive_sample=max(1, m.inactive_sample // m.training_weeks),
-                                seed=m.seed + 1)
-    X_now = state.features(all_pos)
-    model_prev = _fit(factory, older.X, older.y, older.weight)
-    X = np.concatenate([older.X, newest.X])
-    y = np.concatenate([older.y, newest.y])
-    w = np.concatenate([older.weight, newest.weight])
-    model = _fit(factory, X, y, w)
-    risk = model.predict_proba(X_now)[:, 1]
-    risk_prev = model_prev.predict_proba(X_prev)[:, 1]
-    info = {
-        "scorer": type(model).__name__,
-        "features": older.feature_names,
-        "training_weeks": [str(week_start(first_train).date()),
-                           str((week - pd.Timedelta(weeks=1)).date())],
-        "training_rows": int(len(y)),
-        "training_positive_rows": int(y.sum()),
-        "base_rate": float(np.average(y, weights=w)) if len(y) else 0.0,
-        "coefficients": dict(zip(older.feature_names,
-                                 np.round(getattr(model, "coef_", np.array([])), 4).tolist(),
-                                 strict=False)),
-    }
-    return risk, risk_prev, events, info
+    pcodes = (admin["admin_pcode"].to_numpy() if admin is not None
+              else cover["admin_pcode"].unique())
+    table = read_population_table(path=Path(path), admin_pcodes=pcodes,
+                                  pcode_column=pcode_column, population_column=pop_column)
+    unit = table.frame.set_index("admin_pcode")["population"]
+    return spread_over_cells(unit, cell_admin=cover["admin_pcode"].to_numpy(object),
+                             area_km2=area)
 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             scorer_factory: Callable[[], Scorer] | None = None,
              progress: bool = False) -> WeeklyResult:
     """Score one week and analyse it.
 
@@ -308,36 +312,47 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         week = config.forecast_week or (inputs.incidents["date"].max() + pd.Timedelta(days=7))
     week = monday_of(pd.Timestamp(week))
     grid = build_grid(config, inputs)
-    risk, risk_prev, events, model_info = score_week(config, inputs, grid, week,
-                                                     scorer_factory=scorer_factory,
-                                                     progress=progress)
+    names = inputs.admin.set_index("admin_pcode")["admin_name"]
+    fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
+                  restrictions=inputs.restrictions, bases=inputs.bases, week=week,
+                  config=config.model, admin_names=names, min_count=config.min_count,
+                  progress=progress)
+    risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
     in_force = restrictions_in_force(inputs.restrictions, week)
     restricted, weeks_in_force = cell_access(grid, in_force, week)
     engagement = engagement_per_cell(grid, inputs.consultations, week=week,
                                      weeks=config.engagement_weeks, min_count=config.min_count)
-    names = inputs.admin.set_index("admin_pcode")["admin_name"]
     cells = pd.DataFrame({
         "cell": grid.cells,
         "admin_pcode": grid.admin_pcode,
         "admin_name": pd.Series(grid.admin_pcode).map(names).fillna("").to_numpy(),
         "risk": risk,
+        "risk_low": fc.risk_low,
+        "risk_high": fc.risk_high,
         "risk_prev": risk_prev,
         "risk_change": risk - risk_prev,
         "risk_band": risk_band(risk),
+        "trend": trend_class(events, week=t, size=n),
+        "onset": fc.onset,
+        "drivers": fc.drivers,
         "incidents_4w": window_per_cell(events, 4, week=t, size=n).astype(int),
         "incidents_52w": window_per_cell(events, 52, week=t, size=n).astype(int),
         "fatalities_4w": window_per_cell(events, 4, week=t, size=n, column="fatalities")
         .astype(int),
         "population": grid.population,
         "area_km2": grid.area_km2,
+        "base_distance_km": (fc.grid.base_distance_km if fc.grid.base_distance_km is not None
+                             else np.full(n, np.nan)),
         "restricted": restricted,
         "restricted_weeks": weeks_in_force,
     })
     cells = pd.concat([cells, engagement], axis=1)
     matrix = admin_matrix(cells=cells, admin=inputs.admin, incidents=inputs.incidents,
                           week=week, cfg=config.matrix)
+    matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
+                          on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -350,6 +365,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "engagement_weeks": config.engagement_weeks,
         "min_count": config.min_count,
         "stale_after_days": config.stale_after_days,
+        "model": config.model.kind,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
         "matrix": {k: list(v) for k, v in vars(config.matrix).items()},

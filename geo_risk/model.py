@@ -1,0 +1,352 @@
+"""The forecasting model and the baselines it must beat, all with one interface.
+
+Every estimator here is a scikit-learn classifier: ``fit(X, y, sample_weight=...)`` returns
+``self``, ``predict_proba(X)`` returns ``[1 - p, p]``, learned attributes end in ``_``. ``X`` is
+a DataFrame whose columns are the names from :meth:`geo_risk.features.HistoryState.
+feature_names`; each estimator picks the columns it needs by name, so the same feature matrix
+feeds them all in a backtest.
+
+- :class:`PersistenceBaseline`: last week's state (event / no event), as two learned rates.
+- :class:`HistoricalAverageBaseline`: the cell's long-run share of weeks with an event.
+- :class:`ConflictologyBaseline`: logistic regression on decayed history with neighbours.
+- :class:`RiskModel`: gradient-boosted trees (LightGBM) on all features, seed-averaged,
+  calibrated (Platt scaling) on the most recent weeks (a time-ordered split), and
+  blended with the historical average on onset cells (no event in the last 52 weeks), where
+  history-driven models are weakest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import beta
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .features import ONSET_WEEKS
+
+_P_MIN = 1e-6
+_LOG_ONSET = float(np.log1p(ONSET_WEEKS))
+_LOG_LAST_WEEK = float(np.log1p(1))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _P_MIN, 1 - _P_MIN)
+    return np.log(p / (1 - p))
+
+
+def _frame(X: Any) -> pd.DataFrame:
+    if not isinstance(X, pd.DataFrame):
+        raise TypeError("X must be a DataFrame with the feature names as columns.")
+    return X
+
+
+def _weights(y: np.ndarray, sample_weight: np.ndarray | None) -> np.ndarray:
+    return np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+
+
+def _proba(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, _P_MIN, 1 - _P_MIN)
+    return np.column_stack([1 - p, p])
+
+
+class PersistenceBaseline(ClassifierMixin, BaseEstimator):
+    """P(event) learned separately for cells with and without an event last week.
+
+    Attributes
+    ----------
+    rate_after_event_ : float
+    rate_after_quiet_ : float
+    """
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+            ) -> PersistenceBaseline:
+        X = _frame(X)
+        y = np.asarray(y)
+        w = _weights(y, sample_weight)
+        last = X["log_weeks_since_last"].to_numpy() <= _LOG_LAST_WEEK + 1e-6
+        self.classes_ = np.array([0, 1])
+        self.rate_after_event_ = float(np.average(y[last], weights=w[last])) if last.any() else 0.5
+        self.rate_after_quiet_ = (float(np.average(y[~last], weights=w[~last]))
+                                  if (~last).any() else 0.0)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        last = _frame(X)["log_weeks_since_last"].to_numpy() <= _LOG_LAST_WEEK + 1e-6
+        return _proba(np.where(last, self.rate_after_event_, self.rate_after_quiet_))
+
+
+class HistoricalAverageBaseline(ClassifierMixin, BaseEstimator):
+    """The cell's share of weeks with an event over all its history, shrunk towards the
+    overall base rate by ``prior_weight`` (a share of the estimate taken from the base rate,
+    so cells with no history get a small non-zero probability).
+
+    Attributes
+    ----------
+    base_rate_ : float
+    """
+
+    def __init__(self, *, prior_weight: float = 0.02) -> None:
+        self.prior_weight = prior_weight
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+            ) -> HistoricalAverageBaseline:
+        _frame(X)
+        y = np.asarray(y)
+        self.classes_ = np.array([0, 1])
+        self.base_rate_ = float(np.average(y, weights=_weights(y, sample_weight))) if len(y) \
+            else 0.0
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        rate = _frame(X)["hist_event_week_rate"].to_numpy(float)
+        return _proba((1 - self.prior_weight) * rate + self.prior_weight * self.base_rate_)
+
+
+class ConflictologyBaseline(ClassifierMixin, BaseEstimator):
+    """Logistic regression on log decayed incident counts of the cell and its neighbours
+    ("conflictology": violence follows violence, in time and space).
+
+    Attributes
+    ----------
+    columns_ : list of str
+        Feature columns used.
+    pipeline_ : sklearn Pipeline
+    """
+
+    def __init__(self, *, C: float = 1.0) -> None:
+        self.C = C
+
+    def _columns(self, X: pd.DataFrame) -> list[str]:
+        return [c for c in X.columns if c.startswith("events_") and not c.endswith("_104w")]
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+            ) -> ConflictologyBaseline:
+        X = _frame(X)
+        y = np.asarray(y).astype(int)
+        w = _weights(y, sample_weight)
+        self.classes_ = np.array([0, 1])
+        self.columns_ = self._columns(X)
+        self.base_rate_ = float(np.average(y, weights=w)) if len(y) else 0.0
+        if len(np.unique(y)) < 2:
+            self.pipeline_ = None
+            return self
+        self.pipeline_ = make_pipeline(StandardScaler(), LogisticRegression(C=self.C,
+                                                                            max_iter=500))
+        self.pipeline_.fit(X[self.columns_].to_numpy(np.float64), y,
+                           logisticregression__sample_weight=w)
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        X = _frame(X)
+        if self.pipeline_ is None:
+            return _proba(np.full(len(X), self.base_rate_))
+        return _proba(self.pipeline_.predict_proba(X[self.columns_].to_numpy(np.float64))[:, 1])
+
+
+class RiskModel(ClassifierMixin, BaseEstimator):
+    """Calibrated, seed-averaged LightGBM with onset blending.
+
+    Parameters
+    ----------
+    n_estimators, learning_rate, num_leaves, min_child_samples, colsample_bytree, subsample
+        LightGBM parameters. No class reweighting: it ruins ranking at tiny base rates; the
+        sample weights only stand in for unsampled quiet cells.
+    n_seeds
+        Boosters trained with different seeds and averaged.
+    calibration_share
+        Share of the most recent training weeks held out to fit the calibration and the
+        onset blend.
+    onset_blend
+        Blend with the historical average on onset cells, weight chosen on the held-out weeks.
+    n_jobs
+        Threads for LightGBM.
+
+    Attributes
+    ----------
+    boosters_ : list of lightgbm.LGBMClassifier
+    calibrator_ : LogisticRegression or None
+        Platt scaling on the boosters' log-odds, fitted on the held-out recent weeks.
+    onset_weight_ : float
+        Weight of the model (vs the historical average) on onset cells.
+    feature_names_in_ : ndarray of str
+    bands_ : DataFrame
+        Calibration blocks with their held-out counts, for the uncertainty band.
+    """
+
+    def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.06,
+                 num_leaves: int = 31, min_child_samples: int = 100,
+                 colsample_bytree: float = 0.8, subsample: float = 0.8, n_seeds: int = 2,
+                 calibration_share: float = 0.2, onset_blend: bool = True,
+                 random_state: int = 0, n_jobs: int = 2) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.subsample = subsample
+        self.n_seeds = n_seeds
+        self.calibration_share = calibration_share
+        self.onset_blend = onset_blend
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _boosters(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> list[Any]:
+        from lightgbm import LGBMClassifier
+
+        out = []
+        for s in range(self.n_seeds):
+            b = LGBMClassifier(
+                n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+                num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+                colsample_bytree=self.colsample_bytree, subsample=self.subsample,
+                subsample_freq=1, reg_lambda=1.0, random_state=self.random_state + s,
+                n_jobs=self.n_jobs, verbose=-1)
+            out.append(b.fit(X, y, sample_weight=w))
+        return out
+
+    @staticmethod
+    def _raw(boosters: list[Any], X: pd.DataFrame) -> np.ndarray:
+        return np.mean([b.predict_proba(X)[:, 1] for b in boosters], axis=0)
+
+    @staticmethod
+    def _onset(X: pd.DataFrame) -> np.ndarray:
+        return X["log_weeks_since_last"].to_numpy() > _LOG_ONSET
+
+    @staticmethod
+    def _hist(X: pd.DataFrame, base_rate: float) -> np.ndarray:
+        return 0.98 * X["hist_event_week_rate"].to_numpy(float) + 0.02 * base_rate
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None,
+            week: np.ndarray | None = None) -> RiskModel:
+        """Fit on cell-week rows; ``week`` (row week numbers) orders the calibration split.
+
+        The boosters learn on the older weeks; the most recent ``calibration_share`` of weeks
+        fit the calibration (Platt scaling of the boosters' log-odds) and the onset blend, so
+        both are judged on weeks the trees never saw. Recency is not lost: the features are
+        computed up to the forecast week itself.
+        """
+        X = _frame(X)
+        y = np.asarray(y).astype(int)
+        w = _weights(y, sample_weight)
+        self.classes_ = np.array([0, 1])
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.base_rate_ = float(np.average(y, weights=w)) if len(y) else 0.0
+        self.calibrator_ = None
+        self.onset_weight_ = 1.0
+        self.bands_ = pd.DataFrame(columns=["p", "n", "k"])
+        self.boosters_ = []
+        if len(np.unique(y)) < 2:
+            return self
+        weeks = np.unique(week) if week is not None else np.array([])
+        n_cal = int(round(len(weeks) * self.calibration_share))
+        tr = np.ones(len(y), dtype=bool)
+        if week is not None and n_cal >= 2 and len(weeks) - n_cal >= 4:
+            tr = week < weeks[-n_cal]
+            if y[tr].sum() == 0 or y[~tr].sum() == 0:
+                tr[:] = True
+        self.boosters_ = self._boosters(X[tr], y[tr], w[tr])
+        if (~tr).any():
+            cal = ~tr
+            raw = self._raw(self.boosters_, X[cal])
+            self.calibrator_ = LogisticRegression(C=100.0).fit(
+                _logit(raw)[:, None], y[cal], sample_weight=w[cal])
+            p_cal = self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
+            # Log-spaced bins: the few high-risk predictions get bins of their own, so
+            # their band reflects how few comparable cases stood behind them.
+            edges = np.unique(np.geomspace(max(p_cal.min(), 1e-6), p_cal.max() + 1e-12, 16))
+            bins = np.clip(np.searchsorted(edges, p_cal, side="right") - 1, 0, len(edges) - 1)
+            self.bands_ = (pd.DataFrame({"p": edges[bins], "n": w[cal], "k": w[cal] * y[cal]})
+                           .groupby("p", as_index=False).sum())
+            if self.onset_blend:
+                self.onset_weight_ = self._choose_blend(X[cal], y[cal], w[cal], p_cal)
+        return self
+
+    def _choose_blend(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, p: np.ndarray
+                      ) -> float:
+        onset = self._onset(X)
+        if not onset.any() or y[onset].sum() == 0:
+            return 1.0
+        h = self._hist(X[onset], self.base_rate_)
+        best, best_loss = 1.0, np.inf
+        for a in np.linspace(0, 1, 11):
+            q = np.clip(a * p[onset] + (1 - a) * h, _P_MIN, 1 - _P_MIN)
+            loss = -np.average(y[onset] * np.log(q) + (1 - y[onset]) * np.log(1 - q),
+                               weights=w[onset])
+            if loss < best_loss - 1e-12:
+                best, best_loss = float(a), loss
+        return best
+
+    def _calibrated(self, X: pd.DataFrame) -> np.ndarray:
+        if not self.boosters_:
+            return np.full(len(X), self.base_rate_)
+        raw = self._raw(self.boosters_, X)
+        return self._calibrate(raw)
+
+    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
+        if self.calibrator_ is None:
+            return raw
+        return self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        X = _frame(X)
+        p = self._calibrated(X)
+        onset = self._onset(X)
+        if self.onset_weight_ < 1.0 and onset.any():
+            p = p.copy()
+            p[onset] = (self.onset_weight_ * p[onset]
+                        + (1 - self.onset_weight_) * self._hist(X[onset], self.base_rate_))
+        return _proba(p)
+
+    def predict_interval(self, X: pd.DataFrame, *, level: float = 0.9
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """A band around each probability.
+
+        Combines (a) the Jeffreys interval of the held-out calibration block the prediction
+        falls in (how many cell-weeks stood behind that calibrated value) and (b) the spread
+        of the seed-averaged boosters. Wide bands mean "few comparable cases seen".
+        """
+        X = _frame(X)
+        p = self.predict_proba(X)[:, 1]
+        lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
+        low, high = p.copy(), p.copy()
+        if self.calibrator_ is not None and len(self.bands_):
+            b = self.bands_.sort_values("p")
+            idx = np.clip(np.searchsorted(b["p"].to_numpy(), p, side="right") - 1, 0,
+                          len(b) - 1)
+            n, k = b["n"].to_numpy()[idx], b["k"].to_numpy()[idx]
+            low = np.minimum(low, beta.ppf(lo_q, k + 0.5, n - k + 0.5))
+            high = np.maximum(high, beta.ppf(hi_q, k + 0.5, n - k + 0.5))
+        if len(self.boosters_) > 1:
+            each = np.array([b.predict_proba(X)[:, 1] for b in self.boosters_])
+            each = np.array([self._calibrate(e) for e in each])
+            low, high = np.minimum(low, each.min(axis=0)), np.maximum(high, each.max(axis=0))
+        return np.clip(low, 0, 1), np.clip(high, 0, 1)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per-row feature contributions to the log-odds (LightGBM's TreeSHAP), seed-averaged."""
+        X = _frame(X)
+        if not self.boosters_:
+            return pd.DataFrame(0.0, index=X.index, columns=X.columns)
+        # One booster is enough to explain the ranking; contributions are the slow part.
+        contrib = self.boosters_[0].booster_.predict(X, pred_contrib=True)
+        return pd.DataFrame(contrib[:, :-1], index=X.index, columns=X.columns)
+
+
+BASELINES = {
+    "persistence": PersistenceBaseline,
+    "historical_average": HistoricalAverageBaseline,
+    "conflictology": ConflictologyBaseline,
+}
+MODELS = {"model": RiskModel, **BASELINES}
+
+
+def make_model(name: str, **params: Any) -> Any:
+    """A fresh estimator by name: "model" or a baseline name."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; use one of {sorted(MODELS)}")
+    return MODELS[name](**params)
