@@ -37,11 +37,26 @@ function geoRiskMap(map, dataElementId) {
     return out.subarray(0, n);
   }
 
-  /* Packed shapes -> per item: array of polygons, each an array of rings of L.LatLng. */
+  function runs(b64) {
+    var pairs = varints(b64), total = 0, i;
+    for (i = 1; i < pairs.length; i += 2) { total += pairs[i]; }
+    var out = new Float64Array(total), n = 0;
+    for (i = 0; i < pairs.length; i += 2) { out.fill(pairs[i], n, n + pairs[i + 1]); n += pairs[i + 1]; }
+    return out;
+  }
+
+  /*
+   * Packed shapes -> per item: array of polygons, each an array of rings of L.LatLng.
+   * A ring's first vertex is relative to the previous ring's first vertex; later vertices are
+   * relative to the vertex before, plus the same step of the previous ring when both rings
+   * have the same vertex count (at most 12): neighbouring hexagons have near-identical shapes.
+   */
   function decodeShapes(sh) {
-    var p = varints(sh.p), r = varints(sh.r), nv = varints(sh.v), c = varints(sh.c);
+    var p = varints(sh.p), r = runs(sh.r), nv = runs(sh.v), c = varints(sh.c);
     var items = new Array(sh.n);
-    var pi = 0, ri = 0, ci = 0, x = 0, y = 0;
+    var pi = 0, ri = 0, ci = 0, fx = 0, fy = 0, prevLen = -1;
+    var prevD = new Float64Array(26), curD = new Float64Array(26), tmp;
+    function unzig(v) { return (v % 2) ? -(v + 1) / 2 : v / 2; }
     for (var i = 0; i < sh.n; i++) {
       var polys = new Array(p[i]);
       for (var j = 0; j < p[i]; j++) {
@@ -49,13 +64,20 @@ function geoRiskMap(map, dataElementId) {
         var rings = new Array(nr);
         for (var k = 0; k < nr; k++) {
           var len = nv[ri++];
+          var second = len === prevLen && len <= 12;
           var ring = new Array(len);
-          for (var m = 0; m < len; m++) {
-            var dx = c[ci++], dy = c[ci++];
-            x += (dx % 2) ? -(dx + 1) / 2 : dx / 2;
-            y += (dy % 2) ? -(dy + 1) / 2 : dy / 2;
+          fx += unzig(c[ci++]); fy += unzig(c[ci++]);
+          var x = fx, y = fy;
+          ring[0] = L.latLng(y / SCALE, x / SCALE);
+          for (var m = 1; m < len; m++) {
+            var dx = unzig(c[ci++]), dy = unzig(c[ci++]);
+            if (second) { dx += prevD[2 * m]; dy += prevD[2 * m + 1]; }
+            if (len <= 12) { curD[2 * m] = dx; curD[2 * m + 1] = dy; }
+            x += dx; y += dy;
             ring[m] = L.latLng(y / SCALE, x / SCALE);
           }
+          tmp = prevD; prevD = curD; curD = tmp;
+          prevLen = len;
           rings[k] = ring;
         }
         polys[j] = rings;
@@ -438,7 +460,12 @@ function geoRiskMap(map, dataElementId) {
   // ------------------------------------------------------------------ labels without overlap
   function placeLabels() {
     var size = map.getSize();
-    var placed = [];
+    // Panels (title, layers, legend, zoom) hide the labels underneath them.
+    var origin = map.getContainer().getBoundingClientRect();
+    var placed = [].map.call(map.getContainer().querySelectorAll('.leaflet-control'), function (c) {
+      var r = c.getBoundingClientRect();
+      return [r.left - origin.left, r.top - origin.top, r.right - origin.left, r.bottom - origin.top];
+    });
     labels.forEach(function (lab) {
       if (lab.w === undefined) {
         if (!lab.span.offsetParent) { return; }

@@ -34,7 +34,6 @@ import dataclasses
 import datetime as dt
 import html
 import json
-import math
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -104,11 +103,15 @@ _KNOWN_TREND = {
     "onset": "#7b1d8f",
     "new": "#7b1d8f",
     "emerging": "#7b1d8f",
+    "intensifying": "#d3362b",
     "rising": "#d3362b",
     "increasing": "#d3362b",
     "up": "#d3362b",
+    "persistent": "#f08a3a",
+    "sporadic": "#f5c95c",
     "stable": "#a3a3a3",
     "steady": "#a3a3a3",
+    "diminishing": "#3b78b7",
     "falling": "#3b78b7",
     "decreasing": "#3b78b7",
     "declining": "#3b78b7",
@@ -123,10 +126,11 @@ _KNOWN_ENGAGEMENT = {
     "rarely engaged": "#f0a33a",
     "no women": "#8e5bb5",
     "no youth": "#b58ed6",
-    "never engaged": "#d3362b",
+    "never engaged": "#f08a6c",
+    "not engaged": "#f08a6c",
     "suppressed": "#9a9a9a",
 }
-_KNOWN_LEVEL = {"low": "#fde7c4", "medium": "#f7a35c", "high": "#dc4b2f", "critical": "#8c0d26"}
+_KNOWN_LEVEL = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
 
 _REQUIRED_GRID = ("cell", "risk", "admin_pcode", "admin_name")
@@ -243,9 +247,81 @@ def _varint_b64(values: np.ndarray) -> str:
     return base64.b64encode(out.tobytes()).decode("ascii")
 
 
+def _rle_varint_b64(values: np.ndarray) -> str:
+    """Run-length encode as (value, run length) varint pairs, base64 encoded."""
+    v = np.asarray(values, dtype=np.int64)
+    if v.size == 0:
+        return ""
+    starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    runs = np.diff(np.append(starts, v.size))
+    return _varint_b64(np.column_stack([v[starts], runs]).ravel())
+
+
 def _zigzag(d: np.ndarray) -> np.ndarray:
     d = np.asarray(d, dtype=np.int64)
     return ((d << 1) ^ (d >> 63)).astype(np.uint64)
+
+
+#: Rings up to this many vertices whose predecessor has the same count (single hexagons, in
+#: practice) are coded relative to that predecessor's shape: second-order deltas near zero.
+_SHAPE_RING_MAX = 12
+
+
+def _canonical_starts(q: np.ndarray, verts_per_ring: np.ndarray) -> np.ndarray:
+    """Rotate each small ring to start at the vertex pointing closest to a common direction.
+
+    H3 gives neighbouring hexagons' vertices in the same cyclic order but from different
+    starting vertices; starting all of them at the same corner makes :func:`_ring_deltas`'
+    second-order steps near zero. The direction is the grid's own hexagon orientation (a
+    vertex direction, found from all 6-vertex rings), so the choice is never a near tie.
+    """
+    starts = np.cumsum(verts_per_ring) - verts_per_ring
+    hexes = np.flatnonzero(verts_per_ring == 6)
+    if hexes.size == 0:
+        return q
+    pts = q[starts[hexes][:, None] + np.arange(6)].astype("float64")
+    rel = pts - pts.mean(axis=1, keepdims=True)
+    ang6 = 6 * np.arctan2(rel[..., 1], rel[..., 0])
+    phi = np.arctan2(np.sin(ang6).sum(), np.cos(ang6).sum()) / 6
+    phi0 = phi + (np.pi / 3) * np.round((np.pi / 2 - phi) / (np.pi / 3))
+    out = q.copy()
+    for length in np.unique(
+        verts_per_ring[(verts_per_ring >= 3) & (verts_per_ring <= _SHAPE_RING_MAX)]
+    ):
+        rings = np.flatnonzero(verts_per_ring == length)  # one pass per ring length, not per ring
+        idx = starts[rings][:, None] + np.arange(length)
+        pts = q[idx].astype("float64")
+        rel = pts - pts.mean(axis=1, keepdims=True)
+        off = np.angle(np.exp(1j * (np.arctan2(rel[..., 1], rel[..., 0]) - phi0)))
+        k = np.argmin(np.abs(off), axis=1)
+        out[idx] = q[starts[rings][:, None] + (np.arange(length) + k[:, None]) % length]
+    return out
+
+
+def _ring_deltas(q: np.ndarray, verts_per_ring: np.ndarray) -> np.ndarray:
+    """Integer deltas for interleaved vertices ``q`` (N x 2), as ``map.js`` decodes them.
+
+    A ring's first vertex is relative to the previous ring's first vertex; each later vertex
+    is relative to the vertex before it, minus the same step of the previous ring when both
+    rings have the same small vertex count (neighbouring hexagons are near-identical).
+    """
+    n_rings = verts_per_ring.size
+    starts = np.cumsum(verts_per_ring) - verts_per_ring
+    ring_of = np.repeat(np.arange(n_rings), verts_per_ring)
+    pos = np.arange(len(q)) - starts[ring_of]
+    d1 = np.empty_like(q)
+    d1[1:] = q[1:] - q[:-1]
+    first = pos == 0
+    prev_start = np.concatenate(([-1], starts[:-1]))
+    ps = prev_start[ring_of[first]]
+    d1[first] = q[first] - np.where((ps >= 0)[:, None], q[np.maximum(ps, 0)], 0)
+    same = np.zeros(n_rings, dtype=bool)
+    same[1:] = (verts_per_ring[1:] == verts_per_ring[:-1]) & (verts_per_ring[1:] <= _SHAPE_RING_MAX)
+    second = same[ring_of] & ~first
+    idx = np.flatnonzero(second)
+    d = d1.copy()
+    d[idx] = d1[idx] - d1[idx - verts_per_ring[ring_of[idx]]]
+    return d
 
 
 def _encode_shapes(
@@ -253,8 +329,9 @@ def _encode_shapes(
 ) -> dict[str, Any]:
     """Encode polygons (sorted by item) as compact varint streams the page decodes.
 
-    ``p``: polygons per item, ``r``: rings per polygon, ``v``: vertices per ring (closing
-    vertex dropped), ``c``: zig-zag deltas of interleaved integer lon/lat.
+    ``p``: polygons per item, ``r``: rings per polygon and ``v``: vertices per ring (closing
+    vertex dropped), both run-length encoded (mostly 1 and 6 when cells are drawn one by
+    one), ``c``: zig-zag integer lon/lat deltas (see :func:`_ring_deltas`).
     """
     polygons = np.asarray(polygons, dtype=object)
     polys_per_item = np.bincount(item_of_polygon.astype(np.int64), minlength=n_items)
@@ -269,13 +346,13 @@ def _encode_shapes(
     keep[(np.cumsum(verts_per_ring) - 1)[nonempty]] = False
     xy = xy[keep]
     verts_per_ring = verts_per_ring - nonempty
-    q = np.round(xy * scale).astype(np.int64)
-    deltas = np.diff(q, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel()
+    q = _canonical_starts(np.round(xy * scale).astype(np.int64), verts_per_ring)
+    deltas = _ring_deltas(q, verts_per_ring).ravel()
     return {
         "n": n_items,
         "p": _varint_b64(polys_per_item),
-        "r": _varint_b64(rings_per_poly),
-        "v": _varint_b64(verts_per_ring),
+        "r": _rle_varint_b64(rings_per_poly),
+        "v": _rle_varint_b64(verts_per_ring),
         "c": _varint_b64(_zigzag(deltas)),
     }
 
@@ -306,16 +383,21 @@ def _dissolve_groups(cells_sorted: np.ndarray, counts: np.ndarray) -> tuple[np.n
         owners.append(np.full(len(polys), gi, dtype=np.int64))
     if not parts:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
-    polygons = np.concatenate(parts)
+    # h3o's linking returns polygons, holes and ring starts in no fixed order: normalise them
+    # and sort each group's polygons by position, so the same grid always gives the same page.
+    polygons = shapely.normalize(np.concatenate(parts))
     owner = np.concatenate(owners).astype(np.int64)
-    order = np.argsort(owner, kind="stable")
+    bounds = shapely.bounds(polygons)
+    order = np.lexsort((bounds[:, 0], bounds[:, 1], owner))
     return polygons[order], owner[order]
 
 
 def _outline(cells: np.ndarray) -> np.ndarray:
+    """The outline of a set of cells as polygons (deterministic order)."""
     if cells.size == 0:
         return np.empty(0, dtype=object)
-    return _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells, link_cells=True))
+    polygons, _ = _dissolve_groups(np.sort(cells), np.array([cells.size], dtype=np.int64))
+    return polygons
 
 
 def _polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -339,12 +421,23 @@ def _category_scale(values: Sequence[str], known: Mapping[str, str]) -> list[str
     return colours
 
 
-def _codes(series: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Factorize text (missing -> -1), values as plain str."""
+def _codes(series: pd.Series, order: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
+    """Factorize text (missing -> -1) into codes and plain-str values.
+
+    Values named in ``order`` (case-insensitive) come first in that order, the rest sorted.
+    """
     text = series.astype("string").str.strip()
     text = text.mask(text == "")
     codes, uniques = pd.factorize(text, sort=True, use_na_sentinel=True)
-    return np.asarray(codes, dtype=np.int64), [str(u) for u in uniques]
+    values = [str(u) for u in uniques]
+    rank = {v: i for i, v in enumerate(order)}
+    new_order = sorted(
+        range(len(values)), key=lambda i: (rank.get(values[i].lower(), len(rank)), i)
+    )
+    remap = np.empty(len(values) + 1, dtype=np.int64)
+    remap[-1] = -1
+    remap[np.asarray(new_order, dtype=np.int64)] = np.arange(len(values))
+    return remap[np.asarray(codes, dtype=np.int64)], [values[i] for i in new_order]
 
 
 def _int_or_missing(series: pd.Series) -> np.ndarray:
@@ -374,7 +467,20 @@ def _check_meta(meta: MapMeta) -> list[Problem]:
     if not isinstance(meta.week, dt.date):
         problems.append(Problem("meta", "week must be a datetime.date", column="week"))
     if not isinstance(meta.h3_resolution, int | np.integer) or not 0 <= meta.h3_resolution <= 15:
-        problems.append(Problem("meta", "h3_resolution must be an int 0-15", column="h3_resolution"))
+        problems.append(
+            Problem("meta", "h3_resolution must be an int 0-15", column="h3_resolution")
+        )
+    if any(not isinstance(f, tuple | list) or len(f) != 3 for f in meta.freshness):
+        problems.append(
+            Problem(
+                "meta", "each freshness entry is (input, newest date, stale?)", column="freshness"
+            )
+        )
+    for name in ("sources", "notes"):
+        if isinstance(getattr(meta, name), str):
+            problems.append(
+                Problem("meta", "must be a tuple of strings, not a string", column=name)
+            )
     return problems
 
 
@@ -410,7 +516,9 @@ def _prepare_grid(grid: pd.DataFrame, resolution: int) -> tuple[pd.DataFrame, np
     if not valid.all():
         first = int(np.flatnonzero(~valid)[0])
         problems.append(
-            Problem("grid", f"{int((~valid).sum())} invalid H3 cell(s)", row=first + 2, column="cell")
+            Problem(
+                "grid", f"{int((~valid).sum())} invalid H3 cell(s)", row=first + 2, column="cell"
+            )
         )
     else:
         res = np.asarray(h3ronpy.cells_resolution(cells))
@@ -475,7 +583,18 @@ def _check_crs(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
 def _require(df: pd.DataFrame, name: str, columns: Sequence[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        raise ValidationError([Problem(name, "required column is missing", column=c) for c in missing])
+        raise ValidationError(
+            [Problem(name, "required column is missing", column=c) for c in missing]
+        )
+
+
+def _require_geometry(gdf: gpd.GeoDataFrame, name: str) -> None:
+    try:
+        gdf.geometry  # noqa: B018 - raises when there is no active geometry column
+    except AttributeError as exc:
+        raise ValidationError(
+            [Problem(name, "has no active geometry column", column="geometry")]
+        ) from exc
 
 
 # --------------------------------------------------------------------------- layers
@@ -491,7 +610,6 @@ def _grid_payload(
     n = len(grid)
     cols: dict[str, np.ndarray] = {}
     tables: dict[str, list[str]] = {}
-    key: list[np.ndarray] = []
 
     cols["risk"] = quantise_probability(pd.to_numeric(grid["risk"]).to_numpy(dtype="float64"))
     for col, short in zip(_PROB_COLUMNS, ("low", "high", "prev"), strict=True):
@@ -508,7 +626,8 @@ def _grid_payload(
     admins = [u.split("\x1f", 1) for u in admin_uniques]
     for col, short in zip(_TEXT_COLUMNS, ("band", "trend", "drivers"), strict=True):
         if col in grid.columns:
-            cols[short], tables[short] = _codes(grid[col])
+            known = tuple(_KNOWN_TREND) if short == "trend" else ()
+            cols[short], tables[short] = _codes(grid[col], known)
     for col, short in zip(_COUNT_COLUMNS, ("inc4", "inc52"), strict=True):
         if col in grid.columns:
             cols[short] = _int_or_missing(grid[col])
@@ -520,14 +639,18 @@ def _grid_payload(
     elif has_eng:
         eng_values = pd.to_numeric(grid["engagements_12w"], errors="coerce")
         status = pd.Series(
-            np.where(eng_values.isna(), "suppressed", np.where(eng_values > 0, "engaged", "never engaged")),
+            np.where(
+                eng_values.isna(),
+                "suppressed",
+                np.where(eng_values > 0, "engaged", "never engaged"),
+            ),
             index=grid.index,
             dtype="string",
         )
     else:
         status = None
     if status is not None:
-        cols["status"], tables["status"] = _codes(status)
+        cols["status"], tables["status"] = _codes(status, tuple(_KNOWN_ENGAGEMENT))
     if has_eng:
         eng = _int_or_missing(grid["engagements_12w"])
         if status is not None:
@@ -597,7 +720,9 @@ def _history_matrix(
     if hcells is None:
         raise ValidationError([Problem("history", "cell must hold H3 indexes", column="cell")])
     weeks = pd.to_datetime(history["week"], errors="coerce")
-    risk = pd.to_numeric(history["risk"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    risk = pd.to_numeric(history["risk"], errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
     problems: list[Problem] = []
     if weeks.isna().any():
         first = int(np.flatnonzero(weeks.isna().to_numpy())[0])
@@ -605,7 +730,9 @@ def _history_matrix(
     bad = ~np.isnan(risk) & ((risk < 0) | (risk > 1))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        problems.append(Problem("history", "risk not between 0 and 1", row=first + 2, column="risk"))
+        problems.append(
+            Problem("history", "risk not between 0 and 1", row=first + 2, column="risk")
+        )
     if problems:
         raise ValidationError(problems)
     wdate = weeks.dt.normalize()
@@ -619,7 +746,7 @@ def _history_matrix(
     past = sorted(w for w in wdate.unique() if w < current)[-MAX_HISTORY_WEEKS:]
     if not past:
         return [], np.empty((0, len(cells)), dtype=np.int64)
-    w_pos = pd.Index(past).get_indexer(wdate)
+    w_pos = pd.Index(past).get_indexer(pd.Index(wdate))
     c_pos = pd.Index(cells).get_indexer(hcells)
     ok = (w_pos >= 0) & (c_pos >= 0)
     matrix = np.full((len(past), len(cells)), -1, dtype=np.int64)
@@ -632,7 +759,8 @@ def _boundaries_payload(
 ) -> tuple[dict[str, Any] | None, np.ndarray]:
     if not isinstance(boundaries, gpd.GeoDataFrame):
         raise ValidationError([Problem("boundaries", "boundaries must be a GeoDataFrame")])
-    _require(boundaries, "boundaries", ("admin_pcode", "admin_name", "geometry"))
+    _require(boundaries, "boundaries", ("admin_pcode", "admin_name"))
+    _require_geometry(boundaries, "boundaries")
     if len(boundaries) == 0:
         return None, np.zeros((0, 2))
     b = _check_crs(boundaries, "boundaries")
@@ -658,7 +786,7 @@ def _boundaries_payload(
         ],
     }
     if "level" in b.columns:
-        codes, values = _codes(b["level"].iloc[kept])
+        codes, values = _codes(b["level"].iloc[kept], tuple(_KNOWN_LEVEL))
         payload["level"] = {
             "codes": codes.tolist(),
             "values": values,
@@ -674,7 +802,8 @@ def _restrictions_payload(
 ) -> dict[str, Any] | None:
     if not isinstance(restrictions, gpd.GeoDataFrame):
         raise ValidationError([Problem("restrictions", "restrictions must be a GeoDataFrame")])
-    _require(restrictions, "restrictions", ("cause", "severity", "geometry"))
+    _require(restrictions, "restrictions", ("cause", "severity"))
+    _require_geometry(restrictions, "restrictions")
     if len(restrictions) == 0:
         return None
     r = _check_crs(restrictions, "restrictions")
@@ -683,7 +812,11 @@ def _restrictions_payload(
     if bad.any():
         first = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValidationError(
-            [Problem("restrictions", "severity must be 1, 2 or 3", row=first + 2, column="severity")]
+            [
+                Problem(
+                    "restrictions", "severity must be 1, 2 or 3", row=first + 2, column="severity"
+                )
+            ]
         )
     start = (
         pd.to_datetime(r["start_date"], errors="coerce")
@@ -759,10 +892,10 @@ def _bases_payload(bases: pd.DataFrame) -> list[dict[str, Any]]:
             "name": str(names[i]),
             "lat": round(float(lat[i]), 5),
             "lon": round(float(lon[i]), 5),
-            "staff": None if staff[i] is None else int(round(staff[i])),
-            "reachKm": reach[i],
+            "staff": None if s is None else round(s),
+            "reachKm": r,
         }
-        for i in range(len(bases))  # bases are tens of rows, not cells
+        for i, (s, r) in enumerate(zip(staff, reach, strict=True))  # tens of bases, not cells
     ]
 
 
@@ -819,13 +952,14 @@ class _Boot(MacroElement):
         self._name = "GeoRiskBoot"
         self._id = "geo_risk"
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> str:
         figure = self.get_root()
         assert isinstance(figure, Figure)
         parent = self._parent
         assert parent is not None
         call = f'geoRiskMap({parent.get_name()}, "geo-risk-data");'
         figure.script.add_child(_Raw(call, name="geo_risk_boot"), name="geo_risk_boot")
+        return ""
 
 
 def _basemap(url: str | None, attribution: str | None) -> dict[str, str] | None:
@@ -925,7 +1059,10 @@ def render_map(
             "freshness": [[str(a), str(b), bool(c)] for a, b, c in meta.freshness],
             "notes": [str(s) for s in meta.notes],
         },
-        "bounds": [[round(float(south), 4), round(float(west), 4)], [round(float(north), 4), round(float(east), 4)]],
+        "bounds": [
+            [round(float(south), 4), round(float(west), 4)],
+            [round(float(north), 4), round(float(east), 4)],
+        ],
         "scale": scale,
         "scales": _scales(),
         "colours": {
@@ -950,6 +1087,7 @@ def render_map(
         zoom_control=False,
         max_zoom=16 if basemap_url is None else 18,
         min_zoom=3,
+        font_size="12px",
     )
     # No CDN: drop folium's default links on this instance only (no global state touched).
     fmap.default_js = []

@@ -1,0 +1,348 @@
+"""The map page in headless Chromium: offline, draws, tooltips right, and safe against XSS.
+
+Uses Debian's Chromium at /usr/bin/chromium driven by playwright (never ``playwright install``);
+skipped when either is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import h3ronpy.vector as h3v
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import shapely
+
+from geo_risk.render import MapMeta, write_map
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+RES = 7
+WEEK = dt.date(2024, 5, 6)
+XSS = [
+    "<script>window.__xss=1</script>",
+    '<img src=x onerror="window.__xss=1">',
+    '"><svg onload="window.__xss=1">',
+    "</script><script>window.__xss=1</script>",
+    "`",
+    "${window.__xss=1}",
+]
+
+
+def _browser_or_skip() -> Any:
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright is not installed")
+    if not CHROMIUM.exists() and shutil.which("chromium") is None:
+        pytest.skip("no browser: /usr/bin/chromium not found (apt package 'chromium')")
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_playwright = _browser_or_skip()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+def cell_centres(cells: np.ndarray) -> np.ndarray:
+    t = pa.table(h3v.cells_to_coordinates(np.asarray(cells, dtype=np.uint64)))
+    return np.c_[t.column("lat").to_numpy(), t.column("lng").to_numpy()]
+
+
+def build(text: str | None = None) -> dict[str, Any]:
+    """Two admin units (~600 res-7 cells) with every optional column, restriction and base."""
+    west = shapely.box(30.0, 5.0, 30.25, 5.5)
+    east = shapely.box(30.25, 5.0, 30.5, 5.5)
+    names = [text or "Westville", text or "Eastfield"]
+    pcodes = [text or "SS0101", (text or "SS0102") + "b"]
+    boundaries = gpd.GeoDataFrame(
+        {"admin_pcode": pcodes, "admin_name": names}, geometry=[west, east], crs=4326
+    )
+    lists = pa.array(h3v.wkb_to_cells(shapely.to_wkb(boundaries.geometry.values), RES))
+    cells = np.asarray(lists.flatten()).astype(np.uint64)
+    owner = np.repeat(np.arange(2), np.diff(np.asarray(lists.offsets)))
+    n = cells.size
+    hot = np.zeros(n, dtype=bool)
+    hot[[40, 300, 500]] = True
+    risk = np.where(hot, 0.0, 0.004)
+    risk[40], risk[300], risk[500] = 0.2345, 0.0567, 0.61
+    grid = pd.DataFrame(
+        {
+            "cell": cells,
+            "risk": risk,
+            "risk_low": risk / 2,
+            "risk_high": np.minimum(risk * 1.5, 1),
+            "risk_prev": np.where(hot, 0.1, 0.004),
+            "risk_band": np.where(hot, text or "high", "low"),
+            "trend": np.where(hot, text or "rising", "stable"),
+            "drivers": np.where(hot, text or "recent violence; displacement", "base rate"),
+            "engagements_12w": np.where(hot, np.nan, 0.0),
+            "engagement_status": np.where(hot, "suppressed", "never engaged"),
+            "restricted": hot,
+            "under_engaged": hot,
+            "admin_pcode": np.asarray(pcodes)[owner],
+            "admin_name": np.asarray(names)[owner],
+        }
+    )
+    restrictions = gpd.GeoDataFrame(
+        {
+            "restriction_id": [text or "R1"],
+            "cause": [text or "armed_group"],
+            "severity": [3],
+            "start_date": [pd.Timestamp("2024-04-01")],
+            "end_date": [pd.NaT],
+        },
+        geometry=[shapely.Point(*cell_centres(cells[[40]])[0][::-1]).buffer(0.03)],
+        crs=4326,
+    )
+    bases = pd.DataFrame(
+        {
+            "base_name": [text or "Alpha base"],
+            "lon": [30.4],
+            "lat": [5.1],
+            "liaison_staff": [3],
+            "reach_km": [10.0],
+        }
+    )
+    history = pd.DataFrame(
+        {
+            "cell": cells,
+            "week": pd.Timestamp(WEEK) - pd.Timedelta(days=7),
+            "risk": np.where(hot, 0.1, 0.004),
+        }
+    )
+    src = (text,) if text else ("ACLED (synthetic)",)
+    meta = MapMeta(
+        title=text or "Test country weekly risk",
+        week=WEEK,
+        synthetic=True,
+        h3_resolution=RES,
+        sources=src,
+        freshness=((text or "incidents", "2024-05-04", True),),
+        notes=src,
+    )
+    return {
+        "grid": grid,
+        "boundaries": boundaries,
+        "meta": meta,
+        "restrictions": restrictions,
+        "bases": bases,
+        "history": history,
+    }
+
+
+class Page:
+    """A map page opened offline: every request other than the file itself is blocked."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1200, "height": 800})
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+        self.page.goto(path.as_uri(), wait_until="load")
+        self.page.wait_for_function("window.geoRisk && window.geoRisk.painted", timeout=20_000)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file://", "data:", "blob:")):
+            route.continue_()
+        else:
+            self.requests.append(url)
+            route.abort()
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def js(self, expr: str) -> Any:
+        return self.page.evaluate(expr)
+
+    def reset(self) -> None:
+        """Close popups and go back to a fixed view (opening a popup may pan the map)."""
+        self.js(
+            "(() => { geoRisk.map.closePopup();"
+            " geoRisk.map.setView([5.25, 30.25], 10, {animate: false}); return 0; })()"
+        )
+
+    def point(self, lat: float, lng: float) -> tuple[float, float]:
+        x, y = self.js(
+            f"(() => {{ const p = geoRisk.map.latLngToContainerPoint([{lat}, {lng}]);"
+            " const r = geoRisk.map.getContainer().getBoundingClientRect();"
+            " return [p.x + r.left, p.y + r.top]; })()"
+        )
+        return x, y
+
+    def hover(self, lat: float, lng: float) -> str:
+        x, y = self.point(lat, lng)
+        # Leaflet's canvas renderer handles at most one mouse move per 32 ms.
+        self.page.mouse.move(x - 2, y - 2)
+        self.page.wait_for_timeout(40)
+        self.page.mouse.move(x, y)
+        self.page.wait_for_timeout(40)
+        return str(self.js("(document.querySelector('.gr-cell-tip') || {innerText: ''}).innerText"))
+
+    def non_blank_pixels(self) -> int:
+        return int(
+            self.js(
+                "(() => { let n = 0;"
+                " for (const c of document.querySelectorAll('.leaflet-overlay-pane canvas')) {"
+                " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                " for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } } return n; })()"
+            )
+        )
+
+
+@pytest.fixture(scope="module")
+def good(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Page, dict[str, Any]]]:
+    inputs = build()
+    path = write_map(tmp_path_factory.mktemp("map") / "map.html", **inputs)
+    page = Page(browser, path)
+    yield page, inputs
+    page.page.close()
+
+
+def test_opens_offline_and_draws(good: tuple[Page, dict[str, Any]]) -> None:
+    page, _ = good
+    assert page.requests == []
+    assert page.errors == []
+    assert page.js("window.L && L.version") == "1.9.4"
+    stats = page.js("geoRisk.stats")
+    assert stats["polygonsDrawn"] == stats["groups"] >= 5
+    assert stats["boundaries"] == 2
+    assert page.non_blank_pixels() > 50_000
+    labels = page.js("[...document.querySelectorAll('.gr-label-text')].map(e => e.textContent)")
+    assert {"Westville", "Eastfield", "Alpha base"} <= set(labels)
+    legend = page.js("document.getElementById('geo-risk-legend').innerText")
+    assert "probability of \u22651 incident next week" in legend
+    banner = page.page.locator("#geo-risk-synthetic")
+    assert banner.is_visible() and "SYNTHETIC DATA" in banner.inner_text()
+    assert "STALE" in page.js("document.getElementById('geo-risk-title').innerText")
+
+
+def test_hover_shows_the_cell_value(good: tuple[Page, dict[str, Any]]) -> None:
+    page, inputs = good
+    grid = inputs["grid"]
+    page.reset()
+    centres = cell_centres(grid["cell"].to_numpy())
+    tip = page.hover(*centres[40])
+    assert "23%" in tip and "Westville" in tip and "SS0101" in tip
+    assert "high" in tip and "rising" in tip and "recent violence; displacement" in tip
+    assert "count suppressed" in tip and "restricted" in tip and "armed_group" in tip
+    assert "+13.0 pp" in tip  # 23% vs 10% last week
+    base_cell = int(np.flatnonzero(grid["admin_name"].to_numpy() == "Eastfield")[10])
+    tip = page.hover(*centres[base_cell])
+    assert "0.40%" in tip and "Eastfield" in tip and "never engaged" in tip
+    # The week selector recolours and the tooltip follows the chosen week.
+    page.page.select_option("#gr-week", "0")
+    tip = page.hover(*centres[40])
+    assert "Probability (week of 2024-04-29)" in tip and "10%" in tip
+    page.page.select_option("#gr-week", "1")
+    # Switching layers changes the legend.
+    page.page.check("#gr-theme-change")
+    assert "Change vs last week" in page.js("document.getElementById('geo-risk-legend').innerText")
+    page.page.check("#gr-theme-risk")
+    page.page.mouse.move(5, 400)
+
+
+def test_layers_switch_off(good: tuple[Page, dict[str, Any]]) -> None:
+    page, _ = good
+    before = page.non_blank_pixels()
+    page.page.uncheck("#gr-overlay-boundaries")
+    page.page.wait_for_timeout(100)
+    assert page.js("document.querySelectorAll('.gr-label-text').length") == 1  # base label only
+    page.page.check("#gr-overlay-boundaries")
+    page.page.wait_for_timeout(100)
+    assert page.non_blank_pixels() == pytest.approx(before, rel=0.05)
+
+
+def test_xss_payloads_stay_text(browser: Any, tmp_path: Path) -> None:
+    text = " ".join(XSS)
+    inputs = build(text)
+    path = write_map(tmp_path / "xss.html", **inputs)
+    page = Page(browser, path)
+    try:
+        page.reset()
+        grid = inputs["grid"]
+        centres = cell_centres(grid["cell"].to_numpy())
+        tips = [page.hover(*centres[i]) for i in (40, 300, 500, 10, len(grid) - 10)]
+        assert all(text in t for t in tips[:3]), tips[0]
+        # Popups (click) on cells, tooltip and popup on the base.
+        for i in (40, 300, 500):
+            page.reset()
+            x, y = page.point(*centres[i])
+            page.page.mouse.click(x, y)
+            popup = page.js("document.querySelector('.leaflet-popup-content').innerText")
+            assert text in popup
+        page.reset()
+        x, y = page.point(5.1, 30.4)
+        page.page.mouse.move(x - 2, y - 2)
+        page.page.wait_for_timeout(40)
+        page.page.mouse.move(x, y)
+        page.page.wait_for_timeout(40)
+        assert text in page.js(
+            "document.querySelector('.leaflet-tooltip:not(.gr-cell-tip)').innerText"
+        )
+        page.page.mouse.click(x, y)
+        assert text in page.js("document.querySelector('.leaflet-popup-content').innerText")
+        for key in page.js(
+            "[...document.querySelectorAll('input[name=gr-theme]')].map(e => e.value)"
+        ):
+            page.page.check(f"#gr-theme-{key}")
+        assert text in page.js("document.getElementById('geo-risk-title').innerText")
+        assert page.js("document.title").startswith(text)
+        assert page.js("typeof window.__xss") == "undefined"
+        assert page.dialogs == []
+        assert page.requests == []  # the <img src=x> never became an element
+        assert page.errors == []
+        assert page.js("geoRisk.stats.polygonsDrawn") >= 5
+        assert page.non_blank_pixels() > 50_000
+    finally:
+        page.page.close()
+
+
+def test_minimal_map_without_optional_inputs(browser: Any, tmp_path: Path) -> None:
+    """Only the required grid columns, no boundaries rows, no overlays: still draws and hovers."""
+    full = build()
+    grid = full["grid"][["cell", "risk", "admin_pcode", "admin_name"]]
+    meta = MapMeta(title="Minimal", week=WEEK, synthetic=False, h3_resolution=RES)
+    path = write_map(
+        tmp_path / "minimal.html", grid=grid, boundaries=full["boundaries"].iloc[:0], meta=meta
+    )
+    page = Page(browser, path)
+    try:
+        assert page.requests == [] and page.errors == []
+        page.reset()
+        tip = page.hover(*cell_centres(grid["cell"].to_numpy()[[40]])[0])
+        assert "23%" in tip and "Westville" in tip
+        assert page.js("document.getElementById('geo-risk-synthetic')") is None
+        themes = page.js("[...document.querySelectorAll('input[name=gr-theme]')].map(e => e.value)")
+        assert themes == ["risk"]
+        assert page.errors == []
+    finally:
+        page.page.close()
