@@ -169,6 +169,42 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
 
 
 @main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path))
+@click.option("--start", required=True, help="First forecast week (any day in it, YYYY-MM-DD).")
+@click.option("--end", required=True, help="Last forecast week (any day in it, YYYY-MM-DD).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
+@click.option("--refit-every", default=4, show_default=True, type=click.IntRange(1, 52),
+              help="Refit the models every N weeks (1 = every week).")
+@click.option("--models", default="model,persistence,historical_average,conflictology",
+              show_default=True, help="Comma-separated models to compare.")
+@click.pass_obj
+@_user_errors
+def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit_every: int,
+             models: str) -> None:
+    """Rolling-origin backtest of the model against the baselines: backtest.json/.html."""
+    from .backtest import MODEL_NAMES, run_backtest, write_backtest
+    from .config import load_config
+
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    unknown = sorted(set(names) - set(MODEL_NAMES))
+    if unknown:
+        raise click.BadParameter(f"unknown model(s) {unknown}; use {list(MODEL_NAMES)}.",
+                                 param_hint="--models")
+    config = load_config(config_path)
+    ctx.say(f"backtesting {', '.join(names)} from {_week(start)} to {_week(end)}")
+    report = run_backtest(config, start=str(_week(start)), end=str(_week(end)), models=names,
+                          refit_every=refit_every, progress=ctx.verbosity >= 1)
+    paths = write_backtest(report, out)
+    if ctx.as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    for note in report["notes"]:
+        click.echo(note)
+    click.echo(f"Wrote {paths['json']} and {paths['html']} ({report['weeks']} weeks, "
+               f"{report['wall_time_s']:.0f} s).")
+
+
+@main.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.pass_obj
