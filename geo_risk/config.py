@@ -24,8 +24,7 @@ CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
 SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns"},
-    "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
-                            "columns"},
+    "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km"},
     "bases": {"sheet"},
 }
 

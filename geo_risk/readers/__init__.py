@@ -2,9 +2,11 @@
 
 from .common import InputReport, ReadResult
 from .consultations import read_consultations
+from .hxl import read_hxl_consultations
 from .incidents import read_acled, read_incident_csv, read_incidents
 from .spatial import read_bases, read_boundaries, read_restrictions
 from .tabular import parse_dates, read_table
+from .ucdp import read_ucdp
 
 __all__ = [
     "InputReport",
@@ -14,8 +16,10 @@ __all__ = [
     "read_bases",
     "read_boundaries",
     "read_consultations",
+    "read_hxl_consultations",
     "read_incident_csv",
     "read_incidents",
     "read_restrictions",
     "read_table",
+    "read_ucdp",
 ]

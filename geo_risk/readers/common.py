@@ -7,6 +7,7 @@ import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,9 @@ import pandas as pd
 from ..errors import InputFileError
 from ..validate import Check
 from .tabular import blank, file_sha256, parse_dates, parse_numbers, unparsed
+
+if TYPE_CHECKING:
+    from ..gazetteer import Gazetteer
 
 
 @dataclass
@@ -129,3 +133,68 @@ def stamp_dates(report: InputReport, values: pd.Series) -> None:
     if values.notna().any():
         report.newest_date = str(values.max().date())
         report.oldest_date = str(values.min().date())
+
+
+def geocode_names(*, pcode: pd.Series, names: pd.Series | None, gazetteer: Gazetteer | None,
+                  has_point: np.ndarray, column: str, parents: pd.Series | None = None,
+                  imprecise: np.ndarray | None = None,
+                  report: InputReport | None = None) -> tuple[pd.Series, list[Check]]:
+    """Fill empty or miswritten P-codes from admin or place names through the gazetteer.
+
+    A P-code written in another case ("ss0101") or a unit name typed into the P-code column is
+    put right; an empty P-code is taken from the name column. Rows that have a point keep it
+    (the name only gives the unit); rows with neither a point nor a P-code need the name to
+    match, else they are rejected with the closest candidates in the reason. Matching runs
+    per distinct name, never per row. ``imprecise`` marks rows whose point only stands for the
+    unit (e.g. ACLED geo_precision 3): for them the name matters and misses are reported.
+
+    Returns
+    -------
+    pcode, checks
+        P-codes with the matched ones filled in, and the checks rejecting rows whose name
+        did not match although they had nothing else to place them by.
+    """
+    pcode = pcode.astype(object).fillna("").astype(str).str.strip()
+    if gazetteer is None:
+        return pcode, []
+    filled = pcode.copy()
+    odd = (pcode != "").to_numpy() & ~pcode.isin(gazetteer.display.index).to_numpy()
+    if odd.any():
+        m = gazetteer.match(pcode[odd])
+        fixed = np.zeros(len(pcode), dtype=bool)
+        fixed[np.flatnonzero(odd)[m.matched.to_numpy()]] = True
+        filled[fixed] = m.pcode[m.matched].to_numpy(object)
+    if names is None:
+        return filled, []
+    names = names.astype("string").fillna("").str.strip()
+    todo = (pcode == "").to_numpy() & (names != "").to_numpy()
+    if not todo.any():
+        return filled, []
+    m = gazetteer.match(names[todo], parents=None if parents is None else parents[todo])
+    filled[todo] = m.pcode.to_numpy(object)
+    failed = np.zeros(len(pcode), dtype=bool)
+    failed[np.flatnonzero(todo)] = ~m.matched.to_numpy()
+    reasons = pd.Series("", index=pcode.index, dtype=object)
+    reasons[todo] = m.reason.to_numpy(object)
+    point = np.asarray(has_point, dtype=bool)
+    needed = failed & ~point
+    matters = ~point if imprecise is None else ~point | np.asarray(imprecise, dtype=bool)
+    if report is not None:
+        fuzzy = np.zeros(len(pcode), dtype=bool)
+        fuzzy[np.flatnonzero(todo)] = (m.how == "fuzzy").to_numpy()
+        n_fuzzy = int((fuzzy & matters).sum())
+        if n_fuzzy:
+            report.warnings.append(f"{n_fuzzy} row(s) placed by a spelling-tolerant match of "
+                                   f"column {column!r} to the boundary names")
+        n_ignored = int((failed & point & matters).sum())
+        if n_ignored:
+            report.warnings.append(f"{n_ignored} admin-precision row(s) have a {column!r} name "
+                                   "not found in the boundaries; they are placed by their "
+                                   "coordinates")
+    checks: list[Check] = []
+    if needed.any():
+        # One check per distinct reason keeps each reject's reason specific to its name.
+        for reason in pd.unique(reasons[needed]):
+            checks.append(Check(needed & (reasons == reason).to_numpy(), column,
+                                f"{reason} (the row has no coordinates or P-code)"))
+    return filled, checks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -13,6 +14,7 @@ import shapely
 
 from ..config import BoundariesConfig, SourceConfig
 from ..errors import InputFileError, MissingInputError
+from ..gazetteer import Gazetteer
 from ..schemas import ACCESS_RESTRICTION, ADMIN_UNIT, BASE, SEVERITIES
 from ..validate import Check, apply_checks
 from .common import (
@@ -22,6 +24,7 @@ from .common import (
     dates,
     duplicate_check,
     find_column,
+    geocode_names,
     missing_columns_error,
     new_report,
     numbers,
@@ -54,25 +57,72 @@ def _read_vector(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
 
 
 def to_wgs84(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
-    """Reproject to WGS 84, refusing files with no CRS unless they look like degrees."""
+    """Reproject to WGS 84, refusing files with no CRS unless they look like degrees, and
+    files whose CRS says degrees while the coordinates are metres (a wrong .prj)."""
+    minx, miny, maxx, maxy = gdf.total_bounds
+    in_degrees = bool(-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90)
     if gdf.crs is None:
-        minx, miny, maxx, maxy = gdf.total_bounds
-        if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        if in_degrees:
             return gdf.set_crs(WGS84)
         raise InputFileError(path, "has no coordinate reference system and its coordinates "
                              "are not degrees. Save it with its CRS (e.g. a .prj file).")
+    if gdf.crs.is_geographic and not in_degrees and np.isfinite([minx, maxx]).all():
+        raise InputFileError(path, f"says its CRS is {gdf.crs.name} (degrees) but its "
+                             f"coordinates reach {minx:.0f}..{maxx:.0f}, {miny:.0f}..{maxy:.0f}: "
+                             "they are projected (metres). Set the right CRS (e.g. the UTM zone)"
+                             " on the file, then run again.")
     if gdf.crs.to_epsg() != 4326:
         return gdf.to_crs(WGS84)
     return gdf
 
 
 def suggest_columns(columns: list[str], wanted: str) -> list[str]:
-    """Columns that could be the P-code or name column the user meant."""
-    lowered = {c.lower(): c for c in columns}
-    hits = [lowered[c] for c in lowered if ("pcod" in c) == ("pcod" in wanted.lower())
-            and any(k in c for k in ("adm", "admin", "pcod", "name", "_en", "_fr"))]
-    close = difflib.get_close_matches(wanted, columns, n=3, cutoff=0.5)
-    return list(dict.fromkeys([*close, *hits]))[:6]
+    """Columns that could be the P-code or name column the user meant, best first.
+
+    A P-code column is suggested for a P-code key and a name column for a name key; columns
+    of the same admin level as the one asked for ("ADM2_PCODE" -> "admin2Pcod") come first.
+    """
+    def is_code(name: str) -> bool:
+        low = name.lower()
+        return "pcod" in low or "code" in low
+
+    level = re.search(r"\d", wanted)
+    want_code = is_code(wanted)
+
+    def score(c: str) -> float:
+        s = difflib.SequenceMatcher(None, wanted.lower(), c.lower()).ratio()
+        return s + (0.5 if level and level.group() in c else 0.0)
+
+    keys = ("adm", "admin", "pcod", "code", "name", "_en", "_fr", "_pt", "_es")
+    pool = [c for c in columns if is_code(c) == want_code
+            and (any(k in c.lower() for k in keys) or score(c) > 0.6)]
+    return sorted(pool, key=score, reverse=True)[:4]
+
+
+def _name_columns(columns: list[str], cfg: BoundariesConfig) -> tuple[list[str], str | None]:
+    """Alternative-name columns of the unit and the parent's name column.
+
+    COD-AB releases name them ADM2_EN/ADM2_FR/ADM2_PT, ADM2ALT1EN, ADM2_REF (newer) or
+    admin2Name/admin2RefN/admin2AltN (older); the config can name them instead.
+    """
+    level = cfg.level
+
+    def names_of(lv: int) -> list[str]:
+        pat = re.compile(rf"^(adm|admin){lv}(_?[a-z]{{2}}|alt\d?[a-z]{{0,2}}|_?ref\w*|name\w*"
+                         rf"|_?name|altn\w*)$", re.IGNORECASE)
+        return [c for c in columns if pat.match(c) and "pcod" not in c.lower()
+                and "code" not in c.lower()]
+
+    if cfg.alt_name_columns is not None:
+        alt = [c for c in cfg.alt_name_columns if c in columns]
+    else:
+        alt = [c for c in names_of(level) if c != cfg.name_column]
+    if cfg.parent_name_column is not None:
+        parent = cfg.parent_name_column if cfg.parent_name_column in columns else None
+    else:
+        candidates = names_of(level - 1) if level > 1 else []
+        parent = candidates[0] if candidates else None
+    return alt, parent
 
 
 def read_boundaries(cfg: BoundariesConfig) -> gpd.GeoDataFrame:
@@ -80,12 +130,18 @@ def read_boundaries(cfg: BoundariesConfig) -> gpd.GeoDataFrame:
 
     Invalid polygons are repaired, parts sharing a P-code are merged, and the result is in
     WGS 84. A wrong column name raises an error that lists the likely right ones.
+
+    The unit's other names (other languages, alternative spellings) and its parent's name go to
+    ``attrs["alt_names"]`` ({P-code: [names]}) and ``attrs["parent_names"]`` ({P-code: name})
+    for the gazetteer (:class:`geo_risk.gazetteer.Gazetteer`).
     """
     gdf = _read_vector(cfg.path, cfg.layer)
     cols = [c for c in gdf.columns if c != gdf.geometry.name]
     problems = []
     for key, name in (("pcode_column", cfg.pcode_column), ("name_column", cfg.name_column),
-                      ("parent_pcode_column", cfg.parent_pcode_column)):
+                      ("parent_pcode_column", cfg.parent_pcode_column),
+                      ("parent_name_column", cfg.parent_name_column),
+                      *(("alt_name_columns", a) for a in cfg.alt_name_columns or ())):
         if name is not None and name not in gdf.columns:
             options = suggest_columns(cols, name)
             problems.append(f"[boundaries] {key} = {name!r} is not a column"
@@ -114,7 +170,38 @@ def read_boundaries(cfg: BoundariesConfig) -> gpd.GeoDataFrame:
         # Multipart units exported one part per row: merge them.
         out = out.dissolve(by="admin_pcode", as_index=False, aggfunc="first")
     out["geometry"] = shapely.make_valid(out.geometry.to_numpy())
-    return out[ADMIN_UNIT.names].sort_values("admin_pcode").reset_index(drop=True)
+    # make_valid can return collections with stray lines/points: keep the polygonal parts.
+    out["geometry"] = _polygonal(out.geometry)
+    out = out[ADMIN_UNIT.names].sort_values("admin_pcode").reset_index(drop=True)
+    alt_cols, parent_col = _name_columns(cols, cfg)
+    if alt_cols:
+        alt = pd.DataFrame({"admin_pcode": np.tile(pcode.to_numpy(), len(alt_cols)),
+                            "name": np.concatenate([gdf[c].astype(object).to_numpy()
+                                                    for c in alt_cols])})
+        alt = alt.loc[alt["name"].notna() & (alt["name"].astype(str).str.strip() != "")]
+        alt = alt.assign(name=alt["name"].astype(str).str.strip()).drop_duplicates()
+        out.attrs["alt_names"] = alt.groupby("admin_pcode")["name"].agg(list).to_dict()
+    if parent_col:
+        parents = pd.Series(gdf[parent_col].astype(str).str.strip().to_numpy(),
+                            index=pcode.to_numpy())
+        out.attrs["parent_names"] = parents[~parents.index.duplicated()].to_dict()
+    return out
+
+
+def _polygonal(geom: gpd.GeoSeries) -> np.ndarray:
+    """Polygonal part of each geometry (GeometryCollections from repairs lose lines/points)."""
+    arr = geom.to_numpy()
+    mixed = shapely.get_type_id(arr) == 7  # GeometryCollection
+    if mixed.any():
+        parts, idx = shapely.get_parts(arr[mixed], return_index=True)
+        keep = np.isin(shapely.get_type_id(parts), [3, 6])
+        merged = pd.Series(list(parts[keep])).groupby(idx[keep]).agg(
+            lambda g: shapely.union_all(np.asarray(list(g), dtype=object)))
+        fixed = arr[mixed].copy()
+        fixed[merged.index.to_numpy()] = merged.to_numpy()
+        arr = arr.copy()
+        arr[mixed] = fixed
+    return arr
 
 
 def _metric_buffer(gdf: gpd.GeoDataFrame, km: pd.Series) -> gpd.GeoSeries:
@@ -125,13 +212,15 @@ def _metric_buffer(gdf: gpd.GeoDataFrame, km: pd.Series) -> gpd.GeoSeries:
 
 
 def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = None,
-                      now: pd.Timestamp | None = None) -> ReadResult:
+                      now: pd.Timestamp | None = None,
+                      gazetteer: Gazetteer | None = None) -> ReadResult:
     """Read access restrictions (GeoJSON/GeoPackage/Shapefile, or CSV with point+radius or
     P-code) into canonical polygons.
 
     Points are buffered by ``radius_km`` (default option ``default_radius_km``, 5 km), lines
     by ``buffer_km`` (default 1 km). A CSV row with only an ``admin_pcode`` takes the unit's
-    polygon. ``end_date`` empty means still in force.
+    polygon, and so does a row with only an admin name (``admin_name``, ``county``, ...),
+    matched through the gazetteer. ``end_date`` empty means still in force.
     """
     now = now if now is not None else today()
     path = source.path
@@ -143,7 +232,10 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
         lon_c = find_column(f.columns, ("lon", "longitude", "lng"))
         lat_c = find_column(f.columns, ("lat", "latitude"))
         lon, lat = numbers(f, lon_c), numbers(f, lat_c)
-        geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84)
+        # points_from_xy makes POINT (nan nan) from missing coordinates: no geometry instead.
+        has_xy = (lon.notna() & lat.notna()).to_numpy()
+        geometry = gpd.GeoSeries(np.where(has_xy, gpd.points_from_xy(lon, lat), None),
+                                 crs=WGS84)
     else:
         gdf = to_wgs84(_read_vector(path, source.options.get("layer")), path)
         f = pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).astype(object)
@@ -175,10 +267,20 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
     line_buffer = numbers(f, find_column(f.columns, ("buffer_km",)))
     line_buffer = line_buffer.fillna(float(source.options.get("default_buffer_km", 1.0)))
     pcode = text(f, find_column(f.columns, ("admin_pcode", "pcode", "adm2_pcode")))
+    name_col = find_column(f.columns, ("admin_name", "admin2", "adm2_name", "county",
+                                       "territoire", "district"))
 
     geometry = geometry.reset_index(drop=True)
     gtype = geometry.geom_type.fillna("")
     empty_geom = geometry.isna() | geometry.is_empty
+    name_checks: list[Check] = []
+    if admin is not None:
+        pcode, name_checks = geocode_names(
+            pcode=pcode, names=text(f, name_col) if name_col else None,
+            gazetteer=gazetteer or Gazetteer.from_admin(admin),
+            has_point=~empty_geom.to_numpy(),
+            column=name_col or "admin_name", report=report)
+        pcode = pd.Series(pcode.to_numpy(), index=f.index)
     if admin is not None and (pcode != "").any():
         by_pcode = admin.set_index("admin_pcode").geometry
         from_admin = empty_geom.to_numpy() & (pcode != "").to_numpy() & pcode.isin(
@@ -220,6 +322,7 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
               "end date is before start date"),
         Check(~np.isin(frame["severity"].to_numpy(), [1, 2, 3]), cols["severity"] or "severity",
               "severity must be low/medium/high or 1-3"),
+        *name_checks,
         Check(~valid_geom, "geometry", "no geometry: give a polygon, a line, a point with "
               "radius_km, or an admin_pcode that is in the boundaries"),
         duplicate_check(pd.Series(frame["restriction_id"]), column=id_col, what="restriction id"),

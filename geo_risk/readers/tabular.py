@@ -119,11 +119,13 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
                                 keep_default_na=False, skip_blank_lines=False, engine="c")
         except (pd.errors.ParserError, ValueError) as e:
             raise InputFileError(p, f"cannot parse as a delimited table ({e}). Check that "
-                                 "quotes are balanced and every row has the same columns.") from None
+                                 "quotes are balanced and every row has the same columns."
+                                 ) from None
     frame.columns = [str(c).strip() for c in frame.columns]
     # Drop rows where every cell is empty (trailing blank lines), but keep row numbering.
     rows = np.arange(len(frame)) + 2
-    blank = (frame == "").all(axis=1).to_numpy() if len(frame.columns) else np.ones(len(frame), bool)
+    blank = ((frame == "").all(axis=1).to_numpy() if len(frame.columns)
+             else np.ones(len(frame), bool))
     frame = frame.loc[~blank].reset_index(drop=True)
     rows = rows[~blank]
     if frame.columns.empty or len(frame.columns) == 0:
@@ -140,10 +142,14 @@ def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS) -
 
     Returns ``datetime64[ns]`` normalised to the day; NaT where nothing matched or empty.
     Time-zone suffixes (``Z``, ``+00:00``) are dropped: geo-risk works in calendar days.
+    Each distinct text is parsed once (an export has far fewer distinct days than rows).
     """
-    text = values.astype("string").fillna("").str.strip()
-    text = text.str.replace(r"(Z|[+-]\d\d:?\d\d)$", "", regex=True)
-    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    codes, uniques = pd.factorize(values.astype("string").fillna(""), sort=False)
+    text = pd.Series(uniques, dtype="string").str.strip()
+    # Only after a time of day: "28-07-2021" ends in "-2021", which is not a UTC offset.
+    text = text.str.replace(r"([T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|[+-]\d\d:?\d\d)$",
+                            r"\1", regex=True)
+    parsed_uniques = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     todo = text != ""
     for fmt in formats:
         if not todo.any():
@@ -152,16 +158,19 @@ def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS) -
         ok = parsed.notna()
         if ok.any():
             idx = parsed.index[ok]
-            out.loc[idx] = parsed[ok].to_numpy().astype("datetime64[ns]")
+            parsed_uniques.loc[idx] = parsed[ok].to_numpy().astype("datetime64[ns]")
             todo.loc[idx] = False
-    return out.dt.normalize()
+    day = parsed_uniques.dt.normalize().to_numpy()
+    out = np.where(codes >= 0, day[np.maximum(codes, 0)], np.datetime64("NaT"))
+    return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 
 
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float; '' -> NaN; accepts a decimal comma when there is no dot."""
     text = values.astype("string").fillna("").str.strip()
     text = text.where(text.str.contains(".", regex=False), text.str.replace(",", ".", regex=False))
-    return pd.to_numeric(text.replace("", pd.NA), errors="coerce").astype(float)
+    return pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"),
+                     index=values.index).astype(float)
 
 
 def unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:

@@ -1,0 +1,58 @@
+"""The analyst notebooks run from top to bottom (executed with nbclient in a fresh kernel)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import SHARED_DATA
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+
+
+def _run(path: Path, cwd: Path, env: dict[str, str]) -> nbformat.NotebookNode:
+    nb = nbformat.read(path, as_version=4)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                                         resources={"metadata": {"path": str(cwd)}})
+        client.execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb
+
+
+def _text(nb: nbformat.NotebookNode) -> str:
+    out = []
+    for cell in nb.cells:
+        for o in cell.get("outputs", []):
+            out.append(o.get("text", ""))
+            out.append(str(o.get("data", {}).get("text/plain", "")))
+    return "\n".join(out)
+
+
+@pytest.mark.parametrize("use_shared", [False, True])
+def test_analyst_own_data_notebook_runs(tmp_path: Path, use_shared: bool) -> None:
+    if use_shared and not SHARED_DATA.exists():
+        pytest.skip("../shared/data not present")
+    env = {"GEO_RISK_SHARED_DATA": str(SHARED_DATA) if use_shared else "/nonexistent"}
+    nb = _run(NOTEBOOKS / "01_analyst_own_data.ipynb", tmp_path, env)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    text = _text(nb)
+    assert "incidents: read" in text and "rejected 1" in text
+    assert "date not understood" in text
+    assert "Highest risk:" in text
+    if use_shared:
+        assert "Juba (SS0101)" in text and "ssd_admbnda" in text
+    else:
+        assert "Alpha (XT0101)" in text
