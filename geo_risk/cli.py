@@ -135,10 +135,12 @@ def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) 
 def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
     """Check a configuration and every input; report rows accepted and rejected."""
     from .config import load_config
-    from .pipeline import load_inputs
+    from .pipeline import check_freshness, load_inputs
 
     config = load_config(config_path)
     inputs = load_inputs(config)
+    today = pd.Timestamp.today().normalize()
+    check_freshness(config, inputs, reference=today, label=f"today ({today.date()})")
     if rejects is not None:
         inputs.rejects.to_csv(rejects, index=False)
     if ctx.as_json:

@@ -22,9 +22,12 @@ CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
 
 #: Options a source entry may carry besides path/format/name, per kind of input.
 SOURCE_OPTIONS = {
-    "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec"},
-    "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns"},
-    "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km"},
+    "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
+                  "stale_after_days"},
+    "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
+                      "stale_after_days"},
+    "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
+                            "stale_after_days"},
     "bases": {"sheet"},
 }
 

@@ -235,14 +235,6 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
                             "rejected (see rejects.csv).")
         warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
                      if not w.startswith("personal fields dropped")]
-        if report.kind not in ("bases", "population") and report.newest_date is not None:
-            age = (now - pd.Timestamp(report.newest_date)).days
-            if age > config.stale_after_days:
-                report.stale = True
-                warnings.append(f"STALE FEED: {report.name} newest record is "
-                                f"{report.newest_date}, {age} days before {now.date()} (limit "
-                                f"{config.stale_after_days} days); a quiet map may only be "
-                                "missing data.")
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
                   rejects=all_rejects, warnings=warnings)
@@ -371,21 +363,29 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "matrix": {k: list(v) for k, v in vars(config.matrix).items()},
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
     }
-    _stamp_freshness(config, inputs, week)
+    check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params)
 
 
-def _stamp_freshness(config: RunConfig, inputs: Inputs, week: pd.Timestamp) -> None:
-    """Flag feeds whose newest record is older than ``stale_after_days`` before the week."""
+def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,
+                    label: str) -> None:
+    """Flag feeds whose newest record is older than ``stale_after_days`` before ``reference``
+    (the forecast week in a run, today in ``geo-risk validate``): a quiet map must never be a
+    feed that stopped. A source may set its own ``stale_after_days`` (e.g. a restriction log
+    that changes monthly).
+    """
+    limits = {str(s.path): s.options.get("stale_after_days", config.stale_after_days)
+              for s in (*config.incidents, *config.consultations, *config.access_restrictions)}
     for report in inputs.reports:
-        if report.kind == "bases" or report.newest_date is None:
+        if report.kind in ("bases", "population") or report.newest_date is None:
             continue
-        age = (week - pd.Timestamp(report.newest_date)).days
-        if age > config.stale_after_days:
+        limit = int(limits.get(report.path, config.stale_after_days))
+        age = (reference - pd.Timestamp(report.newest_date)).days
+        if age > limit:
             report.stale = True
             msg = (f"STALE FEED: {report.name} newest record is {report.newest_date}, {age} days "
-                   f"before the week of {week.date()} (limit {config.stale_after_days}); the map "
-                   "may show a quiet week that is only missing data.")
+                   f"before {label} (limit {limit}); the map may show a quiet week that is only "
+                   "missing data.")
             if msg not in inputs.warnings:
                 inputs.warnings.append(msg)

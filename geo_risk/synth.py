@@ -1922,6 +1922,7 @@ format = "kobo"
 
 [[access_restrictions]]
 path = "access_restrictions.geojson"
+stale_after_days = 60   # the restriction log changes about monthly
 
 [population]
 path = "population.tif"

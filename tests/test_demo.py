@@ -1,0 +1,91 @@
+"""End to end: `geo-risk demo` on the SYNTHETIC scenario, checked against the generator's truth."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from geo_risk.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    res = CliRunner().invoke(main, ["-q", "demo", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_all_outputs_written(demo: Path) -> None:
+    for name in ("risk_grid.parquet", "admin_matrix.csv", "map.html", "run.json",
+                 "rejects.csv"):
+        assert (demo / name).stat().st_size > 0, name
+
+
+def test_risk_follows_the_true_intensity(demo: Path) -> None:
+    grid = gpd.read_parquet(demo / "risk_grid.parquet")
+    truth = pd.read_parquet(demo / "scenario" / "truth_cells.parquet")
+    m = grid.merge(truth, on="cell")
+    assert len(m) == len(truth)  # the grid covers every simulated cell
+    # the cells the generator made most dangerous are the ones the model ranks highest
+    k = len(m) // 100
+    top_model = set(m.nlargest(k, "risk")["cell"])
+    top_truth = set(m.nlargest(k, "expected_forecast_week")["cell"])
+    assert len(top_model & top_truth) / k > 0.4
+    assert m["risk"].corr(m["expected_forecast_week"], method="spearman") > 0.6
+    # the forecast week's (held-back) events fall mostly in the top 5% of cells
+    top5 = m.nlargest(len(m) // 20, "risk")
+    assert top5["observed_forecast_week"].sum() > 0.5 * m["observed_forecast_week"].sum()
+    # calibrated: expected number of event cells is of the order of what happened
+    happened = (m["observed_forecast_week"] > 0).sum()
+    assert 0.5 * happened < m["risk"].sum() < 2.0 * happened
+
+
+def test_matrix_puts_hotspot_units_on_top(demo: Path) -> None:
+    truth = json.loads((demo / "scenario" / "truth.json").read_text())
+    matrix = pd.read_csv(demo / "admin_matrix.csv")
+    top = set(matrix.head(8)["admin_pcode"])
+    persistent = {h["admin_pcode"] for h in truth["hotspots"] if h["kind"] == "persistent"}
+    assert persistent <= top
+    assert set(matrix["level"]) <= {"low", "medium", "high", "critical"}
+    assert matrix.iloc[0]["level"] == "critical"
+
+
+def test_counts_add_up_and_bad_rows_rejected(demo: Path) -> None:
+    run = json.loads((demo / "run.json").read_text())
+    truth = json.loads((demo / "scenario" / "truth.json").read_text())
+    assert run["synthetic"] is True
+    for inp in run["inputs"]:
+        assert inp["rows_read"] == inp["rows_accepted"] + inp["rows_rejected"]
+    rejects = pd.read_csv(demo / "rejects.csv")
+    bad = {(b["file"], b["row"]) for b in truth["bad_rows"]}
+    got = {(Path(f).name, r) for f, r in zip(rejects["file"], rejects["row"], strict=True)}
+    assert bad == got
+    inc = next(i for i in run["inputs"] if i["kind"] == "incidents")
+    assert inc["rows_accepted"] == truth["n_incidents"]
+    assert not any("STALE" in w for w in run["warnings"])
+
+
+def test_shared_outputs_are_safe_and_offline(demo: Path) -> None:
+    html = (demo / "map.html").read_text(encoding="utf-8")
+    assert "SYNTHETIC" in html
+    # no tag loads anything from elsewhere (script bodies are inlined library code, whose
+    # strings the browser test checks by blocking every request)
+    markup = re.sub(r"<script[^>]*>.*?</script>", "", html, flags=re.S | re.I)
+    assert re.search(r"<script[^>]*\bsrc\s*=", html, flags=re.I) is None
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
+    kobo = pd.read_csv(demo / "scenario" / "consultations_kobo.csv", sep=None, engine="python")
+    names = set(kobo["facilitator_name"].dropna()) | set(kobo["facilitator_phone"].dropna())
+    blobs = [html, (demo / "admin_matrix.csv").read_text(),
+             (demo / "risk_grid.parquet").read_bytes().decode("latin-1")]
+    for blob in blobs:
+        assert not any(n in blob for n in list(names)[:200])
+    # no raw consultation coordinates: the KoBo GPS strings never appear
+    gps = kobo["_location/gps_latitude"].dropna().astype(str).head(50)
+    assert not any(f'"{g}"' in html for g in gps)
