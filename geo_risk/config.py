@@ -165,7 +165,8 @@ def _path(c: _Collector, base: Path, key: str, value: Any, must_exist: bool) -> 
     p = Path(value).expanduser()
     p = p if p.is_absolute() else base / p
     if must_exist and not p.exists():
-        c.add(key, f"file not found: {p}. Check the path (relative paths start at the config folder).")
+        c.add(key, f"file not found: {p}. Check the path (relative paths start at the "
+              "config folder).")
     return p
 
 
@@ -182,7 +183,8 @@ def _source(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, .
         c.add(f"{key}.format", f"unknown format {fmt!r}; use one of {list(formats)}.")
     path = _path(c, base, f"{key}.path", raw.get("path"), must_exist)
     options = {k: v for k, v in raw.items() if k not in _SOURCE_KEYS}
-    return SourceConfig(path=path, format=fmt, name=str(raw.get("name", path.name)), options=options)
+    return SourceConfig(path=path, format=fmt, name=str(raw.get("name", path.name)),
+                        options=options)
 
 
 def _sources(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, ...] | None,
@@ -235,7 +237,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     b = raw.get("boundaries")
     boundaries = None
     if not isinstance(b, dict):
-        c.add("boundaries", "missing. Add a [boundaries] table with path, pcode_column, name_column.")
+        c.add("boundaries", "missing. Add a [boundaries] table with path, pcode_column, "
+              "name_column.")
     else:
         c.unknown("boundaries.", set(b), _BOUNDARY_KEYS)
         for k in ("pcode_column", "name_column"):

@@ -337,12 +337,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(contrib[:, :-1], index=X.index, columns=X.columns)
 
 
-BASELINES = {
+BASELINES: dict[str, type[BaseEstimator]] = {
     "persistence": PersistenceBaseline,
     "historical_average": HistoricalAverageBaseline,
     "conflictology": ConflictologyBaseline,
 }
-MODELS = {"model": RiskModel, **BASELINES}
+MODELS: dict[str, type[BaseEstimator]] = {"model": RiskModel, **BASELINES}
 
 
 def make_model(name: str, **params: Any) -> Any:

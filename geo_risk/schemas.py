@@ -52,15 +52,15 @@ GEO_PRECISION_ADMIN = 3
 INCIDENT = Table(
     "incident",
     (
-        Column("event_id", "str", True, "Unique id of the event in its source (ACLED event_id_cnty)."),
+        Column("event_id", "str", True, "Unique id in its source (ACLED event_id_cnty)."),
         Column("date", "date", True, "Day the event happened (start day for multi-day events)."),
-        Column("end_date", "date", False, "Last day for multi-day events (UCDP), else equal to date."),
+        Column("end_date", "date", False, "Last day of multi-day events (UCDP), else date."),
         Column("lon", "float", False, "Longitude, WGS 84; NaN when only the admin unit is known."),
         Column("lat", "float", False, "Latitude, WGS 84; NaN when only the admin unit is known."),
         Column("geo_precision", "int", True, "1 exact place, 2 near a place, 3 admin unit only."),
         Column("time_precision", "int", True, "1 day, 2 week, 3 month (ACLED scale)."),
         Column("event_type", "category", True, "Event type, e.g. 'Violence against civilians'."),
-        Column("sub_event_type", "category", False, "Sub-type, e.g. 'Attack'; empty in old exports."),
+        Column("sub_event_type", "category", False, "Sub-type, e.g. 'Attack'; empty in old files."),
         Column("actor1", "str", False, "Primary actor."),
         Column("actor2", "str", False, "Second actor or target."),
         Column("fatalities", "int", True, "Reported fatalities (UCDP: best estimate)."),

@@ -1,4 +1,4 @@
-"""One weekly run on a small real-format scenario: what the outputs say, not only that they exist."""
+"""One weekly run on a small real-format scenario: what the outputs say, not that they exist."""
 
 from __future__ import annotations
 
