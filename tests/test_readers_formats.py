@@ -459,7 +459,7 @@ def test_header_only_files_are_clear_errors(tmp_path: Path) -> None:
 def test_load_inputs_geocodes_names_drops_sensitive_and_flags_stale(
         mini_scenario: Path) -> None:
     from geo_risk.config import load_config
-    from geo_risk.pipeline import load_inputs
+    from geo_risk.pipeline import check_freshness, load_inputs
 
     folder = mini_scenario.parent
     kobo = pd.read_csv(folder / "kobo.csv", dtype=str, keep_default_na=False)
@@ -469,7 +469,9 @@ def test_load_inputs_geocodes_names_drops_sensitive_and_flags_stale(
     kobo.to_csv(folder / "kobo.csv", index=False)
     text = mini_scenario.read_text(encoding="utf-8")
     mini_scenario.write_text('sensitive_columns = ["meeting/base"]\n' + text, encoding="utf-8")
-    inputs = load_inputs(load_config(mini_scenario), now=pd.Timestamp("2025-01-01"))
+    config = load_config(mini_scenario)
+    inputs = load_inputs(config, now=pd.Timestamp("2025-01-01"))
+    check_freshness(config, inputs, reference=pd.Timestamp("2025-01-01"), label="today")
     for r in inputs.reports:
         assert r.rows_read == r.rows_accepted + r.rows_rejected
     c = inputs.consultations.set_index("source_row")
