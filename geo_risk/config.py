@@ -81,6 +81,7 @@ class ModelConfig:
     n_estimators: int = 200
     n_seeds: int = 2
     seed: int = 0
+    history_weeks: int = 4  # weeks scored for the map's week selector (forecast week included)
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -340,7 +341,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 m["half_lives_weeks"] = tuple(float(x) for x in hl)
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
-                            ("n_seeds", 1, 20), ("seed", 0, 2**31)):
+                            ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:

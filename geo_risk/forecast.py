@@ -54,6 +54,7 @@ class Forecast:
     events: WeeklyEvents
     grid: CellGrid
     info: dict[str, Any]
+    history: pd.DataFrame | None = None  # cell, week, risk for the map's week selector
 
 
 def channels_for(config: ModelConfig) -> tuple[Channel, ...]:
@@ -152,18 +153,28 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                 else first_train)
     all_pos = np.arange(len(grid))
     names = state.feature_names()
-    # One model, trained on weeks up to t-2, scores both the previous week (t-1) and the
-    # forecast week (t): neither score has seen its own week's outcome, so "change vs last
-    # week" is honest, and only one model is fitted per run.
-    train = build_training_set(state, first=first_train, last=t - 2,
+    # One model scores the forecast week (t), the previous week (t-1) and the earlier weeks
+    # shown in the map's week selector. It is trained only on weeks before all of them, so
+    # none of these scores has seen its own week's outcome and "change vs last week" is honest.
+    n_hist = max(2, config.history_weeks)
+    train = build_training_set(state, first=first_train, last=t - n_hist,
                                inactive_sample=config.inactive_sample, seed=config.seed,
                                max_rows=config.max_rows, progress=progress)
-    X_prev = _frame(state.features(all_pos), names)
-    state.advance()
-    X_now = _frame(state.features(all_pos), names)
+    X_weeks: dict[int, pd.DataFrame] = {}
+    while state.week is not None and state.week <= t:
+        X_weeks[state.week] = _frame(state.features(all_pos), names)
+        if state.week < t:
+            state.advance()
+        else:
+            break
+    X_now, X_prev = X_weeks[t], X_weeks[t - 1]
     model = model_factory(config.kind, train, config)
     risk = model.predict_proba(X_now)[:, 1]
     risk_prev = model.predict_proba(X_prev)[:, 1]
+    history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
+                                       "risk": model.predict_proba(X)[:, 1]})
+                         for w, X in X_weeks.items()], ignore_index=True) \
+        if config.history_weeks > 1 else None
     if hasattr(model, "predict_interval"):
         low, high = model.predict_interval(X_now)
     else:
@@ -187,7 +198,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         "estimator": type(model).__name__,
         "features": names,
         "training_weeks": [str(week_start(first_train).date()),
-                           str((week - pd.Timedelta(weeks=2)).date())],
+                           str(week_start(t - n_hist).date())],
         "training_rows": int(len(train.y)),
         "training_positive_rows": int(train.y.sum()),
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
@@ -195,4 +206,4 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=state.events, grid=grid,
-                    info=info)
+                    info=info, history=history)
