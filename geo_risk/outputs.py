@@ -116,7 +116,7 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
                                      level=result.inputs.admin["admin_pcode"].map(
                                          result.matrix.set_index("admin_pcode")["level"])),
                                  meta=meta, restrictions=result.restrictions_in_force,
-                                 bases=result.inputs.bases)
+                                 bases=result.inputs.bases, history=result.history)
 
     paths["run"] = out / "run.json"
     record = run_record(result, config, {k: p.name for k, p in paths.items()})

@@ -67,6 +67,7 @@ class WeeklyResult:
     restrictions_in_force: gpd.GeoDataFrame | None
     model: dict[str, Any]
     parameters: dict[str, Any]
+    history: pd.DataFrame | None = None  # cell, week, risk over the last weeks (map selector)
 
 
 def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
@@ -365,7 +366,8 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
-                        restrictions_in_force=in_force, model=model_info, parameters=params)
+                        restrictions_in_force=in_force, model=model_info, parameters=params,
+                        history=fc.history)
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,
