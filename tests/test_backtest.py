@@ -47,3 +47,26 @@ def test_backtest_cli(mini_scenario: Path, tmp_path: Path) -> None:
                                     "2024-05-06", "--end", "2024-05-27", "--out", str(out),
                                     "--models", "magic"])
     assert bad.exit_code == 2 and "unknown model" in bad.output
+
+
+def test_model_beats_every_baseline_on_the_synthetic_scenario(tmp_path: Path) -> None:
+    """Three years of a smaller SYNTHETIC country; 26 forecast weeks, models refit twice.
+
+    Measured (seeds 1 and 2): model AP 0.154/0.144 vs best baseline (conflictology)
+    0.141/0.140; onset AP 0.017/0.030 vs 0.014/0.019. The +30% AP goal of the full-size
+    scenario is not met; see README.
+    """
+    from geo_risk.synth import ScenarioSpec, generate_scenario
+
+    spec = ScenarioSpec(weeks=156, bbox=(30.0, 4.0, 32.5, 6.5), n_adm2=16, n_adm1=3,
+                        n_bases=5)
+    files = generate_scenario(out_dir=tmp_path / "s", seed=1, spec=spec)
+    r = run_backtest(load_config(files.config), start="2023-07-03", end="2023-12-25",
+                     refit_every=13)
+    models = r["models"]
+    baselines = [m for m in models if m != "model"]
+    ap = models["model"]["average_precision"]
+    assert all(ap > models[b]["average_precision"] for b in baselines)
+    onset = models["model"]["onset"]["average_precision"]
+    assert all(onset > models[b]["onset"]["average_precision"] for b in baselines)
+    assert models["model"]["brier_skill"] > 0  # better probabilities than the long-run rate
