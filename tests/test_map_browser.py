@@ -1,4 +1,5 @@
-"""The map page in headless Chromium: offline, draws, tooltips right, and safe against XSS.
+"""The map page and the weekly brief in headless Chromium: offline, draws, tooltips right, and
+safe against XSS.
 
 Uses Debian's Chromium at /usr/bin/chromium driven by playwright (never ``playwright install``);
 skipped when either is missing.
@@ -20,7 +21,9 @@ import pyarrow as pa
 import pytest
 import shapely
 
-from geo_risk.render import MapMeta, write_map
+from geo_risk.render import MapMeta, render_map, write_map
+from geo_risk.render.brief import write_brief
+from geo_risk.render.static import render_png
 
 pytestmark = pytest.mark.browser
 
@@ -344,5 +347,202 @@ def test_minimal_map_without_optional_inputs(browser: Any, tmp_path: Path) -> No
         themes = page.js("[...document.querySelectorAll('input[name=gr-theme]')].map(e => e.value)")
         assert themes == ["risk"]
         assert page.errors == []
+    finally:
+        page.page.close()
+
+
+# --------------------------------------------------------------------------- the weekly brief
+
+
+def build_brief(text: str | None = None) -> dict[str, Any]:
+    """Brief inputs around :func:`build`: matrix, priorities, inputs, warnings, map and PNG."""
+    inputs = build(text)
+    grid = inputs["grid"].assign(risk_change=lambda g: g["risk"] - g["risk_prev"])
+    names = inputs["boundaries"]["admin_name"].tolist()
+    pcodes = inputs["boundaries"]["admin_pcode"].tolist()
+    matrix = pd.DataFrame(
+        {
+            "admin_pcode": pcodes,
+            "admin_name": names,
+            "likelihood": [0.62, 0.31],
+            "likelihood_prev": [0.40, 0.45],
+            "likelihood_change": [0.22, -0.14],
+            "level": ["high", "low"],
+            "level_prev": ["medium", "low"],
+            "level_change": ["up", "same"],
+            "expected_incidents": [1.4, 0.4],
+            "trend": [text or "intensifying", text or "diminishing"],
+            "civilian_targeting_12w": [7, 0],
+            "restricted_share": [0.25, 0.0],
+            "restricted_population": [1200.0, 0.0],
+        }
+    )
+    priorities = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "kind": "admin unit",
+            "admin_name": names,
+            "admin_pcode": pcodes,
+            "level": [text or "high", "low"],
+            "risk": [0.62, 0.31],
+            "why": [text or "level rose; civilians targeted", text or "no engagement"],
+            "engagement_status": [text or "not engaged", "engaged"],
+            "nearest_base": [text or "Alpha base", "Alpha base"],
+            "suggested_modality": [text or "remote: radio", "community meeting"],
+        }
+    )
+    title = inputs["meta"].title
+    return {
+        "title": title,
+        "week": WEEK,
+        "synthetic": True,
+        "matrix": matrix,
+        "grid": grid,
+        "priorities": priorities,
+        "inputs": [
+            {"name": text or "acled.csv", "kind": "incidents", "format": "acled",
+             "newest_date": "2024-05-04", "oldest_date": "2022-01-03", "stale": True,
+             "rows_read": 100, "rows_accepted": 99, "rows_rejected": 1, "sha256": "ab" * 32,
+             "warnings": [text] if text else []},
+        ],
+        "warnings": [f"STALE FEED: {text or 'acled.csv'} newest record is 2024-05-04"],
+        "sources": [text] if text else [],
+        "notes": [text] if text else [],
+        "map_html": render_map(**inputs),
+        "map_png": render_png(grid=grid, title=title, week=WEEK, synthetic=True,
+                              boundaries=inputs["boundaries"],
+                              restrictions=inputs["restrictions"], bases=inputs["bases"],
+                              h3_resolution=RES, dpi=80),
+        "h3_resolution": RES,
+    }
+
+
+class BriefPage:
+    """The brief opened offline: any request but the brief file itself is recorded and blocked;
+    the embedded map runs in its sandboxed ``srcdoc`` frame."""
+
+    def __init__(self, browser: Any, path: Path) -> None:
+        self.path = path.as_uri()
+        self.requests: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.console: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1200, "height": 900})
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        self.page.route("**/*", self._route)
+        self.page.goto(self.path, wait_until="load")
+        frames = [f for f in self.page.frames if f.url == "about:srcdoc"]
+        assert len(frames) == 1, [f.url for f in self.page.frames]
+        self.map = frames[0]
+        self.map.wait_for_function("window.geoRisk && window.geoRisk.painted", timeout=20_000)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url == self.path or url.startswith("data:"):
+            route.continue_()
+        else:
+            self.requests.append(url)
+            route.abort()
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def js(self, expr: str) -> Any:
+        return self.page.evaluate(expr)
+
+    def map_pixels(self) -> int:
+        return int(
+            self.map.evaluate(
+                "(() => { let n = 0;"
+                " for (const c of document.querySelectorAll('.leaflet-overlay-pane canvas')) {"
+                " const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
+                " for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } } return n; })()"
+            )
+        )
+
+    def png_size(self) -> list[int]:
+        return list(
+            self.page.evaluate(
+                "(async () => { const img = document.getElementById('grb-map-png');"
+                " await img.decode(); return [img.naturalWidth, img.naturalHeight]; })()"
+            )
+        )
+
+
+def test_brief_opens_offline_with_map_matrix_priorities_and_png(
+    browser: Any, tmp_path: Path
+) -> None:
+    kwargs = build_brief()
+    path = write_brief(tmp_path / "brief.html", **kwargs)
+    page = BriefPage(browser, path)
+    try:
+        assert page.requests == [] and page.errors == [] and page.dialogs == []
+        assert not [c for c in page.console if "Content Security Policy" in c], page.console
+        # The embedded map drew, offline, in its own frame.
+        stats = page.map.evaluate("geoRisk.stats")
+        assert stats["polygonsDrawn"] == stats["groups"] >= 5 and stats["boundaries"] == 2
+        assert page.map_pixels() > 50_000
+        labels = page.map.evaluate(
+            "[...document.querySelectorAll('.gr-label-text')].map(e => e.textContent)"
+        )
+        assert {"Westville", "Eastfield", "Alpha base"} <= set(labels)
+        # The sandbox keeps the map away from the brief.
+        assert page.map.evaluate("(() => { try { return !!parent.document; }"
+                                 " catch (e) { return 'blocked'; } })()") == "blocked"
+        # Static map decoded; matrix and priority tables present.
+        width, height = page.png_size()
+        assert width > 500 and height > 300
+        rows = page.js("[...document.querySelectorAll('#grb-matrix tbody tr')]"
+                       ".map(r => r.innerText)")
+        assert len(rows) == 2 and "Westville" in rows[0] and "Eastfield" in rows[1]
+        assert "+22 pp" in rows[0]
+        prio = page.js("[...document.querySelectorAll('#grb-priorities tbody tr')]"
+                       ".map(r => r.innerText)")
+        assert len(prio) == 2 and "level rose; civilians targeted" in prio[0]
+        banner = page.page.locator("#grb-synthetic")
+        assert banner.is_visible() and "SYNTHETIC DATA" in banner.inner_text()
+        assert "STALE FEED: acled.csv" in page.js("document.getElementById('grb-warnings')"
+                                                  ".innerText")
+        # In print the interactive map gives way to the static one.
+        assert page.page.locator("#grb-map-frame").is_visible()
+        page.page.emulate_media(media="print")
+        assert not page.page.locator("#grb-map-frame").is_visible()
+        assert page.page.locator("#grb-map-png").is_visible()
+        page.page.emulate_media(media="screen")
+        assert page.requests == [] and page.errors == []
+    finally:
+        page.page.close()
+
+
+def test_brief_xss_payloads_stay_text(browser: Any, tmp_path: Path) -> None:
+    text = " ".join(XSS)
+    kwargs = build_brief(text)
+    path = write_brief(tmp_path / "brief_xss.html", **kwargs)
+    page = BriefPage(browser, path)
+    try:
+        body = page.js("document.body.innerText")
+        assert page.js("document.querySelector('h1').textContent") == text
+        assert page.js("document.title").startswith(text)
+        for section in ("grb-warnings", "grb-priorities", "grb-changes", "grb-matrix",
+                        "grb-freshness", "grb-sources"):
+            assert text in page.js(f"document.getElementById('{section}').innerText"), section
+        assert body.count(text) >= 12
+        injected = "document.querySelectorAll('script, svg, img:not(#grb-map-png)').length"
+        assert page.js(injected) == 0
+        # The embedded map shows the same texts as text, and still draws.
+        page.map.evaluate("geoRisk.setTheme('trend')")
+        assert text in page.map.evaluate("document.getElementById('geo-risk-title').innerText")
+        assert page.map.evaluate("geoRisk.stats.polygonsDrawn") >= 5
+        assert page.map_pixels() > 50_000
+        assert page.png_size()[0] > 500
+        for frame in page.page.frames:
+            assert frame.evaluate("typeof window.__xss") == "undefined", frame.url
+        assert page.dialogs == []
+        assert page.requests == []  # no <img src=x> was ever created
+        assert page.errors == []
+        assert not [c for c in page.console if "Content Security Policy" in c], page.console
     finally:
         page.page.close()

@@ -140,7 +140,22 @@ function geoRiskMap(map, dataElementId) {
   }
 
   // ------------------------------------------------------------------ map set-up
-  map.fitBounds(data.bounds, { padding: [24, 24], animate: false });
+  // Fit the data once the page has a size. A page embedded in a sandboxed <iframe srcdoc>
+  // (the weekly brief) may run before its frame is laid out: fitting a 0 x 0 map gives NaN.
+  function fitData() { map.fitBounds(data.bounds, { padding: [24, 24], animate: false }); }
+  function hasRoom() { var s = map.invalidateSize(false).getSize(); return s.x > 60 && s.y > 60; }
+  if (hasRoom()) {
+    fitData();
+  } else {
+    var waitForRoom = function () {
+      if (!hasRoom()) { return; }
+      window.removeEventListener('resize', waitForRoom);
+      fitData();
+      placeLabels();
+    };
+    window.addEventListener('resize', waitForRoom);
+    requestAnimationFrame(waitForRoom);
+  }
   var R = L.canvas({ padding: 0.4, tolerance: 2 });
   var hasBasemap = !!data.basemap;
   var GRID_OPACITY = hasBasemap ? 0.72 : 1;
