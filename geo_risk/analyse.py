@@ -14,6 +14,9 @@ from .index import cell_centres
 RISK_BANDS = ((0.01, "very low"), (0.05, "low"), (0.15, "medium"), (0.35, "high"),
               (np.inf, "very high"))
 LEVELS = ("low", "medium", "high", "critical")
+#: Words for the 1..5 likelihood and impact scores of the matrix.
+LIKELIHOOD_LABELS = ("rare", "unlikely", "possible", "likely", "almost certain")
+IMPACT_LABELS = ("minimal", "minor", "moderate", "major", "severe")
 
 
 def risk_band(p: np.ndarray) -> np.ndarray:
@@ -157,7 +160,9 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "admin_pcode": g.index.to_numpy(),
         "likelihood": likelihood.round(4),
         "likelihood_score": ls,
+        "likelihood_label": np.asarray(LIKELIHOOD_LABELS, dtype=object)[ls - 1],
         "impact_score": imp,
+        "impact_label": np.asarray(IMPACT_LABELS, dtype=object)[imp - 1],
         "risk_score": rs,
         "level": lv,
         "level_prev": lv_prev,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, Problem
-from .schemas import SENSITIVE_CONSULTATION_COLUMNS
+from .schemas import MODALITIES, SENSITIVE_CONSULTATION_COLUMNS
 
 INCIDENT_FORMATS = ("acled", "ucdp", "csv")
 CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
@@ -103,6 +103,45 @@ class MatrixConfig:
 
 
 @dataclass(frozen=True)
+class NetworkConfig:
+    """A road or path network (OSM-style lines) along which reach from bases is measured."""
+
+    path: Path
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class EngagementConfig:
+    """Tuning of the engagement-gap analysis (:mod:`geo_risk.engagement`).
+
+    ``profile_weeks`` is the longer look-back for who the mission hears from (the
+    under-engaged rate and the no-women / no-youth flags); coverage itself uses the run's
+    ``engagement_weeks``. A unit is *under-engaged* when its expected incidents are at or above
+    the ``under_engaged_risk_quantile`` of all units and its mission engagements per 100,000
+    people over ``profile_weeks`` are at most ``under_engaged_ratio`` x the median of the
+    engaged units; a cell when its risk is at or above ``cell_risk_quantile`` of populated
+    cells and its coverage is below ``min_count``. *Stale*: engaged before, none in the last
+    ``stale_weeks``. ``passive_modalities`` come from communities (SMS alerts), not visits: they
+    count as coverage but not as mission engagement. Towns are the most populous cell of each
+    unit and cells of at least ``town_density_km2`` people per km². Meetings of at most
+    ``leader_max_participants`` people with under 20% women stand in for leaders/elders.
+    Commitments made in the last ``follow_up_lookback_weeks`` count for follow-up.
+    ``priority_cells``: how many cells the priority list adds after the admin units.
+    """
+
+    profile_weeks: int = 52
+    stale_weeks: int = 8
+    under_engaged_risk_quantile: float = 0.75
+    under_engaged_ratio: float = 0.25
+    cell_risk_quantile: float = 0.95
+    town_density_km2: float = 1000.0
+    leader_max_participants: int = 10
+    follow_up_lookback_weeks: int = 52
+    passive_modalities: tuple[str, ...] = ("early_warning_alert",)
+    priority_cells: int = 20
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one weekly run needs."""
 
@@ -122,6 +161,12 @@ class RunConfig:
     engagement_weeks: int = 12
     min_count: int = 5
     forecast_week: str | None = None
+    # Engagement gaps, access and do-no-harm (geo_risk.engagement).
+    follow_up_weeks: int = 4
+    base_reach_km: float = 25.0
+    reprisal_sensitive_pcodes: tuple[str, ...] = ()
+    network: NetworkConfig | None = None
+    engagement: EngagementConfig = field(default_factory=EngagementConfig)
     # Consultation columns never read (personal data): these defaults plus the config's list.
     sensitive_columns: tuple[str, ...] = SENSITIVE_CONSULTATION_COLUMNS
     # Similarity (0..1) a misspelt admin or place name needs to match a boundary name.
@@ -136,6 +181,7 @@ _TOP_KEYS = {
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
     "sensitive_columns", "gazetteer_min_similarity",
+    "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -294,6 +340,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         ("stale_after_days", int, 1, 3650),
         ("engagement_weeks", int, 1, 520),
         ("min_count", int, 1, 1000),
+        ("follow_up_weeks", int, 1, 520),
+        ("base_reach_km", float, 0.1, 2000),
     ):
         if key in raw:
             value = _number(c, key, raw[key], kind, lo, hi)
@@ -319,6 +367,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                         0.5, 1.0)
         if value is not None:
             kw["gazetteer_min_similarity"] = value
+
+    _engagement_keys(c, raw, base_dir, kw, check_files)
 
     model = raw.get("model", {})
     if isinstance(model, dict):
@@ -375,6 +425,56 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         bases=bases[0] if bases else None,
         **kw,
     )
+
+
+def _engagement_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path,
+                     kw: dict[str, Any], check_files: bool) -> None:
+    """Validate reprisal_sensitive_pcodes, [network] and [engagement] into ``kw``."""
+    if "reprisal_sensitive_pcodes" in raw:
+        rs = raw["reprisal_sensitive_pcodes"]
+        if not (isinstance(rs, list) and all(isinstance(x, str) and x.strip() for x in rs)):
+            c.add("reprisal_sensitive_pcodes", "must be a list of admin P-codes, e.g. "
+                  "[\"SS0101\"]: engagement there is never shown, not even aggregated.")
+        else:
+            kw["reprisal_sensitive_pcodes"] = tuple(dict.fromkeys(x.strip() for x in rs))
+    net = raw.get("network")
+    if isinstance(net, dict):
+        c.unknown("network.", set(net), {"path", "layer"})
+        layer = net.get("layer")
+        if layer is not None and not isinstance(layer, str):
+            c.add("network.layer", "must be the name of a layer of the network file.")
+            layer = None
+        kw["network"] = NetworkConfig(
+            path=_path(c, base_dir, "network.path", net.get("path"), check_files), layer=layer)
+    elif net is not None:
+        c.add("network", "must be a table with 'path' naming a file of road or path lines.")
+    eng = raw.get("engagement", {})
+    if not isinstance(eng, dict):
+        c.add("engagement", "must be a table of engagement settings.")
+        return
+    known = set(EngagementConfig.__dataclass_fields__)
+    c.unknown("engagement.", set(eng), known)
+    e: dict[str, Any] = {}
+    for key, kind, lo, hi in (
+        ("profile_weeks", int, 1, 520), ("stale_weeks", int, 1, 520),
+        ("under_engaged_risk_quantile", float, 0, 1), ("under_engaged_ratio", float, 0, 10),
+        ("cell_risk_quantile", float, 0, 1), ("town_density_km2", float, 0, 10**6),
+        ("leader_max_participants", int, 1, 10**4),
+        ("follow_up_lookback_weeks", int, 1, 520), ("priority_cells", int, 0, 10**4),
+    ):
+        if key in eng:
+            value = _number(c, f"engagement.{key}", eng[key], kind, lo, hi)
+            if value is not None:
+                e[key] = value
+    if "passive_modalities" in eng:
+        pm = eng["passive_modalities"]
+        if not (isinstance(pm, list) and all(isinstance(x, str) and x in MODALITIES
+                                             for x in pm)):
+            c.add("engagement.passive_modalities", f"must be a list of modalities from "
+                  f"{list(MODALITIES)}.")
+        else:
+            e["passive_modalities"] = tuple(pm)
+    kw["engagement"] = EngagementConfig(**e)
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> RunConfig:

@@ -25,6 +25,7 @@ from .analyse import (
     window_per_cell,
 )
 from .config import RunConfig, SourceConfig
+from .engagement import WITHHELD, analyse_engagement
 from .errors import GeoRiskError
 from .features import (
     CellGrid,
@@ -68,6 +69,10 @@ class WeeklyResult:
     model: dict[str, Any]
     parameters: dict[str, Any]
     history: pd.DataFrame | None = None  # cell, week, risk over the last weeks (map selector)
+    # Engagement gaps (geo_risk.engagement): shareable, aggregated and suppressed.
+    priorities: pd.DataFrame | None = None  # ranked units then cells for next week
+    actors: pd.DataFrame | None = None  # armed actors per admin unit in the window
+    base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
 
 
 def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
@@ -315,7 +320,12 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     n = len(grid)
     in_force = restrictions_in_force(inputs.restrictions, week)
     restricted, weeks_in_force = cell_access(grid, in_force, week)
-    engagement = engagement_per_cell(grid, inputs.consultations, week=week,
+    consultations = inputs.consultations
+    if consultations is not None and config.reprisal_sensitive_pcodes:
+        # do no harm: records in reprisal-sensitive units never reach a shared count
+        consultations = consultations.loc[~consultations["admin_pcode"].astype(str).isin(
+            config.reprisal_sensitive_pcodes)]
+    engagement = engagement_per_cell(grid, consultations, week=week,
                                      weeks=config.engagement_weeks, min_count=config.min_count)
     cells = pd.DataFrame({
         "cell": grid.cells,
@@ -346,6 +356,14 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
                           week=week, cfg=config.matrix)
     matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
                           on="admin_pcode", how="left")
+    eng = analyse_engagement(cells=cells, matrix=matrix, consultations=inputs.consultations,
+                             incidents=inputs.incidents, bases=inputs.bases,
+                             restrictions=in_force, week=week, config=config)
+    cells = pd.concat([cells, eng.cells], axis=1)
+    withheld = (eng.cells["coverage_status"] == WITHHELD).to_numpy()
+    cells.loc[withheld, "engagements_12w"] = np.nan
+    cells.loc[withheld, "engagement_status"] = WITHHELD
+    matrix = matrix.merge(eng.admin, on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -363,11 +381,16 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "training_weeks": config.model.training_weeks,
         "matrix": {k: list(v) for k, v in vars(config.matrix).items()},
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
+        "follow_up_weeks": config.follow_up_weeks,
+        "base_reach_km": config.base_reach_km,
+        "network": str(config.network.path) if config.network is not None else None,
+        "engagement": {**vars(config.engagement), **eng.metadata},
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
-                        history=fc.history)
+                        history=fc.history, priorities=eng.priorities, actors=eng.actors,
+                        base_reach=eng.bases)
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,

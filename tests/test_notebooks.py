@@ -56,3 +56,17 @@ def test_analyst_own_data_notebook_runs(tmp_path: Path, use_shared: bool) -> Non
         assert "Juba (SS0101)" in text and "ssd_admbnda" in text
     else:
         assert "Alpha (XT0101)" in text
+
+
+def test_planner_engagement_notebook_runs(tmp_path: Path) -> None:
+    nb = _run(NOTEBOOKS / "02_planner_engagement_gaps.ipynb", tmp_path, {"GEO_RISK_CONFIG": ""})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    text = _text(nb)
+    # the synthetic scenario's under-engaged high-risk unit tops the planners' list
+    assert "Top priority: Buyunga (XV0101), critical risk" in text
+    assert "Under-engaged high-risk units (truth): ['XV0101']" in text
+    assert "never_engaged: Dunezen, Kwaka, Ndonya" in text
+    assert "-> withheld | engagement withheld (reprisal-sensitive area)" in text
+    assert "engagement numbers shown: 0" in text
+    assert "priorities.csv" in text and "admin_matrix.html" in text
