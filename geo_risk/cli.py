@@ -85,6 +85,8 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
         click.echo(f"Wrote {', '.join(p.name for p in paths.values())} to {out}/")
         if "map" in paths:
             click.echo(f"Open {paths['map']} in a browser (works offline).")
+        if "brief" in paths:
+            click.echo(f"Weekly brief for reports: {paths['brief']}")
 
 
 def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) -> None:

@@ -23,8 +23,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_all_outputs_written(demo: Path) -> None:
-    for name in ("risk_grid.parquet", "admin_matrix.csv", "map.html", "run.json",
-                 "rejects.csv"):
+    for name in ("risk_grid.parquet", "admin_matrix.csv", "admin_matrix.html", "map.html",
+                 "brief.html", "map.png", "priorities.csv", "actors.csv", "base_reach.csv",
+                 "run.json", "rejects.csv"):
         assert (demo / name).stat().st_size > 0, name
 
 
@@ -55,6 +56,15 @@ def test_matrix_puts_hotspot_units_on_top(demo: Path) -> None:
     assert persistent <= top
     assert set(matrix["level"]) <= {"low", "medium", "high", "critical"}
     assert matrix.iloc[0]["level"] == "critical"
+
+
+def test_priorities_start_with_the_under_engaged_high_risk_units(demo: Path) -> None:
+    truth = json.loads((demo / "scenario" / "truth.json").read_text())
+    pri = pd.read_csv(demo / "priorities.csv")
+    units = pri[pri["kind"] == "admin unit"]
+    top = list(units["admin_pcode"].head(3))
+    assert set(truth["under_engaged_admin_pcodes"]) <= set(top)
+    assert units["why"].astype(str).str.len().gt(0).all()
 
 
 def test_counts_add_up_and_bad_rows_rejected(demo: Path) -> None:
