@@ -109,6 +109,8 @@ path = "population.tif"
 path = "bases.csv"
 [model]
 training_weeks = 40
+n_estimators = 60
+n_seeds = 1
 {extra}""", encoding="utf-8")
     return cfg
 
