@@ -11,8 +11,11 @@ time spent fitting (all models; "max fit" = the slowest single fit) and the rest
 LightGBM uses 2), the 1-minute load average when the run started (to judge how shared the
 machine was), and peak resident memory (``VmHWM`` from ``/proc/self/status`` read inside the
 subprocess: after imports, after ``load_inputs``, and at the end). If the backtest streams as
-designed, the peak does not grow with the number of weeks forecast. (``getrusage``
-``ru_maxrss`` is not used: on Linux a child inherits its parent's peak through ``exec``.)
+designed, the peak does not grow with the number of weeks forecast. Each run has its own,
+longer scenario, so the inputs and the history grow with it too; ``--one-scenario`` instead
+backtests the last N weeks of one scenario per resolution (same inputs, same end week).
+(``getrusage`` ``ru_maxrss`` is not used: on Linux a child inherits its parent's peak through
+``exec``.)
 
 For contrast, the naive way to get the same features: for each forecast week, recompute the
 decayed sums (every channel and half-life, own cell and rings) directly from all past
@@ -275,6 +278,10 @@ def main() -> None:
     parser.add_argument("--refit-every", type=int, default=13)
     parser.add_argument("--models", default="all",
                         help=f"comma-separated subset of {','.join(MODEL_NAMES)} or 'all'")
+    parser.add_argument("--one-scenario", action="store_true",
+                        help="one scenario per resolution (the longest run's) for all its runs: "
+                             "same inputs and end week, only the number of weeks forecast "
+                             "changes")
     parser.add_argument("--incident-scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--naive-weeks", type=int, default=4,
@@ -294,8 +301,11 @@ def main() -> None:
     root.mkdir(parents=True, exist_ok=True)
     t_all = time.perf_counter()
     try:
+        history = ("one scenario per resolution, the same end week for every run"
+                   if args.one_scenario else
+                   f"{HISTORY_WEEKS} weeks of history before the first forecast week")
         print(f"backtests: refit every {args.refit_every} weeks, models {','.join(models)}, "
-              f"{HISTORY_WEEKS} weeks of history before the first forecast week, "
+              f"{history}, "
               f"incident_scale {args.incident_scale:g}; each run in a fresh subprocess; "
               f"scenarios in {root}")
         head = (f"{'res':>3s} {'years':>5s} {'weeks':>5s} {'cells':>7s} {'incidents':>9s} "
@@ -304,12 +314,18 @@ def main() -> None:
                 f"{'RSS imports':>11s} {'RSS load':>8s} {'peak RSS MB':>11s} {'model AP':>8s}")
         print(head)
         longest: dict[int, tuple[Path, int]] = {}
+        made: dict[Path, int] = {}
         for res, years in runs:
             weeks = int(round(years * 52))
-            spec = ScenarioSpec(weeks=weeks + HISTORY_WEEKS, h3_resolution=res,
-                                incident_scale=args.incident_scale)
-            scen = root / f"res{res}_{years:g}y"
-            files = generate_scenario(out_dir=scen, seed=args.seed, spec=spec)
+            scen_years = years
+            if args.one_scenario:  # the longest scenario of this resolution for every run
+                scen_years = max(y for r_, y in runs if r_ == res)
+            scen = root / f"res{res}_{scen_years:g}y"
+            if scen not in made:
+                spec = ScenarioSpec(weeks=int(round(scen_years * 52)) + HISTORY_WEEKS,
+                                    h3_resolution=res, incident_scale=args.incident_scale)
+                made[scen] = generate_scenario(out_dir=scen, seed=args.seed,
+                                               spec=spec).n_incidents
             if res not in longest or weeks > longest[res][1]:
                 longest[res] = (scen, weeks)
             load_avg = os.getloadavg()[0]
@@ -318,7 +334,7 @@ def main() -> None:
                             ",".join(models)])
             ap = f"{r['model_ap']:8.3f}" if r.get("model_ap") is not None else "     n/a"
             print(f"{res:3d} {years:5g} {r['weeks']:5d} {r['cells']:7,d} "
-                  f"{files.n_incidents:9,d} {r['load_s']:6.1f} {r['backtest_s']:10.1f} "
+                  f"{made[scen]:9,d} {r['load_s']:6.1f} {r['backtest_s']:10.1f} "
                   f"{r['backtest_s'] / r['weeks']:6.2f} {r['refits']:6d} {r['fit_s']:6.1f} "
                   f"{r['fit_max_s']:7.1f} {(r['backtest_s'] - r['fit_s']) / r['weeks']:10.3f} "
                   f"{r['backtest_cpu_s']:6.0f} {load_avg:8.1f} {r['rss_imports_mb']:11,.0f} "
