@@ -28,7 +28,7 @@ import pandas as pd
 from ..config import SourceConfig
 from ..errors import ConfigError, InputFileError
 from .common import ReadResult, new_report, today
-from .consultations import (
+from .consultation_table import (
     build_consultations,
     default_modality,
     is_sensitive,

@@ -28,7 +28,7 @@ import pandas as pd
 from ..config import SourceConfig
 from ..validate import Check
 from .common import ReadResult, dates, numbers, text, today
-from .incidents import _resolve, build_incidents
+from .incident_table import build_incidents, resolve_columns
 from .spatial import _read_vector, to_wgs84
 from .tabular import RawTable, read_table, unparsed
 
@@ -113,7 +113,7 @@ def read_ucdp(source: SourceConfig, *, now: pd.Timestamp | None = None,
     level = gazetteer.level if gazetteer is not None else 2
     if level == 1:
         optional.update(admin_name=("adm_1",), admin_parent=("__none__",))
-    cols = _resolve(raw, UCDP_REQUIRED, optional, dict(source.options.get("columns", {})),
+    cols = resolve_columns(raw, UCDP_REQUIRED, optional, dict(source.options.get("columns", {})),
                     "Is this a UCDP GED file? Its columns include id, date_start, "
                     "type_of_violence and best.")
     f = raw.frame
