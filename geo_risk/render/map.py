@@ -54,6 +54,7 @@ from jinja2 import Template
 
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render import assets
+from geo_risk.render.coverage import simplify_coverage
 
 __all__ = [
     "BOUNDARY_SIMPLIFY_DEG",
@@ -65,9 +66,9 @@ __all__ = [
     "write_map",
 ]
 
-#: Douglas-Peucker tolerance (degrees, about 220 m at the equator) for boundaries and
-#: restriction areas. Each polygon is simplified on its own, so shared borders may differ by
-#: up to this much; that is invisible at the zooms a country map is read at.
+#: Simplification tolerance (degrees, about 220 m at the equator) for boundaries and
+#: restriction areas. Boundaries are simplified as one coverage (shared borders stay shared,
+#: :mod:`geo_risk.render.coverage`); restrictions, which overlap, polygon by polygon.
 BOUNDARY_SIMPLIFY_DEG = 0.002
 #: At most this many past weeks are offered in the week selector (most recent kept).
 MAX_HISTORY_WEEKS = 26
@@ -766,7 +767,7 @@ def _boundaries_payload(
     b = _check_crs(boundaries, "boundaries")
     geoms = np.asarray(b.geometry.values, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    simplified = shapely.simplify(geoms[present], BOUNDARY_SIMPLIFY_DEG, preserve_topology=True)
+    simplified = simplify_coverage(geoms[present], tolerance=BOUNDARY_SIMPLIFY_DEG)
     parts, owner = _polygon_parts(simplified)
     kept = np.flatnonzero(present)
     # Labels sit on the largest part of each unit, on the surface (not the centroid).

@@ -39,6 +39,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from geo_risk.errors import Problem, ValidationError
+from geo_risk.render.coverage import simplify_coverage
 from geo_risk.render.map import (
     BOUNDARY_SIMPLIFY_DEG,
     NO_DATA_COLOUR,
@@ -309,7 +310,7 @@ def render_png(
     if b is not None:
         geoms = np.asarray(b.geometry.values, dtype=object)
         ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        parts, _ = _polygon_parts(shapely.simplify(geoms[ok], BOUNDARY_SIMPLIFY_DEG))
+        parts, _ = _polygon_parts(simplify_coverage(geoms[ok], tolerance=BOUNDARY_SIMPLIFY_DEG))
         boundary_path = _compound_path(parts)
         if boundary_path is not None:
             ax.add_artist(PathPatch(boundary_path, facecolor="none", edgecolor="#2b2b2b",
