@@ -34,8 +34,8 @@ from .features import (
 )
 from .forecast import forecast
 from .gazetteer import Gazetteer
-from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells, population_per_cell
-from .population import read_population_table, spread_over_cells
+from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells
+from .population import population_per_cell, read_population_table, spread_over_cells
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
 from .readers.incidents import read_incidents
@@ -253,7 +253,7 @@ def _is_raster(path: Path) -> bool:
 def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     """Cells covering the boundaries plus any cell holding a placed event.
 
-    Population per cell comes from the raster (sub-pixel area weighting) or from the per-admin
+    Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
     table spread over each unit's cells by area.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
@@ -267,8 +267,7 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     pop = config.population
     if pop is not None:
         if _is_raster(pop.path):
-            population = population_per_cell(path=pop.path, cells=cells,
-                                              resolution=config.h3_resolution)
+            population = population_per_cell(path=pop.path, cells=cells)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
                                                 pop.population_column, cover, area,
