@@ -75,7 +75,8 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
         ctx.warn(w)
     for r in inputs.reports:
         ctx.say(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
-                f"{r.rows_accepted}, rejected {r.rows_rejected}", level=1)
+                f"{r.rows_accepted}, rejected {r.rows_rejected}{_outside(r.rows_outside)}",
+                level=1)
     top = result.matrix.head(5)
     ctx.say("highest-risk admin units: " + "; ".join(
         f"{n} ({lv}, p={p:.2f})" for n, lv, p in
@@ -112,6 +113,11 @@ def _week(value: str | None) -> str | None:
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD.") from None
 
+
+
+def _outside(n: int) -> str:
+    """" (n of them outside the area)" when rows fell outside the boundaries, else ""."""
+    return f" ({n} of them outside the area)" if n else ""
 
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
@@ -155,7 +161,8 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
     click.echo(f"Boundaries: {len(inputs.admin)} admin units from {config.boundaries.path.name}")
     for r in inputs.reports:
         click.echo(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
-                   f"{r.rows_accepted}, rejected {r.rows_rejected}; newest {r.newest_date}")
+                   f"{r.rows_accepted}, rejected {r.rows_rejected}{_outside(r.rows_outside)}; "
+                   f"newest {r.newest_date}")
     for w in inputs.warnings:
         ctx.warn(w)
     if len(inputs.rejects):

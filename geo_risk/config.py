@@ -7,6 +7,7 @@ and its data can be moved together.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import tomllib
 from collections.abc import Mapping
@@ -23,13 +24,14 @@ CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
 #: Options a source entry may carry besides path/format/name, per kind of input.
 SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
-                  "stale_after_days"},
+                  "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days"},
+                      "stale_after_days", "encoding"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
-                            "stale_after_days"},
-    "bases": {"sheet"},
+                            "stale_after_days", "encoding"},
+    "bases": {"sheet", "encoding", "columns"},
 }
+BASES_FORMATS = ("csv", "panel")
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,13 @@ def _source(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, .
         c.add(f"{key}.format", f"unknown format {fmt!r}; use one of {list(formats)}.")
     path = _path(c, base, f"{key}.path", raw.get("path"), must_exist)
     options = {k: v for k, v in raw.items() if k not in _SOURCE_KEYS}
+    if "encoding" in options:
+        try:
+            codecs.lookup(str(options["encoding"]))
+        except LookupError:
+            c.add(f"{key}.encoding", f"unknown encoding {options['encoding']!r}; use e.g. "
+                  "\"utf-8\", \"cp1252\", \"utf-16\" or \"latin-1\", or remove the key to "
+                  "let geo-risk detect it.")
     return SourceConfig(path=path, format=fmt, name=str(raw.get("name", path.name)),
                         options=options)
 
@@ -318,7 +327,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                              CONSULTATION_FORMATS, "kobo", check_files)
     restrictions = _sources(c, base_dir, "access_restrictions", raw.get("access_restrictions"),
                             None, "auto", check_files)
-    bases = _sources(c, base_dir, "bases", raw.get("bases"), None, "csv", check_files)
+    bases = _sources(c, base_dir, "bases", raw.get("bases"), BASES_FORMATS, "csv", check_files)
     if len(bases) > 1:
         c.add("bases", "give one bases file.")
 

@@ -69,6 +69,7 @@ def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str]
             "read": sum(r.rows_read for r in inputs.reports),
             "accepted": sum(r.rows_accepted for r in inputs.reports),
             "rejected": sum(r.rows_rejected for r in inputs.reports),
+            "outside_area": sum(r.rows_outside for r in inputs.reports),  # part of rejected
         },
         "warnings": list(inputs.warnings),
         "model": result.model,

@@ -32,7 +32,7 @@ from exactextract.writer import Writer
 
 from .errors import InputFileError, MissingInputError
 from .index import cells_to_polygons
-from .readers.common import InputReport, ReadResult, find_column, new_report
+from .readers.common import InputReport, ReadResult, find_column, table_report, with_partial
 from .readers.tabular import blank, parse_numbers, read_table, unparsed
 from .validate import Check, apply_checks
 
@@ -227,8 +227,7 @@ def read_population_table(*, path: Path, admin_pcodes: np.ndarray | pd.Index,
         raise InputFileError(raw.path, f"no column for {'; '.join(which)}. Its columns are "
                              f"{list(f.columns)}; name them in [population] pcode_column and "
                              "population_column.")
-    report: InputReport = new_report(raw.path, name=name, kind="population", fmt="table",
-                                     rows_read=len(f))
+    report: InputReport = table_report(raw, name=name, kind="population", fmt="table")
     code = f[pc].astype(str).str.strip()
     value = parse_numbers(f[pop])
     known = pd.Index(admin_pcodes).astype(str)
@@ -249,7 +248,7 @@ def read_population_table(*, path: Path, admin_pcodes: np.ndarray | pd.Index,
     if len(missing):
         report.warnings.append(f"{len(missing)} admin unit(s) have no population in the table "
                                f"(e.g. {', '.join(missing[:5])}); their cells show no population")
-    return ReadResult(frame=accepted, rejects=rejects, report=report)
+    return ReadResult(frame=accepted, rejects=with_partial(rejects, raw), report=report)
 
 
 def spread_over_cells(unit_population: pd.Series, *, cell_admin: np.ndarray,

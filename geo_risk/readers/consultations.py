@@ -21,7 +21,14 @@ import pandas as pd
 
 from ..config import SourceConfig
 from ..errors import InputFileError
-from .common import ReadResult, find_column, missing_columns_error, new_report, today
+from .common import (
+    ReadResult,
+    find_column,
+    missing_columns_error,
+    table_report,
+    today,
+    with_partial,
+)
 from .consultation_table import (
     basename,
     build_consultations,
@@ -136,11 +143,11 @@ def read_consultations(source: SourceConfig, *, now: pd.Timestamp | None = None,
     overrides = {str(k): str(v) for k, v in dict(source.options.get("columns", {})).items()}
     refuse_sensitive(source.path, overrides, sensitive)
     default_modality(source)  # fail early on a wrong option, before reading the file
-    raw = read_table(source.path, sheet=source.options.get("sheet"))
+    raw = read_table(source.path, sheet=source.options.get("sheet"),
+                     encoding=source.options.get("encoding"))
     cols = _resolve(raw, overrides, sensitive)
     f = raw.frame
-    report = new_report(raw.path, name=source.name, kind="consultations", fmt=source.format,
-                        rows_read=len(f))
+    report = table_report(raw, name=source.name, kind="consultations", fmt=source.format)
     note_dropped(report, f.columns, sensitive)
     keep = [c for c in f.columns if not is_sensitive(c, sensitive)]
     f = f[keep]
@@ -149,9 +156,11 @@ def read_consultations(source: SourceConfig, *, now: pd.Timestamp | None = None,
         lonlat = _geopoint(f, sensitive)
     topic_q = basename(overrides.get("topics", cols["topics"] or "topics"))
     topics = select_multiple(f, topic_q, cols["topics"])
-    return build_consultations(f=f, rows=raw.rows, path=raw.path, cols=cols, source=source,
-                               now=now, report=report, gazetteer=gazetteer, topics=topics,
-                               lonlat=lonlat)
+    result = build_consultations(f=f, rows=raw.rows, path=raw.path, cols=cols, source=source,
+                                 now=now, report=report, gazetteer=gazetteer, topics=topics,
+                                 lonlat=lonlat)
+    result.rejects = with_partial(result.rejects, raw)
+    return result
 
 
 __all__ = ["DEFAULT_FIELDS", "read_consultations"]

@@ -24,10 +24,11 @@ from .common import (
     find_column,
     geocode_names,
     missing_columns_error,
-    new_report,
     numbers,
     stamp_dates,
+    table_report,
     text,
+    with_partial,
 )
 from .tabular import RawTable, blank, unparsed
 
@@ -58,6 +59,14 @@ def resolve_columns(raw: RawTable, required: Mapping[str, Sequence[str]],
     if missing:
         raise missing_columns_error(raw.path, missing, cols, hint)
     return found
+
+
+def column_overrides(source: SourceConfig) -> dict[str, str]:
+    """The source's ``columns`` map, with ``id_column`` naming the event id column."""
+    overrides = {str(k): str(v) for k, v in dict(source.options.get("columns", {})).items()}
+    if source.options.get("id_column"):
+        overrides["event_id"] = str(source.options["id_column"])
+    return overrides
 
 
 def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -127,6 +136,38 @@ def _merge_duplicates(frame: pd.DataFrame, *, id_col: str) -> tuple[pd.DataFrame
     return kept, rejects
 
 
+#: Columns that must agree for two rows without an event id to be the same event.
+_SAME_CONTENT = ("date", "lon", "lat", "admin_pcode", "event_type", "sub_event_type", "actor1",
+                 "actor2")
+
+
+def _dedupe_without_id(frame: pd.DataFrame, *, id_col: str) -> tuple[pd.DataFrame,
+                                                                       pd.DataFrame]:
+    """Rows without an event id: drop repeats of the same content, give the rest a row id.
+
+    The id is used only to tell events apart; a row without one (e.g. Aid Worker Security
+    Database rows in a merged ACLED-style file) is kept, and a later row with the same date,
+    place, type and actors is counted once (rejected with a reason naming the first row).
+    """
+    no_id = (frame["event_id"] == "").to_numpy()
+    if not no_id.any():
+        return frame, empty_rejects()
+    part = frame.loc[no_id, list(_SAME_CONTENT)].astype(str)
+    key = pd.Series(pd.factorize(pd.MultiIndex.from_frame(part))[0], index=part.index)
+    dup = key.duplicated(keep="first")
+    first_row = frame.loc[no_id, "source_row"].groupby(key.to_numpy()).transform("first")
+    rejects = rejects_for(
+        frame.loc[dup.index[dup.to_numpy()]], column=id_col,
+        reason=("no event id, and the same date, place, type and actors as row "
+                + first_row[dup].astype("int64").astype(str) + ": counted once"),
+        value=pd.Series("", index=dup.index[dup.to_numpy()]))
+    kept = frame.drop(index=dup.index[dup.to_numpy()])
+    fill = (kept["event_id"] == "").to_numpy()
+    kept.loc[fill, "event_id"] = ("row:" + kept.loc[fill, "source_row"].astype(str)
+                                  + ":" + kept.loc[fill, "source_file"].astype(str))
+    return kept, rejects
+
+
 def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: SourceConfig,
                     now: pd.Timestamp, *, gazetteer: Gazetteer | None = None,
                     derived: Mapping[str, pd.Series] | None = None,
@@ -136,11 +177,14 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
 
     ``derived`` gives canonical columns already computed by a format-specific reader (UCDP:
     ``end_date``, ``geo_precision``, ``event_type`` ...), overriding the plain mapping.
+    Rows without an event id are kept and de-duplicated by content (see
+    :func:`_dedupe_without_id`). A ``country`` column, when the file has one, is passed on
+    after the canonical columns so rows outside the boundaries can name their country.
     """
     f = raw.frame
     derived = dict(derived or {})
-    report = report or new_report(raw.path, name=source.name, kind="incidents",
-                                  fmt=fmt or source.format, rows_read=len(f))
+    report = report or table_report(raw, name=source.name, kind="incidents",
+                                    fmt=fmt or source.format)
     date = dates(f, cols["date"])
     end = derived.get("end_date", date)
     lon, lat = numbers(f, cols["lon"]), numbers(f, cols["lat"])
@@ -169,7 +213,7 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
     # Without a point the row is known only to its admin unit: admin precision, off the grid.
     geo_filled = geo.fillna(1).where(has_point, float(GEO_PRECISION_ADMIN))
     frame = pd.DataFrame({
-        "event_id": text(f, cols["event_id"]),
+        "event_id": text(f, cols.get("event_id")),
         "date": date,
         "end_date": end,
         "lon": lon,
@@ -188,6 +232,8 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
         "source_file": str(raw.path),
         "source_row": raw.rows,
     })
+    if cols.get("country"):
+        frame["country"] = text(f, cols["country"])
     c = {k: (v or k) for k, v in cols.items()}
     fat_text = f[cols["fatalities"]] if cols.get("fatalities") else pd.Series("", index=f.index)
     no_place = (~has_point & blank(pcode).to_numpy() & ~unparsed(f[cols["lon"]], lon).to_numpy()
@@ -195,7 +241,6 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
     if name_col and gazetteer is not None:  # a name places a row only through the gazetteer
         no_place &= blank(f[name_col]).to_numpy()
     checks: list[Check] = [
-        Check(blank(f[cols["event_id"]]), c["event_id"], "event id is missing"),
         *date_checks(f[cols["date"]], date, column=c["date"], required=True, now=now),
         *coordinate_checks(f[cols["lon"]], f[cols["lat"]], lon, lat, lon_col=c["lon"],
                            lat_col=c["lat"], required=False),
@@ -216,7 +261,10 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
         *extra_checks,
     ]
     accepted, rejects = apply_checks(frame, checks, raw=f)
-    accepted, dup_rejects = _merge_duplicates(accepted, id_col=c["event_id"])
+    accepted, no_id_rejects = _dedupe_without_id(accepted, id_col=c.get("event_id", "event_id"))
+    accepted, dup_rejects = _merge_duplicates(accepted, id_col=c.get("event_id", "event_id"))
+    dup_rejects = pd.concat([r for r in (no_id_rejects, dup_rejects) if len(r)]
+                            or [empty_rejects()], ignore_index=True)
     if len(dup_rejects):
         n_merged = int(dup_rejects["reason"].str.contains("monadic").sum())
         if n_merged:
@@ -227,8 +275,9 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
     accepted = accepted.astype({"geo_precision": "int8", "time_precision": "int8",
                                 "fatalities": "int64"})
     stamp_dates(report, accepted["date"])
-    return ReadResult(frame=accepted[[*INCIDENT.names, "source_file", "source_row"]],
-                      rejects=rejects, report=report)
+    extra = ["country"] if "country" in accepted.columns else []
+    return ReadResult(frame=accepted[[*INCIDENT.names, "source_file", "source_row", *extra]],
+                      rejects=with_partial(rejects, raw), report=report)
 
 
-__all__ = ["build_incidents", "resolve_columns"]
+__all__ = ["build_incidents", "column_overrides", "resolve_columns"]

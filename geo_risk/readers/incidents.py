@@ -16,6 +16,7 @@ gazetteer at admin precision. UCDP GED is read by :mod:`geo_risk.readers.ucdp`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -23,8 +24,8 @@ import pandas as pd
 from ..config import SourceConfig
 from ..errors import InputFileError
 from .common import ReadResult, today
-from .incident_table import build_incidents, resolve_columns
-from .tabular import RawTable, read_table
+from .incident_table import build_incidents, column_overrides, resolve_columns
+from .tabular import read_table
 from .ucdp import read_ucdp
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ ACLED_OPTIONAL: dict[str, tuple[str, ...]] = {
     # Set per boundary level at read time (admin1/admin2/admin3 names of ACLED).
     "admin_name": ("admin2",),
     "admin_parent": ("admin1",),
+    "country": ("country",),
 }
 
 GENERIC_DEFAULTS = {
@@ -73,6 +75,7 @@ GENERIC_DEFAULTS = {
     "admin_pcode": ("admin_pcode", "pcode", "adm2_pcode"),
     "admin_name": ("admin_name", "admin2", "adm2_name", "county", "territoire", "district"),
     "admin_parent": ("admin1", "adm1_name", "state", "province"),
+    "country": ("country", "country_name"),
 }
 
 
@@ -98,13 +101,15 @@ def read_acled(source: SourceConfig, *, now: pd.Timestamp | None = None,
         Admin names of the boundaries: rows without coordinates are placed by their ACLED
         ``admin1``/``admin2``/``admin3`` name (the level of the boundaries) at admin precision.
     """
-    raw = read_table(source.path, sheet=source.options.get("sheet"))
+    raw = read_table(source.path, sheet=source.options.get("sheet"),
+                     encoding=source.options.get("encoding"))
     raw.frame.columns = [c.lower() for c in raw.frame.columns]
     optional = dict(ACLED_OPTIONAL)
     if gazetteer is not None:
         optional.update(_admin_columns(gazetteer.level))
-    cols = resolve_columns(raw, ACLED_REQUIRED, optional, dict(source.options.get("columns", {})),
-                    "Is this an ACLED export? Otherwise use format = \"csv\" with a [columns] map.")
+    cols = resolve_columns(raw, ACLED_REQUIRED, optional, column_overrides(source),
+                           "Is this an ACLED export? Otherwise use format = \"csv\" with a "
+                           "[columns] map.")
     return build_incidents(raw, cols, source, now if now is not None else today(),
                            gazetteer=gazetteer)
 
@@ -112,12 +117,13 @@ def read_acled(source: SourceConfig, *, now: pd.Timestamp | None = None,
 def read_incident_csv(source: SourceConfig, *, now: pd.Timestamp | None = None,
                       gazetteer: Gazetteer | None = None) -> ReadResult:
     """Read a generic incident table; ``columns`` in the config maps canonical names."""
-    raw = read_table(source.path, sheet=source.options.get("sheet"))
-    overrides = dict(source.options.get("columns", {}))
-    required = {k: GENERIC_DEFAULTS[k] for k in ("event_id", "date", "lat", "lon")}
+    raw = read_table(source.path, sheet=source.options.get("sheet"),
+                     encoding=source.options.get("encoding"))
+    overrides = column_overrides(source)
+    required = {k: GENERIC_DEFAULTS[k] for k in ("date", "lat", "lon")}
     optional = {k: v for k, v in GENERIC_DEFAULTS.items() if k not in required}
     cols = resolve_columns(raw, required, optional, overrides,
-                    "Map your columns in the config, e.g. columns = { date = \"Date\" }.")
+                           "Map your columns in the config, e.g. columns = { date = \"Date\" }.")
     f = raw.frame
     if cols["event_type"] is None:
         f = f.assign(__event_type=source.options.get("event_type", "Unspecified"))
@@ -125,7 +131,7 @@ def read_incident_csv(source: SourceConfig, *, now: pd.Timestamp | None = None,
     if cols["fatalities"] is None:
         f = f.assign(__fatalities="0")
         cols["fatalities"] = "__fatalities"
-    raw = RawTable(raw.path, f, raw.rows, raw.encoding, raw.delimiter)
+    raw = replace(raw, frame=f)
     return build_incidents(raw, cols, source, now if now is not None else today(),
                            gazetteer=gazetteer)
 
