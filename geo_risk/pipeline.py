@@ -167,6 +167,45 @@ def _with_sensitive(source: SourceConfig, columns: tuple[str, ...]) -> SourceCon
     return replace(source, options={**source.options, "sensitive_columns": merged})
 
 
+def _account(reports: list[InputReport], rejects: list[pd.DataFrame],
+             frames: tuple[pd.DataFrame | None, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """Fill each report's accepted/rejected/outside counts and check that they add up.
+
+    Returns all rejects in one table, with ``category`` ("outside_area" for rows outside the
+    boundaries' area, else "invalid"), and the warnings of the reports.
+    """
+    warnings: list[str] = []
+    all_rejects = pd.concat([r for r in rejects if len(r)] or [empty_rejects()],
+                            ignore_index=True)
+    outside_area = all_rejects["reason"].astype(str).str.startswith(OUTSIDE_AREA)
+    all_rejects["category"] = np.where(outside_area, "outside_area", "invalid")
+    outside_per_file = all_rejects.loc[outside_area, "file"].value_counts()
+    accepted: dict[str, int] = {}
+    for frame in frames:
+        if frame is not None:
+            # A base built from a base-month panel stands for several accepted rows.
+            weight = (frame["source_rows"] if "source_rows" in frame.columns
+                      else pd.Series(1, index=frame.index))
+            for f, n in weight.groupby(frame["source_file"].to_numpy()).sum().items():
+                accepted[str(f)] = accepted.get(str(f), 0) + int(n)
+    rejected = all_rejects["file"].value_counts()
+    for report in reports:
+        report.rows_accepted = accepted.get(report.path, 0)
+        report.rows_rejected = int(rejected.get(report.path, 0))
+        report.rows_outside = int(outside_per_file.get(report.path, 0))
+        if report.rows_accepted + report.rows_rejected != report.rows_read:
+            raise GeoRiskError(f"internal accounting error for {report.path}: read "
+                               f"{report.rows_read}, accepted {report.rows_accepted}, rejected "
+                               f"{report.rows_rejected}. Please report this bug.")
+        invalid = report.rows_rejected - report.rows_outside
+        if report.rows_read and invalid / report.rows_read > 0.2:
+            warnings.append(f"{report.path}: {invalid} of {report.rows_read} rows "
+                            "rejected (see rejects.csv).")
+        warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
+                     if not w.startswith("personal fields dropped")]
+    return all_rejects, warnings
+
+
 def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs:
     """Read, validate and place every input named in ``config``.
 
@@ -233,34 +272,9 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         population_table = p.frame
         reports, rejects = [*reports, p.report], [*rejects, p.rejects]
 
-    all_rejects = pd.concat([r for r in rejects if len(r)] or [empty_rejects()],
-                            ignore_index=True)
-    outside_area = all_rejects["reason"].astype(str).str.startswith(OUTSIDE_AREA)
-    all_rejects["category"] = np.where(outside_area, "outside_area", "invalid")
-    outside_per_file = all_rejects.loc[outside_area, "file"].value_counts()
-    accepted: dict[str, int] = {}
-    for frame in (incidents, consultations, restrictions, bases, population_table):
-        if frame is not None:
-            # A base built from a base-month panel stands for several accepted rows.
-            weight = (frame["source_rows"] if "source_rows" in frame.columns
-                      else pd.Series(1, index=frame.index))
-            for f, n in weight.groupby(frame["source_file"].to_numpy()).sum().items():
-                accepted[str(f)] = accepted.get(str(f), 0) + int(n)
-    rejected = all_rejects["file"].value_counts()
-    for report in reports:
-        report.rows_accepted = accepted.get(report.path, 0)
-        report.rows_rejected = int(rejected.get(report.path, 0))
-        report.rows_outside = int(outside_per_file.get(report.path, 0))
-        if report.rows_accepted + report.rows_rejected != report.rows_read:
-            raise GeoRiskError(f"internal accounting error for {report.path}: read "
-                               f"{report.rows_read}, accepted {report.rows_accepted}, rejected "
-                               f"{report.rows_rejected}. Please report this bug.")
-        invalid = report.rows_rejected - report.rows_outside
-        if report.rows_read and invalid / report.rows_read > 0.2:
-            warnings.append(f"{report.path}: {invalid} of {report.rows_read} rows "
-                            "rejected (see rejects.csv).")
-        warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
-                     if not w.startswith("personal fields dropped")]
+    all_rejects, account_warnings = _account(
+        reports, rejects, (incidents, consultations, restrictions, bases, population_table))
+    warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
                   rejects=all_rejects, warnings=warnings)

@@ -208,7 +208,7 @@ def test_generic_incident_table_needs_no_id_column(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ rows outside the area
 
-def test_rows_outside_the_boundaries_are_counted_apart_with_their_country(
+def test_rows_outside_the_area_are_counted_apart_and_panel_bases_add_up(
         tmp_path: Path) -> None:
     write_boundaries(tmp_path / "boundaries.gpkg")  # Testland: 30-31E, 5-6N
     lines = [HEADER + ",country", *(line + ",Testland" for line in acled_lines(3)),
@@ -216,14 +216,21 @@ def test_rows_outside_the_boundaries_are_counted_apart_with_their_country(
              "UGA1,2024-03-03,Riots,Rioters,,0.3,32.6,0,\"Kampala\",Uganda",
              "SSD8,2024-03-04,Battles,Group A,Group B,5.2,,0,\"no longitude\",Testland"]
     (tmp_path / "acled.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pd.DataFrame({"year": 2024, "month": [1, 2, 2], "location": "Alpha base",
+                  "latitude": 5.25, "longitude": 30.25, "staff": [2, 2, 1]}
+                 ).to_csv(tmp_path / "panel.csv", index=False)
     (tmp_path / "config.toml").write_text(
         'title = "t"\nh3_resolution = 6\n[boundaries]\npath = "boundaries.gpkg"\n'
         'layer = "adm2"\npcode_column = "ADM2_PCODE"\nname_column = "ADM2_EN"\n'
-        '[[incidents]]\npath = "acled.csv"\nformat = "acled"\n', encoding="utf-8")
+        '[[incidents]]\npath = "acled.csv"\nformat = "acled"\n'
+        '[bases]\npath = "panel.csv"\nformat = "panel"\n', encoding="utf-8")
     inputs = load_inputs(load_config(tmp_path / "config.toml"), now=NOW)
-    (report,) = inputs.reports
+    report, bases_report = inputs.reports
     assert (report.rows_read, report.rows_accepted, report.rows_rejected,
             report.rows_outside) == (6, 3, 3, 2)
+    # the pipeline's accounting holds for a panel: three rows made one base
+    assert (bases_report.rows_read, bases_report.rows_accepted) == (3, 3)
+    assert inputs.bases is not None and inputs.bases["liaison_staff"].tolist() == [3]
     rej = inputs.rejects.set_index("row")
     assert rej.loc[5, "category"] == rej.loc[6, "category"] == "outside_area"
     assert rej.loc[5, "reason"].startswith("outside the area (Kenya)")

@@ -168,6 +168,19 @@ def _dedupe_without_id(frame: pd.DataFrame, *, id_col: str) -> tuple[pd.DataFram
     return kept, rejects
 
 
+def _one_row_per_event(accepted: pd.DataFrame, rejects: pd.DataFrame, report: InputReport,
+                       *, id_col: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows without an id de-duplicated by content, then repeated ids merged; rejects added."""
+    accepted, no_id_rejects = _dedupe_without_id(accepted, id_col=id_col)
+    accepted, dup_rejects = _merge_duplicates(accepted, id_col=id_col)
+    n_merged = int(dup_rejects["reason"].astype(str).str.contains("monadic").sum())
+    if n_merged:
+        report.warnings.append(f"{n_merged} monadic row(s) (one row per actor) merged into "
+                               "their event; see rejects.csv")
+    parts = [r for r in (rejects, no_id_rejects, dup_rejects) if len(r)]
+    return accepted, (pd.concat(parts, ignore_index=True) if parts else rejects)
+
+
 def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: SourceConfig,
                     now: pd.Timestamp, *, gazetteer: Gazetteer | None = None,
                     derived: Mapping[str, pd.Series] | None = None,
@@ -261,17 +274,8 @@ def build_incidents(raw: RawTable, cols: Mapping[str, str | None], source: Sourc
         *extra_checks,
     ]
     accepted, rejects = apply_checks(frame, checks, raw=f)
-    accepted, no_id_rejects = _dedupe_without_id(accepted, id_col=c.get("event_id", "event_id"))
-    accepted, dup_rejects = _merge_duplicates(accepted, id_col=c.get("event_id", "event_id"))
-    dup_rejects = pd.concat([r for r in (no_id_rejects, dup_rejects) if len(r)]
-                            or [empty_rejects()], ignore_index=True)
-    if len(dup_rejects):
-        n_merged = int(dup_rejects["reason"].str.contains("monadic").sum())
-        if n_merged:
-            report.warnings.append(f"{n_merged} monadic row(s) (one row per actor) merged into "
-                                   "their event; see rejects.csv")
-        rejects = pd.concat([rejects, dup_rejects], ignore_index=True) if len(rejects) \
-            else dup_rejects
+    accepted, rejects = _one_row_per_event(accepted, rejects, report,
+                                           id_col=c.get("event_id", "event_id"))
     accepted = accepted.astype({"geo_precision": "int8", "time_precision": "int8",
                                 "fatalities": "int64"})
     stamp_dates(report, accepted["date"])
