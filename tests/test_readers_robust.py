@@ -269,3 +269,15 @@ def test_bases_built_from_a_base_month_panel(tmp_path: Path) -> None:
            "bases": {"path": "p.csv", "format": "roster"}}
     with pytest.raises(ConfigError, match="bases"):
         parse_config(cfg, base_dir=tmp_path, check_files=False)
+
+
+def test_a_stray_inch_mark_never_costs_complete_rows(tmp_path: Path) -> None:
+    p = tmp_path / "acled.csv"
+    rows = ['SSD7,2024-03-07,Battles,A,B,5.2,30.2,0,12" mortar fire', *acled_lines(2)]
+    p.write_text("\n".join([HEADER, *rows]), encoding="utf-8")  # odd quotes, no final newline
+    res = read_acled(src(p), now=NOW)
+    assert len(res.frame) == 3 and res.rejects.empty
+    p.write_text("\n".join([HEADER, *rows, "SSD9,2024-03-09,Batt"]), encoding="utf-8")
+    res = read_acled(src(p), now=NOW)
+    assert len(res.frame) == 3 and accounted(res)
+    assert res.rejects.iloc[0]["reason"].startswith("file ends mid-row")

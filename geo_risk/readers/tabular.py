@@ -144,6 +144,45 @@ def _split_partial_row(text: str, delimiter: str) -> tuple[str, str | None]:
     return text[:cut + 1], tail
 
 
+def _read_csv_text(text: str, delimiter: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                       skip_blank_lines=False, engine="c")
+
+
+def _parse_delimited(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, str | None]:
+    """The table of a delimited text, without a partial last row (returned apart, if any).
+
+    A cut inside a quoted value makes the parser fail: the text up to the last complete row is
+    parsed instead. A cut between separators leaves a short last row that the parser pads: it
+    is dropped when it is exactly the partial record found by :func:`_split_partial_row` (a
+    stray quote mark elsewhere in the file can never make complete rows go missing).
+    """
+    try:
+        frame = _read_csv_text(text, delimiter)
+    except (pd.errors.ParserError, ValueError) as e:
+        refused = InputFileError(path, f"cannot parse as a delimited table ({e}). Check that "
+                                 "quotes are balanced and every row has the same columns.")
+        head, tail = _split_partial_row(text, delimiter)
+        if tail is None:
+            raise refused from None
+        try:
+            return _read_csv_text(head, delimiter), tail
+        except (pd.errors.ParserError, ValueError):
+            raise refused from None
+    if text.endswith(("\n", "\r")) or frame.empty:
+        return frame, None
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    last_line = text[text.rfind("\n") + 1:]
+    for tail in (_split_partial_row(text, delimiter)[1], last_line):
+        if tail is None:
+            continue
+        fields = next(csv.reader(io.StringIO(tail), delimiter=delimiter), [])
+        last = frame.iloc[-1, :len(fields)].fillna("").astype(str).tolist()
+        if len(fields) < len(header) and last == fields:
+            return frame.iloc[:-1], tail
+    return frame, None
+
+
 def _partial_reject(path: Path, frame: pd.DataFrame, tail: str, delimiter: str) -> pd.DataFrame:
     """The reject row of a partial last record, naming the column where it was cut."""
     fields = next(csv.reader(io.StringIO(tail.replace("\r", "")), delimiter=delimiter), [""])
@@ -198,14 +237,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None,
             notes = (f"not UTF-8: read as {_LEGACY[encoding]}; if accented names look wrong, "
                      "set encoding = \"...\" for this source in the config",)
         delimiter = _sniff_delimiter(text)
-        text, tail = _split_partial_row(text, delimiter)
-        try:
-            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str,
-                                keep_default_na=False, skip_blank_lines=False, engine="c")
-        except (pd.errors.ParserError, ValueError) as e:
-            raise InputFileError(p, f"cannot parse as a delimited table ({e}). Check that "
-                                 "quotes are balanced and every row has the same columns."
-                                 ) from None
+        frame, tail = _parse_delimited(p, text, delimiter)
         if tail is not None:
             partial = _partial_reject(p, frame, tail, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
