@@ -140,6 +140,12 @@ def write_kobo(path: Path) -> Path:
 @pytest.fixture()
 def mini_scenario(tmp_path: Path) -> Path:
     """A tiny, complete input folder with a config; returns the config path."""
+    return write_mini_scenario(tmp_path)
+
+
+def write_mini_scenario(tmp_path: Path) -> Path:
+    """Write the tiny scenario of :func:`mini_scenario` into a folder; returns the config."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     write_boundaries(tmp_path / "boundaries.gpkg")
     acled_rows().to_csv(tmp_path / "acled.csv", index=False)
     write_kobo(tmp_path / "kobo.csv")
