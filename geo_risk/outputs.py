@@ -14,6 +14,7 @@ import pandas as pd
 
 from . import __version__
 from .config import RunConfig
+from .gis import write_gis
 from .manifest import input_files, package_versions, seeds
 from .outdir import RUN_RECORD, staged_output
 from .pipeline import WeeklyResult
@@ -150,6 +151,8 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
 
     paths["admin_matrix"] = out / "admin_matrix.csv"
     result.matrix.to_csv(paths["admin_matrix"], index=False)
+    paths.update(write_gis(out=out, grid=grid, matrix=result.matrix, admin=result.inputs.admin,
+                           restrictions=result.restrictions_in_force, week=result.week))
     paths.update(_write_engagement_tables(result, config, out))
 
     paths["rejects"] = out / "rejects.csv"
