@@ -19,8 +19,10 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
+from click.testing import CliRunner
 from conftest import write_mini_scenario
 
+from geo_risk.cli import main
 from geo_risk.config import load_config
 from geo_risk.errors import OutputFolderError
 from geo_risk.gis import LAYERS
@@ -148,6 +150,9 @@ def test_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path: Path
             with staged_output(out, wait_s=0.5):
                 pass
         assert time.monotonic() - t0 >= 0.5  # it waited as asked before giving up
+        cli = CliRunner().invoke(main, ["run", "--config", "never-read.toml", "--out", str(out)])
+        assert cli.exit_code == 2 and "another geo-risk run is writing" in cli.output
+        assert "Traceback" not in cli.output
         assert not out.exists()
     finally:
         holder.kill()
