@@ -139,7 +139,9 @@ def _acquire(target: Path, wait_s: float) -> int:
 
 
 def _release(target: Path, fd: int) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    # Unlink while still holding the lock (a waiter then sees a new file and retries); where
+    # an open file cannot be removed (Windows) it stays, unlocked and harmless.
+    with contextlib.suppress(OSError):
         lock_path(target).unlink()
     os.close(fd)  # closing releases the OS lock
 
