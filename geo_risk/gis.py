@@ -161,7 +161,8 @@ def _restrictions_layer(restrictions: gpd.GeoDataFrame | None) -> gpd.GeoDataFra
                                  for c in RESTRICTION_COLUMNS},
                                 geometry=gpd.GeoSeries([], crs="EPSG:4326"))
     cols = [c for c in RESTRICTION_COLUMNS if c in restrictions.columns]
-    out = restrictions[[*cols, "geometry"]].to_crs("EPSG:4326")
+    polygonal = restrictions.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    out = restrictions.loc[polygonal, [*cols, "geometry"]].to_crs("EPSG:4326")
     return out.assign(severity=pd.to_numeric(out["severity"]).astype("int64"))
 
 
