@@ -43,7 +43,7 @@ import pandas as pd
 import pyarrow as pa
 
 from geo_risk.errors import Problem, ValidationError
-from geo_risk.render.map import _KNOWN_LEVEL, format_probability, quantise_probability
+from geo_risk.render.map import LEVEL_COLOURS, format_probability, quantise_probability
 
 if TYPE_CHECKING:
     from geo_risk.config import RunConfig
@@ -69,7 +69,7 @@ _MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM)", "persistence": "per
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 _LEVEL_TEXT_DARK = {"critical", "very high", "high"}
 #: Badge colours: the map's admin-level colours, plus words other tables use.
-_LEVEL_COLOURS = {**_KNOWN_LEVEL, "very high": "#b3262b", "moderate": _KNOWN_LEVEL["medium"],
+_LEVEL_COLOURS = {**LEVEL_COLOURS, "very high": "#b3262b", "moderate": LEVEL_COLOURS["medium"],
                   "very low": "#fdf3e1"}
 #: Columns of a priority table that are never shown (people, places of people, free text).
 _PERSONAL_RE = re.compile(
@@ -1014,8 +1014,8 @@ def write_brief_outputs(
     png = _png_for_run(result, config)
     png_path = out / "map.png"
     png_path.write_bytes(png)
-    page = brief_for_run(result, config, map_html=map_html, map_png=png,
-                         generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    # No clock time in the page: the same inputs give the same file (run.json has the time).
+    page = brief_for_run(result, config, map_html=map_html, map_png=png)
     brief_path = out / "brief.html"
     brief_path.write_text(page, encoding="utf-8")
     return {"map_png": png_path, "brief": brief_path}

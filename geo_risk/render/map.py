@@ -59,6 +59,7 @@ from geo_risk.render.coverage import simplify_coverage
 __all__ = [
     "BOUNDARY_SIMPLIFY_DEG",
     "MAX_HISTORY_WEEKS",
+    "LEVEL_COLOURS",
     "MapMeta",
     "format_probability",
     "quantise_probability",
@@ -131,7 +132,8 @@ _KNOWN_ENGAGEMENT = {
     "not engaged": "#f08a6c",
     "suppressed": "#9a9a9a",
 }
-_KNOWN_LEVEL = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
+#: Colour of each admin level of the risk matrix (map, brief and GIS styles).
+LEVEL_COLOURS = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
 
 _REQUIRED_GRID = ("cell", "risk", "admin_pcode", "admin_name")
@@ -787,11 +789,11 @@ def _boundaries_payload(
         ],
     }
     if "level" in b.columns:
-        codes, values = _codes(b["level"].iloc[kept], tuple(_KNOWN_LEVEL))
+        codes, values = _codes(b["level"].iloc[kept], tuple(LEVEL_COLOURS))
         payload["level"] = {
             "codes": codes.tolist(),
             "values": values,
-            "colours": _category_scale(values, _KNOWN_LEVEL),
+            "colours": _category_scale(values, LEVEL_COLOURS),
         }
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))
