@@ -65,6 +65,7 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "safety_score": ("safety_score", "safety", "trust_score"),
     "commitments_made": ("made", "commitments_made"),
     "follow_up_status": ("follow_up", "follow_up_status"),
+    "follow_up_due": ("follow_up_due", "due_date", "commitment_due"),
 }
 REQUIRED = ("consultation_id", "date")
 #: Single text columns holding a KoBo/ODK geopoint ("lat lon alt accuracy") or "[lat, lon]".
@@ -229,6 +230,8 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "safety_score": safety,
         "commitments_made": text(f, cols["commitments_made"]).str.lower().isin(_YES),
         "follow_up_status": text(f, cols["follow_up_status"]).str.lower(),
+        "follow_up_due": pd.to_datetime(text(f, cols.get("follow_up_due")).replace("", None),
+                                        errors="coerce"),
         "source_file": str(path),
         "source_row": rows,
     })
