@@ -90,15 +90,16 @@ class ModelConfig:
 class MatrixConfig:
     """How likelihood and impact map to 1..5 scores and scores to a level.
 
-    ``likelihood_bins`` are cut points on the expected number of incidents in the admin unit
-    next week (sum of cell probabilities; rare / unlikely / possible / likely / almost
-    certain); ``exposure_bins`` on expected people exposed (sum over cells of population x
-    probability); ``civilian_bins`` on civilian-targeting incidents in the last 12 weeks.
+    ``likelihood_bins`` are cut points on the probability of at least one incident in the
+    admin unit next week (rare / unlikely / possible / likely / almost certain; see
+    :func:`geo_risk.analyse.likelihood_scale`); ``exposure_bins`` on expected people exposed
+    (sum over cells of population x probability); ``civilian_bins`` on civilian-targeting
+    incidents in the last 12 weeks.
     Impact is the larger of the two impact scores. The level comes from likelihood x impact
     (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
     """
 
-    likelihood_bins: tuple[float, ...] = (0.25, 1.0, 3.0, 8.0)
+    likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
     level_cuts: tuple[int, int, int] = (4, 9, 16)
@@ -129,6 +130,10 @@ class EngagementConfig:
     ``leader_max_participants`` people with under 20% women stand in for leaders/elders.
     Commitments made in the last ``follow_up_lookback_weeks`` count for follow-up.
     ``priority_cells``: how many cells the priority list adds after the admin units.
+    A unit's follow-up is overdue when at least ``follow_up_overdue_share`` of its due
+    commitments (own due date, else ``follow_up_weeks`` after) are not done. Reprisal
+    exposure: civilians targeted within ``reprisal_window_days`` after and
+    ``reprisal_distance_km`` of a mission engagement.
     """
 
     profile_weeks: int = 52
@@ -141,6 +146,9 @@ class EngagementConfig:
     follow_up_lookback_weeks: int = 52
     passive_modalities: tuple[str, ...] = ("early_warning_alert",)
     priority_cells: int = 20
+    follow_up_overdue_share: float = 0.5
+    reprisal_window_days: int = 28
+    reprisal_distance_km: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -418,6 +426,10 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):
                     c.add(f"matrix.{key}", f"must be a list of {n} increasing numbers.")
+                elif key == "likelihood_bins" and not all(0 < x < 1 for x in v):
+                    c.add("matrix.likelihood_bins", "must be probabilities between 0 and 1 "
+                          "(of at least one incident in the unit next week), e.g. "
+                          "[0.1, 0.3, 0.6, 0.9]; they are no longer counts of incidents.")
                 else:
                     mm[key] = tuple(v)
         kw["matrix"] = MatrixConfig(**mm)
@@ -470,6 +482,8 @@ def _engagement_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path,
         ("cell_risk_quantile", float, 0, 1), ("town_density_km2", float, 0, 10**6),
         ("leader_max_participants", int, 1, 10**4),
         ("follow_up_lookback_weeks", int, 1, 520), ("priority_cells", int, 0, 10**4),
+        ("follow_up_overdue_share", float, 0, 1), ("reprisal_window_days", int, 1, 3650),
+        ("reprisal_distance_km", float, 0, 1000),
     ):
         if key in eng:
             value = _number(c, f"engagement.{key}", eng[key], kind, lo, hi)

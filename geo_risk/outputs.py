@@ -22,8 +22,9 @@ from .readers.tabular import file_sha256
 from .schemas import MODALITIES
 
 #: Grid columns written to risk_grid.parquet (shareable: aggregated, suppressed engagement).
-GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_prev", "risk_change",
-                "risk_band", "incidents_4w", "incidents_52w", "fatalities_4w", "population",
+GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_low", "risk_high",
+                "risk_prev", "risk_change", "risk_band", "trend", "onset", "drivers",
+                "incidents_4w", "incidents_52w", "fatalities_4w", "population",
                 "area_km2", "engagements_12w", "engagement_status", "restricted",
                 "restricted_weeks", "geometry"]
 #: Engagement-gap, access and reprisal columns (geo_risk.engagement) added to the grid file.
@@ -32,6 +33,7 @@ ENGAGEMENT_GRID_COLUMNS = [
     *(f"coverage_{m}" for m in MODALITIES),
     "coverage_reached_per_1000", "coverage_women_share", "coverage_youth_share",
     "coverage_weeks_since", "coverage_teams", "under_engaged", "under_engaged_score",
+    "under_engaged_reason",
     "access_status", "nearest_base", "nearest_base_km", "reprisal_exposure"]
 
 
@@ -87,7 +89,7 @@ def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str],
             "cells": int(len(result.grid)),
             "h3_resolution": config.h3_resolution,
             "mean_risk": float(result.grid["risk"].mean()),
-            "expected_incidents": float(result.grid["risk"].sum()),
+            "expected_incident_cells": float(result.grid["risk"].sum()),
         },
         "boundaries": {"path": str(config.boundaries.path), "units": int(len(inputs.admin))},
         "seeds": seeds(config),
@@ -145,7 +147,8 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
     """Every output but run.json, into ``out``."""
     paths: dict[str, Path] = {}
     extra = [c for c in ENGAGEMENT_GRID_COLUMNS if c in result.grid.columns]
-    grid = result.grid[[*GRID_COLUMNS[:-1], *extra, "geometry"]].copy()
+    base = [c for c in GRID_COLUMNS[:-1] if c in result.grid.columns]
+    grid = result.grid[[*base, *extra, "geometry"]].copy()
     grid["cell"] = _cell_strings(result.grid["cell"].to_numpy())
     paths["risk_grid"] = out / "risk_grid.parquet"
     grid.to_parquet(paths["risk_grid"], index=False)

@@ -147,6 +147,8 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "safety_score": safety,
         "commitments_made": text(f, cols["commitments_made"]).str.lower().isin(_YES),
         "follow_up_status": text(f, cols["follow_up_status"]).str.lower(),
+        "follow_up_due": pd.to_datetime(text(f, cols.get("follow_up_due")).replace("", None),
+                                        errors="coerce"),
         "source_file": str(path),
         "source_row": rows,
     })

@@ -64,6 +64,7 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "safety_score": ("safety_score", "safety", "trust_score"),
     "commitments_made": ("made", "commitments_made"),
     "follow_up_status": ("follow_up", "follow_up_status"),
+    "follow_up_due": ("follow_up_due", "due_date", "commitment_due"),
 }
 REQUIRED = ("consultation_id", "date")
 #: Single text columns holding a KoBo/ODK geopoint ("lat lon alt accuracy") or "[lat, lon]".
