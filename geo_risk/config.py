@@ -84,6 +84,9 @@ class ModelConfig:
     n_seeds: int = 2
     seed: int = 0
     history_weeks: int = 4  # weeks scored for the map's week selector (forecast week included)
+    #: Recent weeks on which every model is scored out of sample before the week is served;
+    #: with kind "model" the week is scored by whichever did best there (0 = no check).
+    validation_weeks: int = 13
 
 
 @dataclass(frozen=True)
@@ -390,7 +393,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed", "history_weeks"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -408,7 +411,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 m["half_lives_weeks"] = tuple(float(x) for x in hl)
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
-                            ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26)):
+                            ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26),
+                            ("validation_weeks", 0, 104)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:
