@@ -174,7 +174,8 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
                           for r in result.inputs.reports),
             freshness=tuple((r.name, r.newest_date or "", r.stale)
                             for r in result.inputs.reports if r.kind != "bases"),
-            notes=(f"Engagement counts below {config.min_count} are suppressed.",),
+            notes=(*_model_check_note(result.model),
+                   f"Engagement counts below {config.min_count} are suppressed."),
         )
         paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
                                  boundaries=result.inputs.admin.assign(
@@ -215,3 +216,9 @@ def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path
 
 
 __all__ = ["ENGAGEMENT_GRID_COLUMNS", "package_versions", "run_record", "write_outputs"]
+
+
+def _model_check_note(model: Any) -> tuple[str, ...]:
+    """The weekly run's validation summary, for the map's title block."""
+    v = model.get("validation") if isinstance(model, dict) else None
+    return (str(v["summary"]),) if isinstance(v, dict) and v.get("summary") else ()

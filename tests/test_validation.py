@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 from geo_risk.config import ModelConfig, load_config
 from geo_risk.features import TrainingSet
 from geo_risk.forecast import fit_model
+from geo_risk.outputs import write_outputs
 from geo_risk.pipeline import load_inputs, run_week
 from geo_risk.validation import Validation, Validator, summarise
 
@@ -49,10 +51,16 @@ def test_a_model_that_lost_on_recent_weeks_is_not_served(
 
 
 def test_the_validated_model_is_served_and_reported_in_plain_words(
-        mini_scenario: Path) -> None:
+        mini_scenario: Path, tmp_path: Path) -> None:
     cfg = load_config(mini_scenario)
     res = run_week(cfg, week=WEEK, inputs=load_inputs(cfg, now=pd.Timestamp("2025-01-01")))
     v = res.model["validation"]
+    paths = write_outputs(res, cfg, tmp_path / "out")
+    run = json.loads(paths["run"].read_text(encoding="utf-8"))
+    assert run["model"]["validation"]["chosen"] == v["chosen"]
+    brief = paths["brief"].read_text(encoding="utf-8")
+    assert 'id="grb-model-check"' in brief and "top 1% of cells" in brief
+    assert "top 1% of cells" in paths["map"].read_text(encoding="utf-8")
     assert set(v["metrics"]) == {"model", "conflictology", "historical_average", "persistence"}
     best = max(v["metrics"], key=lambda k: v["metrics"][k]["average_precision"])
     assert v["metrics"][v["chosen"]]["average_precision"] == \

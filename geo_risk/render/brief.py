@@ -64,7 +64,8 @@ MAX_PRIORITIES = 20
 #: Rows of the priority list shown per kind (the rest is in priorities.csv).
 PRIORITY_LIMITS = {"admin unit": 12, "cell": 8}
 _DOT = " \u00b7 "
-_MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM)", "persistence": "persistence baseline",
+_MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM) blended with conflictology",
+               "persistence": "persistence baseline",
                "historical_average": "historical-average baseline",
                "conflictology": "conflictology baseline"}
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
@@ -740,6 +741,8 @@ body { margin: 0; background: #f3f4f1; }
   font-weight: 700; }
 .grb-week { font-size: 16px; font-weight: 600; margin: 0; }
 .grb-meta { color: #555; font-size: 12.5px; margin: 2px 0 0; }
+.grb-model-check { font-size: 13px; margin: 6px 0 0; padding: 6px 8px; background: #f4f6f8;
+  border-left: 3px solid #4a6fa5; }
 .grb-keys { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 10px;
   margin: 14px 0 16px; }
 .grb-tile { border: 1px solid #d9dbd5; border-left: 4px solid #1d3b8f; border-radius: 4px;
@@ -846,6 +849,7 @@ def render_brief(
     generated_at: dt.datetime | None = None,
     personal_columns: Sequence[str] = (),
     actors: pd.DataFrame | None = None,
+    model_check: str | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -930,7 +934,9 @@ def render_brief(
         f"<h1>{_e(title)}</h1>",
         f'<p class="grb-week">Forecast week {week.isoformat()} (Mon) to {week_end.isoformat()} '
         "(Sun)</p>",
-        f'<p class="grb-meta">{_e(_DOT.join(meta))}</p></header>',
+        f'<p class="grb-meta">{_e(_DOT.join(meta))}</p>'
+        + (f'<p class="grb-model-check" id="grb-model-check">{_e(model_check)}</p>'
+           if model_check else "") + "</header>",
         _key_figures(matrix, grid, rows),
         _warnings_block(warnings, rows),
         _map_section(map_html, map_png, title),
@@ -1042,7 +1048,16 @@ def brief_for_run(
         generated_at=generated_at,
         personal_columns=tuple(getattr(config, "sensitive_columns", ()) or ()),
         actors=getattr(result, "actors", None),
+        model_check=_model_check(result.model),
     )
+
+
+def _model_check(model: Any) -> str | None:
+    """The weekly run's validation in words (which model scored the week, how it did)."""
+    if not isinstance(model, dict):
+        return None
+    v = model.get("validation")
+    return str(v["summary"]) if isinstance(v, dict) and v.get("summary") else None
 
 
 def write_brief_outputs(
