@@ -10,7 +10,8 @@ Brier skill against the historical average, plus the model's ratio to the best b
         --config ../realdata/nga/scenario.toml --years 3 --res 6 --refit-every 8
 
 ``--seeds 0,1,2`` repeats the model with other seeds (baselines are deterministic) and
-prints the spread. ``--json FILE`` writes every report. Nothing is asserted.
+prints the spread. ``--param blend=0.5`` (repeatable) sets a :class:`geo_risk.model.RiskModel`
+parameter for an experiment. ``--json FILE`` writes every report. Nothing is asserted.
 """
 
 from __future__ import annotations
@@ -108,6 +109,28 @@ def table(reports: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _patch_params(params: list[str]) -> None:
+    """Experiment hook: extra RiskModel parameters for every "model" fit of the backtest."""
+    import geo_risk.backtest as bt
+    from geo_risk.model import RiskModel
+
+    extra = {}
+    for p in params:
+        key, _, value = p.partition("=")
+        extra[key] = None if value == "None" else float(value) if "." in value else int(value)
+    original = bt.fit_model
+
+    def fit(name: str, ts: Any, config: Any) -> Any:
+        if name != "model":
+            return original(name, ts, config)
+        m = RiskModel(n_estimators=config.n_estimators, n_seeds=config.n_seeds,
+                      random_state=config.seed, **extra)
+        return m.fit(pd.DataFrame(ts.X, columns=ts.feature_names), ts.y,
+                     sample_weight=ts.weight, week=ts.week)
+
+    bt.fit_model = fit  # type: ignore[assignment]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -121,9 +144,14 @@ def main() -> None:
     ap.add_argument("--training-weeks", type=int, default=0, help="0 = the config's")
     ap.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     ap.add_argument("--json", help="write all reports to this file")
+    ap.add_argument("--param", action="append", default=[],
+                    help="RiskModel parameter for an experiment, e.g. blend=0.5 (repeat)")
     args = ap.parse_args()
+    if args.param:
+        _patch_params(args.param)
     print(f"geo-risk forecast benchmark; cores {os.cpu_count()}, load "
-          f"{os.getloadavg()[0]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}\n")
+          f"{os.getloadavg()[0]:.1f}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
+          f"model params {args.param or 'default'}\n")
     reports = []
     for path in args.config:
         rs = bench_one(path, args)

@@ -403,7 +403,12 @@ class BriefPage:
         self.page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         self.page.route("**/*", self._route)
         self.page.goto(self.path, wait_until="load")
-        frames = [f for f in self.page.frames if f.url == "about:srcdoc"]
+        # On a loaded machine the srcdoc frame can still be navigating after "load".
+        for _ in range(200):
+            frames = [f for f in self.page.frames if f.url == "about:srcdoc"]
+            if frames:
+                break
+            self.page.wait_for_timeout(100)
         assert len(frames) == 1, [f.url for f in self.page.frames]
         self.map = frames[0]
         self.map.wait_for_function("window.geoRisk && window.geoRisk.painted", timeout=20_000)
