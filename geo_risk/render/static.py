@@ -216,6 +216,7 @@ class _Canvas:
     top: float
     bottom: float
     name_labels: list[Text] = field(default_factory=list)
+    name_spots: list[list[tuple[float, float, str, str]]] = field(default_factory=list)
     base_labels: list[Text] = field(default_factory=list)
     base_spots: list[list[tuple[float, float, str, str]]] = field(default_factory=list)
     marks_xy: list[tuple[float, float]] = field(default_factory=list)
@@ -350,6 +351,7 @@ def _draw_units(c: _Canvas, b: gpd.GeoDataFrame) -> None:
     rank = (pd.to_numeric(b["priority_rank"], errors="coerce").to_numpy(dtype="float64")[ok]
             if "priority_rank" in b.columns else np.full(int(ok.sum()), np.nan))
     unit_area = pd.Series(area).groupby(orig_owner).sum().to_numpy()
+    dy = 0.008 * (c.extent[3] - c.extent[1])
     top_rank = np.where(rank[biggest.index] <= TOP_PRIORITIES, rank[biggest.index], np.inf)
     # Ranked units first (their numbers must show), then the biggest units win overlaps.
     for i in np.lexsort((-unit_area, top_rank)):
@@ -363,8 +365,12 @@ def _draw_units(c: _Canvas, b: gpd.GeoDataFrame) -> None:
             style = {"fontsize": 7.2, "fontweight": "bold", "color": "#1c1c1c",
                      "bbox": {"boxstyle": "round,pad=0.22", "facecolor": "white",
                               "edgecolor": "#1c1c1c", "linewidth": 0.8}}
-        c.name_labels.append(_text(c.ax, pts[i, 0], pts[i, 1], name, ha="center",
-                                   va="center", zorder=6, clip_on=True, **style))
+        x, y = pts[i]
+        c.name_labels.append(_text(c.ax, x, y, name, ha="center", va="center", zorder=6,
+                                   clip_on=True, **style))
+        # On its point, else just above or below it (a base marker may sit on the point).
+        c.name_spots.append([(x, y, "center", "center"), (x, y + dy, "center", "bottom"),
+                             (x, y - dy, "center", "top")])
 
 
 def _draw_bases(c: _Canvas, bases: pd.DataFrame, week: dt.date) -> None:
@@ -433,8 +439,8 @@ def _title_block(c: _Canvas, *, title: str, week: dt.date, synthetic: bool, leve
     _text(fig, 0.015, 1 - 0.22 / h, title, fontsize=14, fontweight="bold", va="top",
           ha="left", color="#1c1c1c")
     res_text = f", H3 resolution {h3_resolution} cells" if h3_resolution is not None else ""
-    what = ("admin risk level (risk-assessment matrix) with engagement priorities; inset: "
-            f"probability of at least one incident per cell{res_text}" if levels else
+    what = ("admin risk level from the risk-assessment matrix; boxed numbers: priority for "
+            "engagement" if levels else
             f"probability of at least one incident per cell{res_text}")
     fig.text(0.015, 1 - 0.56 / h, f"Forecast week {week.isoformat()} to {week_end.isoformat()}: "
              f"{what}", fontsize=8.5 if levels else 9, va="top", ha="left", color="#444")
@@ -463,40 +469,45 @@ def _risk_handles(classes: np.ndarray) -> list[Patch | Line2D]:
     return handles
 
 
-def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> Axes:
-    """The legend column: the main theme, then the other layers under it."""
+def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> float:
+    """The legend column: the main theme, then the other layers under it.
+
+    Returns the bottom of the lowest legend, as a fraction of the figure height.
+    """
     legend_ax = c.fig.add_axes((c.map_w + 0.03, c.bottom, 1 - c.map_w - 0.045, c.top - c.bottom))
     legend_ax.axis("off")
     kw: dict[str, Any] = {"loc": "upper left", "frameon": False, "fontsize": 8.5,
                           "title_fontsize": 9, "alignment": "left", "handlelength": 1.6,
                           "handleheight": 1.1, "borderaxespad": 0}
+    renderer = c.canvas.get_renderer()
     leg = legend_ax.legend(handles=first, title=first_title, **kw)
     legend_ax.add_artist(leg)
     if c.legend:
         # The first legend's size (no draw needed) places the second under it.
-        box = leg.get_window_extent(c.canvas.get_renderer()).transformed(
-            legend_ax.transAxes.inverted())
-        legend_ax.legend(handles=c.legend, bbox_to_anchor=(0, box.y0 - 0.03),
-                         title="Other layers", **kw)
-    return legend_ax
+        box = leg.get_window_extent(renderer).transformed(legend_ax.transAxes.inverted())
+        leg = legend_ax.legend(handles=c.legend, bbox_to_anchor=(0, box.y0 - 0.03),
+                               title="Other layers", **kw)
+    return float(leg.get_window_extent(renderer).transformed(c.fig.transFigure.inverted()).y0)
 
 
-def _risk_inset(c: _Canvas, polygons: np.ndarray, cls_of_poly: np.ndarray) -> None:
-    """The cell probabilities as a small map at the bottom of the legend column."""
+def _risk_inset(c: _Canvas, polygons: np.ndarray, cls_of_poly: np.ndarray, top: float) -> None:
+    """The cell probabilities as a small map in the legend column, under ``top``."""
     west, south, east, north = c.extent
     aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
     width = 1 - c.map_w - 0.045
     fig_w, fig_h = c.fig.get_size_inches()
     height = width * fig_w * (north - south) * aspect / max(east - west, 1e-9) / fig_h
-    height = min(height, 0.3)
-    legend_h = 1.05 / fig_h
-    inset = c.fig.add_axes((c.map_w + 0.03, c.bottom + legend_h, width, height))
+    legend_h = 1.05 / fig_h  # the colour strip and its labels under the inset
+    room = top - 0.35 / fig_h - c.bottom - legend_h  # 0.35 in for the inset's title
+    height = max(min(height, room), 0.08)
+    inset = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height, width, height))
     _map_axes(inset, c.extent, aspect)
     _draw_risk(inset, polygons, cls_of_poly)
     inset.set_title("Probability of \u22651 incident per cell", fontsize=8, loc="left",
                     pad=3)
     labels = risk_class_labels()
-    strip = c.fig.add_axes((c.map_w + 0.03, c.bottom + 0.55 / fig_h, width, 0.16 / fig_h))
+    strip = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height - 0.45 / fig_h, width,
+                            0.16 / fig_h))
     strip.axis("off")
     n = len(RISK_COLOURS)
     for i, colour in enumerate(RISK_COLOURS):
@@ -560,15 +571,15 @@ def draw_map_figure(
     _scale_bar(c.ax, *c.extent)
     _title_block(c, title=title, week=week, synthetic=synthetic, levels=levels,
                  h3_resolution=h3_resolution)
-    _legends(c, first, first_title)
+    legends_bottom = _legends(c, first, first_title)
     if levels:
-        _risk_inset(c, polygons, cls_of_poly)
+        _risk_inset(c, polygons, cls_of_poly, top=legends_bottom - 0.1 / c.height_in)
     c.ax.apply_aspect()  # final axes box, so label extents are measured where they are drawn
     renderer = c.canvas.get_renderer()
     taken = [Bbox.from_extents(px - 5, py - 5, px + 5, py + 5)
              for px, py in c.ax.transData.transform(np.asarray(c.marks_xy).reshape(-1, 2))]
     # Unit names first: a base label takes a free side of its marker or is hidden, never a name.
-    _place_labels(renderer, c.name_labels, taken)
+    _place_labels(renderer, c.name_labels, taken, c.name_spots)
     _place_labels(renderer, c.base_labels, taken, c.base_spots)
     return c.fig
 
