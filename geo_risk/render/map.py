@@ -129,8 +129,8 @@ _KNOWN_ENGAGEMENT = {
     "rarely engaged": "#f0a33a",
     "no women": "#8e5bb5",
     "no youth": "#b58ed6",
-    "never engaged": "#f08a6c",
-    "not engaged": "#f08a6c",
+    "never engaged": "#c8553d",
+    "not engaged": "#f4a582",
     "suppressed": "#9a9a9a",
     "withheld": "#6f6f6f",
 }

@@ -1,4 +1,10 @@
-"""A static PNG of the weekly risk map, for documents that cannot hold HTML.
+"""A static PNG of the weekly risk map, for briefings and documents that cannot hold HTML.
+
+Given admin units with their matrix columns (:func:`geo_risk.render.layers.unit_layers`), the
+main map fills each unit by its ``level``, boxes the top units' names with their priority
+number, outlines the top changes, and shows the cell probabilities as an inset; bases are
+drawn open (with their reach) or closed (greyed, with the close date). Labels never overlap:
+unit names are placed first, a base label takes a free side of its marker or is left out.
 
 The picture uses the same probability classes and colours as the interactive map's legend
 (:data:`geo_risk.render.map.RISK_BREAKS`, :data:`~geo_risk.render.map.RISK_COLOURS`) and the
