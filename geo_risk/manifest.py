@@ -15,7 +15,7 @@ from .readers.tabular import file_sha256
 #: Packages whose version can change a number, a map or a file of the run.
 PACKAGES = ("numpy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "pyarrow",
             "rasterio", "exactextract", "h3", "h3ronpy", "scikit-learn", "scipy", "lightgbm",
-            "matplotlib", "pillow", "folium", "branca", "jinja2", "markupsafe",
+            "matplotlib", "pillow", "jinja2", "markupsafe",
             "django-js-lib-leaflet", "openpyxl", "xlrd")
 
 #: Files read together with a data file of the same name (Shapefile parts, GDAL sidecars,

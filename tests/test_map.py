@@ -6,9 +6,11 @@ import base64
 import datetime as dt
 import json
 import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
-import folium
 import geopandas as gpd
 import h3ronpy.vector as h3v
 import numpy as np
@@ -129,11 +131,14 @@ def test_same_inputs_give_the_same_page() -> None:
     assert render_map(**inputs) == render_map(**inputs)
 
 
-def test_folium_class_defaults_are_not_mutated() -> None:
-    before = (list(folium.Map.default_js), list(folium.Map.default_css))
-    render_map(**make_inputs())
-    assert (folium.Map.default_js, folium.Map.default_css) == before
-    assert any("cdn" in url for _, url in folium.Map.default_js)
+def test_map_page_is_rendered_without_folium() -> None:
+    code = ("import sys\nfrom geo_risk.render import render_map\n"
+            "print('folium' in sys.modules, 'branca' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[1])
+    assert out.stdout.split() == ["False", "False"]
+    page = render_map(**make_inputs())
+    assert "folium" not in page and page.count('id="map_geo_risk"') == 1
 
 
 def test_every_cell_keeps_its_value_in_the_dissolved_groups() -> None:

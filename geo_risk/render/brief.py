@@ -15,8 +15,10 @@ Offline and safe
 * A Content-Security-Policy allows only the map's own inline scripts (by SHA-256 hash), inline
   styles and ``data:`` images; nothing may be fetched, so an injected script would neither run
   nor send anything out, even if escaping ever failed.
-* Every text from data (admin names and codes, drivers, trends, base names, titles, sources,
-  warnings, priority fields) goes through :func:`html.escape`. Personal or location columns of
+* The page is the template ``templates/brief.html.j2`` (fragments in ``brief_parts.html.j2``),
+  rendered with autoescape (:mod:`geo_risk.render.templating`): every text from data (admin
+  names and codes, drivers, trends, base names, titles, sources, warnings, priority fields) is
+  escaped where it meets HTML. Personal or location columns of
   a priority table (names, phones, coordinates, …) are never shown, and no consultation point
   reaches the page: engagement appears only as aggregated cells inside the map.
 * For print (``@media print``) the interactive map is hidden and the static PNG takes its
@@ -29,11 +31,9 @@ import base64
 import dataclasses
 import datetime as dt
 import hashlib
-import html
-import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +44,24 @@ import pyarrow as pa
 
 from geo_risk.analyse import likelihood_legend
 from geo_risk.errors import Problem, ValidationError
-from geo_risk.render.map import LEVEL_COLOURS, format_probability, quantise_probability
+from geo_risk.render.brief_format import (  # the brief's own helpers
+    _Block,
+    _get,
+    _level_badge,
+    _missing,
+    _num,
+    _parts,
+    _pp,
+    _prob,
+    _records,
+    _share,
+    _signed_class,
+    _Table,
+    _table,
+    _text_or_blank,
+    _unit,
+)
+from geo_risk.render.templating import Markup, render
 
 if TYPE_CHECKING:
     from geo_risk.config import RunConfig
@@ -69,10 +86,6 @@ _MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM) blended with conflict
                "historical_average": "historical-average baseline",
                "conflictology": "conflictology baseline"}
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
-_LEVEL_TEXT_DARK = {"critical", "very high", "high"}
-#: Badge colours: the map's admin-level colours, plus words other tables use.
-_LEVEL_COLOURS = {**LEVEL_COLOURS, "very high": "#b3262b", "moderate": LEVEL_COLOURS["medium"],
-                  "very low": "#fdf3e1"}
 #: Columns of a priority table that are never shown (people, places of people, free text).
 _PERSONAL_RE = re.compile(
     r"(^|_)(name|names|phone|email|e_mail|contact|facilitator|respondent|participant|"
@@ -82,143 +95,6 @@ _PERSONAL_RE = re.compile(
 )
 #: Name-like columns that are about places, not people.
 _PLACE_NAME_COLUMNS = {"admin_name", "base_name", "admin1_name", "admin2_name", "parent_name"}
-
-
-# --------------------------------------------------------------------------- small helpers
-
-
-class _Html(str):
-    """A piece of HTML built by this module (its data parts already escaped)."""
-
-
-def _e(value: Any) -> str:
-    """Escape any value as text for HTML content or a quoted attribute."""
-    if isinstance(value, _Html):
-        return str(value)
-    return html.escape("" if value is None else str(value), quote=True)
-
-
-def _missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _prob(p: Any) -> str:
-    """A probability as the map shows it (two significant digits)."""
-    if _missing(p):
-        return "\u2014"
-    return format_probability(int(quantise_probability([float(p)])[0]))
-
-
-def _pp(d: Any) -> str:
-    """A change of probability in percentage points, signed."""
-    if _missing(d):
-        return "\u2014"
-    pp = float(d) * 100
-    if abs(pp) < 0.05:
-        return "\u00b10 pp"
-    text = f"{abs(pp):.1f}" if abs(pp) < 10 else f"{abs(pp):.0f}"
-    return ("+" if pp > 0 else "\u2212") + text + " pp"
-
-
-def _num(x: Any, digits: int = 0) -> str:
-    if _missing(x):
-        return "\u2014"
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return str(x)
-    if not math.isfinite(v):
-        return "\u2014"
-    return f"{v:,.{digits}f}"
-
-
-def _share(x: Any) -> str:
-    if _missing(x):
-        return "\u2014"
-    v = float(x)
-    return "<1%" if 0 < v < 0.005 else f"{v * 100:.0f}%"
-
-
-def _get(row: Mapping[Any, Any], key: str) -> Any:
-    return row.get(key)
-
-
-def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
-    """Rows as dicts (tables of tens of rows, not cells)."""
-    return frame.to_dict("records")
-
-
-def _level_badge(level: Any, prev: Any = None, change: Any = None) -> _Html:
-    text = "" if _missing(level) else str(level)
-    key = text.strip().lower()
-    colour = _LEVEL_COLOURS.get(key, "#d4d4d4")
-    fg = "#ffffff" if key in _LEVEL_TEXT_DARK else "#1c1c1c"
-    out = (f'<span class="grb-badge" style="background:{colour};color:{fg}">'
-           f"{_e(text or 'n/a')}</span>")
-    ch = "" if _missing(change) else str(change).strip().lower()
-    if ch in ("up", "down"):
-        arrow = "\u25b2" if ch == "up" else "\u25bc"
-        was = "" if _missing(prev) else f" from {_e(prev)}"
-        out += f' <span class="grb-move grb-{ch}">{arrow}{was}</span>'
-    return _Html(out)
-
-
-def _signed_class(d: Any) -> str:
-    if _missing(d) or abs(float(d)) < 0.0005:
-        return ""
-    return "grb-up" if float(d) > 0 else "grb-down"
-
-
-def _table(
-    headers: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    *,
-    cls: str = "",
-    numeric: Sequence[int] = (),
-    caption: str | None = None,
-    cell_classes: Sequence[Sequence[str]] | None = None,
-) -> _Html:
-    """An HTML table; every cell is escaped unless it is :class:`_Html` built here."""
-    num = set(numeric)
-    parts = [f'<table class="grb-table {_e(cls)}">']
-    if caption:
-        parts.append(f"<caption>{_e(caption)}</caption>")
-    parts.append("<thead><tr>")
-    num_attr = ' class="grb-num"'
-    parts += [f'<th scope="col"{num_attr if i in num else ""}>{_e(h)}</th>'
-              for i, h in enumerate(headers)]
-    parts.append("</tr></thead><tbody>")
-    for r, row in enumerate(rows):
-        parts.append("<tr>")
-        for i, value in enumerate(row):
-            classes = ["grb-num"] if i in num else []
-            if cell_classes is not None and cell_classes[r][i]:
-                classes.append(cell_classes[r][i])
-            attr = f' class="{_e(" ".join(classes))}"' if classes else ""
-            parts.append(f"<td{attr}>{_e(value)}</td>")
-        parts.append("</tr>")
-    parts.append("</tbody></table>")
-    return _Html("".join(parts))
-
-
-def _unit(name: Any, pcode: Any) -> _Html:
-    n = "" if _missing(name) else str(name)
-    p = "" if _missing(pcode) else str(pcode)
-    return _Html(f'<span class="grb-unit">{_e(n or "Unnamed area")}</span>'
-                 f'<span class="grb-code">{_e(p)}</span>')
-
-
-def _text_or_blank(value: Any) -> str:
-    return "" if _missing(value) else str(value)
-
-
-def _empty(text: str) -> _Html:
-    return _Html(f'<p class="grb-empty">{_e(text)}</p>')
 
 
 # --------------------------------------------------------------------------- sections
@@ -233,59 +109,47 @@ def _sorted_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
     return m.sort_values(keys, ascending=False, kind="stable")
 
 
-def _matrix_section(matrix: pd.DataFrame) -> str:
-    m = _sorted_matrix(matrix)
+def _access(share: Any, people: Any) -> str | Markup:
+    if not _missing(share) and float(share) == 0 and (_missing(people) or not people):
+        return "none"
+    if not _missing(people) and float(people) > 0:
+        return _parts().with_sub(f"{_share(share)} of area", f"{_num(people)} people")
+    return _share(share)
+
+
+def _matrix_table(matrix: pd.DataFrame) -> _Table:
+    parts = _parts()
     rows = []
     cell_cls = []
-    for i, r in enumerate(_records(m), start=1):  # one row per admin unit (tens)
-        share, people = _get(r, "restricted_share"), _get(r, "restricted_population")
-        access: str | _Html = _share(share)
-        if not _missing(share) and float(share) == 0 and (_missing(people) or not people):
-            access = "none"
-        elif not _missing(people) and float(people) > 0:
-            access = _Html(f"{_e(access)} of area"
-                           f'<span class="grb-sub">{_e(_num(people))} people</span>')
+    for i, r in enumerate(_records(_sorted_matrix(matrix)), start=1):  # one row per unit (tens)
         rows.append([
             i,
             _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
             _level_badge(_get(r, "level"), _get(r, "level_prev"), _get(r, "level_change")),
-            _Html(f"{_e(_prob(_get(r, 'likelihood')))}"
-                  f'<span class="grb-sub">{_e(_text_or_blank(_get(r, "likelihood_label")))}'
-                  "</span>"),
+            parts.with_sub(_prob(_get(r, "likelihood")),
+                           _text_or_blank(_get(r, "likelihood_label"))),
             _pp(_get(r, "likelihood_change")),
             _num(_get(r, "expected_incident_cells"), 1),
             _text_or_blank(_get(r, "trend")),
             _num(_get(r, "civilian_targeting_12w")),
-            access,
+            _access(_get(r, "restricted_share"), _get(r, "restricted_population")),
         ])
         cell_cls.append(["", "", "", "", _signed_class(_get(r, "likelihood_change")), "", "", "",
                          ""])
-    table = _table(
+    return _table(
         ["#", "Admin unit", "Level", "P(\u22651 incident)", "Change vs last week",
          "Expected cells with incidents", "Trend", "Civilians targeted, 12 wk",
          "Access restricted"],
         rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 7), cell_classes=cell_cls,
     )
-    return (
-        '<section class="grb-section" id="grb-matrix"><h2>Admin risk matrix</h2>'
-        '<p class="grb-lead">Level = likelihood \u00d7 impact on the 5\u00d75 risk-assessment '
-        "matrix. P(\u22651 incident) is the chance of at least one incident in the unit next "
-        "week, with its likelihood word (" + _e(likelihood_legend()) + "); change is against "
-        "last week's forecast, in percentage points. Expected cells with incidents is the sum "
-        "of the cells' probabilities: how many grid cells should see at least one incident, "
-        "not a count of incidents. Access: share of the unit's area under a restriction in "
-        "force.</p>"
-        f"{table}</section>"
-    )
 
 
-def _actors_section(actors: pd.DataFrame | None, matrix: pd.DataFrame,
-                    priorities: pd.DataFrame | None, *, top: int = 8, per_unit: int = 3) -> str:
+def _actors_table(actors: pd.DataFrame | None, matrix: pd.DataFrame,
+                  priorities: pd.DataFrame | None, *, top: int = 8,
+                  per_unit: int = 3) -> _Table | None:
     """Armed actors active in the top units (priority order, else level), with counts."""
-    head = ('<section class="grb-section" id="grb-actors"><h2>Armed actors in the top units'
-            "</h2>")
     if not isinstance(actors, pd.DataFrame) or actors.empty:
-        return head + _empty("No armed actor reported in the window.") + "</section>"
+        return None
     if isinstance(priorities, pd.DataFrame) and "kind" in priorities.columns:
         order = priorities.loc[priorities["kind"] == "admin unit", "admin_pcode"]
     else:
@@ -302,16 +166,11 @@ def _actors_section(actors: pd.DataFrame | None, matrix: pd.DataFrame,
                                                  a["civilian_targeting"].to_numpy(float),
                                                  strict=True))
         rows.append([_unit(names.get(code, ""), code), who])
-    return (head + '<p class="grb-lead">Armed actors named in the incident reports of the last '
-            "weeks, by unit (up to three each): incidents involving the actor and, of those, "
-            "civilian targeting it perpetrated. Names are as the sources report them; this is "
-            "not an attribution of responsibility. Do no harm: do not pair these names with "
-            "any community, person or meeting the mission engaged.</p>"
-            + _table(["Admin unit", "Actors (incidents, civilian targeting)"], rows,
-                     cls="grb-actors") + "</section>")
+    return _table(["Admin unit", "Actors (incidents, civilian targeting)"], rows,
+                  cls="grb-actors")
 
 
-def _admin_changes(matrix: pd.DataFrame, *, up: bool) -> str:
+def _admin_changes(matrix: pd.DataFrame, *, up: bool) -> _Block:
     """Units that changed most, on a scale that does not saturate (``change_score``: recent
     incidents against the unit's own baseline, plus the change in expected cells), with the
     reason in words; level moves always qualify."""
@@ -328,50 +187,50 @@ def _admin_changes(matrix: pd.DataFrame, *, up: bool) -> str:
     m = m[(m["_moved"] == 1) | (m["_chg"] >= cut)]
     m = m.sort_values(["_chg", "_moved"], ascending=False, kind="stable").head(TOP_ADMIN_CHANGES)
     word = "rising" if up else "falling"
+    heading = f"Admin units, risk {word}"
     if m.empty:
-        return (f"<h3>Admin units, risk {word}</h3>"
-                + _empty(f"No admin unit changed level or moved markedly ({word})."))
+        return _Block(heading, empty=f"No admin unit changed level or moved markedly ({word}).")
+    parts = _parts()
     rows = [[
         _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
         _level_badge(_get(r, "level"), _get(r, "level_prev"), _get(r, "level_change")),
-        _Html(f"{_e(_num(_get(r, 'incidents_4w')))}"
-              f'<span class="grb-sub">usual {_e(_num(_get(r, "incidents_baseline_4w"), 1))}'
-              "</span>"),
-        _Html(f"{_e(_num(_get(r, 'expected_incident_cells_prev'), 1))} \u2192 "
-              f"{_e(_num(_get(r, 'expected_incident_cells'), 1))}"),
+        parts.with_sub(_num(_get(r, "incidents_4w")),
+                       f"usual {_num(_get(r, 'incidents_baseline_4w'), 1)}"),
+        f"{_num(_get(r, 'expected_incident_cells_prev'), 1)} \u2192 "
+        f"{_num(_get(r, 'expected_incident_cells'), 1)}",
         _prob(_get(r, "likelihood")),
         _text_or_blank(_get(r, "change_reason")),
     ] for r in _records(m)]
     cls = [["", "", "", "grb-up" if up else "grb-down", "", "grb-drivers"] for _ in rows]
-    return f"<h3>Admin units, risk {word}</h3>" + _table(
+    return _Block(heading, _table(
         ["Admin unit", "Level", "Incidents, last 4 wk", "Expected cells with incidents",
          "P(\u22651) now", "Why"], rows,
-        numeric=(2, 3, 4), cell_classes=cls, cls="grb-changes")
+        numeric=(2, 3, 4), cell_classes=cls, cls="grb-changes"))
 
 
-def _cell_changes(grid: pd.DataFrame, *, up: bool, n: int) -> str:
+def _cell_changes(grid: pd.DataFrame, *, up: bool, n: int) -> _Block:
     word = "increases" if up else "decreases"
+    heading = f"Cells, largest {word}"
     if "risk_change" in grid.columns:
         change = pd.to_numeric(grid["risk_change"], errors="coerce")
     elif "risk_prev" in grid.columns:
         change = pd.to_numeric(grid["risk"], errors="coerce") - pd.to_numeric(
             grid["risk_prev"], errors="coerce")
     else:
-        return f"<h3>Cells, largest {word}</h3>" + _empty("No previous week to compare with.")
+        return _Block(heading, empty="No previous week to compare with.")
     signed = change if up else -change
     pick = signed[signed >= 0.005].nlargest(n).index
     if len(pick) == 0:
-        return (f"<h3>Cells, largest {word}</h3>"
-                + _empty(f"No cell moved by \u22650.5 pp ({word})."))
+        return _Block(heading, empty=f"No cell moved by \u22650.5 pp ({word}).")
     g = grid.loc[pick]
     chg = change.loc[pick].to_numpy()
     cells = np.asarray(g["cell"].to_numpy(), dtype=np.uint64)
     coords = pa.table(h3v.cells_to_coordinates(cells))
     lat, lng = coords.column("lat").to_numpy(), coords.column("lng").to_numpy()
     ids = np.char.mod("%x", cells)
+    parts = _parts()
     rows = [[
-        _Html(f'<span class="grb-code">{_e(ids[i])}</span>'
-              f'<span class="grb-coord">{lat[i]:.3f}, {lng[i]:.3f}</span>'),
+        parts.cell_id(str(ids[i]), float(lat[i]), float(lng[i])),
         _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
         _prob(_get(r, "risk_prev")),
         _prob(_get(r, "risk")),
@@ -379,21 +238,18 @@ def _cell_changes(grid: pd.DataFrame, *, up: bool, n: int) -> str:
         _text_or_blank(_get(r, "drivers")),
     ] for i, r in enumerate(_records(g))]
     cls = [["", "", "", "", "grb-up" if up else "grb-down", "grb-drivers"] for _ in rows]
-    return f"<h3>Cells, largest {word}</h3>" + _table(
+    return _Block(heading, _table(
         ["H3 cell (centre lat, lon)", "Admin unit", "Last week", "This week", "Change",
-         "Main reasons"], rows, numeric=(2, 3, 4), cell_classes=cls, cls="grb-cells")
+         "Main reasons"], rows, numeric=(2, 3, 4), cell_classes=cls, cls="grb-cells"))
 
 
-def _changes_section(matrix: pd.DataFrame, grid: pd.DataFrame | None) -> str:
-    parts = ['<section class="grb-section" id="grb-changes"><h2>Top changes since last week</h2>',
-             '<div class="grb-cols">',
-             f'<div>{_admin_changes(matrix, up=True)}</div>',
-             f'<div>{_admin_changes(matrix, up=False)}</div>', "</div>"]
+def _changes(matrix: pd.DataFrame, grid: pd.DataFrame | None) -> dict[str, Any]:
+    cells = []
     if grid is not None and len(grid):
-        parts.append(_cell_changes(grid, up=True, n=TOP_CELL_CHANGES))
-        parts.append(_cell_changes(grid, up=False, n=TOP_CELL_CHANGES // 2))
-    parts.append("</section>")
-    return "".join(parts)
+        cells = [_cell_changes(grid, up=True, n=TOP_CELL_CHANGES),
+                 _cell_changes(grid, up=False, n=TOP_CELL_CHANGES // 2)]
+    return {"admin_up": _admin_changes(matrix, up=True),
+            "admin_down": _admin_changes(matrix, up=False), "cells": cells}
 
 
 def _shown_priority_columns(frame: pd.DataFrame,
@@ -443,7 +299,7 @@ def _label(col: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def _generic_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
+def _generic_priorities(frame: pd.DataFrame, cols: list[str]) -> _Table:
     """Any priority table: its (non-personal) columns as they are."""
     numeric = [i for i, c in enumerate(cols)
                if pd.api.types.is_numeric_dtype(frame[c].dtype)
@@ -453,18 +309,26 @@ def _generic_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
     return _table([_label(c) for c in cols], rows, numeric=numeric, cls="grb-priorities")
 
 
-def _lines(parts: Sequence[tuple[str, Any]]) -> _Html:
+def _lines(parts: Sequence[tuple[str, Any]]) -> Markup:
     """``label: value`` lines (value escaped), skipping missing values."""
-    out = []
-    for label, value in parts:
-        if _missing(value) or str(value).strip() == "":
-            continue
-        prefix = f'<span class="grb-k">{_e(label)}:</span> ' if label else ""
-        out.append(f'<span class="grb-line">{prefix}{_e(value)}</span>')
-    return _Html("".join(out))
+    return _parts().lines([(label, value) for label, value in parts
+                           if not _missing(value) and str(value).strip() != ""])
 
 
-def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
+def _risk_cell(r: Mapping[Any, Any]) -> Markup:
+    parts = _parts()
+    p = _get(r, "risk")
+    p = _get(r, "likelihood") if _missing(p) else p
+    bits: list[Any] = [] if _missing(_get(r, "level")) else [_level_badge(r["level"])]
+    if not _missing(p):
+        bits.append(parts.lines([("", f"p = {_prob(p)}")]))
+    if not _missing(_get(r, "expected_incident_cells")):
+        bits.append(parts.lines([("", f"{_num(r['expected_incident_cells'], 1)} expected "
+                                      "cells with incidents")]))
+    return parts.concat(bits)
+
+
+def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Table:
     """The priority table of a run (rank, unit or cell, risk, why, engagement, approach)."""
     have = set(cols)
     headers = ["#", "Where"]
@@ -482,23 +346,12 @@ def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
     rows = []
     for pos, r in enumerate(_records(frame[cols]), start=1):
         rank = _get(r, "rank")
-        row: list[Any] = [pos if _missing(rank) else rank]
         cell = _get(r, "cell")
-        where = str(_unit(_get(r, "admin_name"), _get(r, "admin_pcode")))
-        if not _missing(cell) and str(cell).strip():
-            where += f'<span class="grb-code">cell {_e(cell)}</span>'
-        row.append(_Html(where))
+        row: list[Any] = [pos if _missing(rank) else rank, _parts().where(
+            _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
+            "" if _missing(cell) else str(cell).strip() and str(cell))]
         if risk_cols:
-            p = _get(r, "risk")
-            p = _get(r, "likelihood") if _missing(p) else p
-            bits = [] if _missing(_get(r, "level")) else [str(_level_badge(r["level"]))]
-            if not _missing(p):
-                bits.append(f'<span class="grb-line">p = {_e(_prob(p))}</span>')
-            if not _missing(_get(r, "expected_incident_cells")):
-                bits.append(f'<span class="grb-line">'
-                            f'{_e(_num(r["expected_incident_cells"], 1))} expected cells with '
-                            "incidents</span>")
-            row.append(_Html("".join(bits)))
+            row.append(_risk_cell(r))
         if "why" in have:
             row.append(_text_or_blank(_get(r, "why")))
         if ctx:
@@ -517,33 +370,26 @@ def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
     return _table(headers, rows, numeric=(0,), cls="grb-priorities", cell_classes=cls)
 
 
-def _priorities_section(priorities: Any, personal: Sequence[str]) -> str:
-    head = '<section class="grb-section" id="grb-priorities"><h2>Priority list</h2>'
+def _priorities(priorities: Any, personal: Sequence[str]) -> list[dict[str, Any]] | None:
+    """The priority list in groups (admin units, cells): title, table, rows shown/total."""
     if not isinstance(priorities, pd.DataFrame) or priorities.empty:
-        return (head + '<p class="grb-empty grb-na">Priority list not available for this run.'
-                "</p></section>")
+        return None
     cols = _shown_priority_columns(priorities, personal)
-    curated = "why" in cols
-    render = _curated_priorities if curated else _generic_priorities
-    parts = [head, '<p class="grb-lead">Where to look first next week, in order. The full '
-             "list, with every column, is in priorities.csv.</p>"]
+    render = _curated_priorities if "why" in cols else _generic_priorities
     kinds: pd.Series | None = None
     groups: list[str | None] = [None]
     if "kind" in cols:
         kinds = priorities["kind"].astype("string").fillna("other")
         groups = [str(k) for k in dict.fromkeys(kinds.tolist())]
+    out = []
     for kind in groups:
         frame = priorities if kinds is None else priorities[(kinds == kind).to_numpy()]
-        limit = PRIORITY_LIMITS.get(str(kind), MAX_PRIORITIES)
-        shown = frame.head(limit)
-        if kind is not None:
-            title = {"admin unit": "Admin units", "cell": "Cells"}.get(str(kind), str(kind))
-            parts.append(f"<h3>{_e(title)}</h3>")
-        parts.append(render(shown, [c for c in cols if c != "kind"]))
-        if len(frame) > len(shown):
-            parts.append(f'<p class="grb-note">Top {len(shown)} of {len(frame)} shown.</p>')
-    parts.append("</section>")
-    return "".join(parts)
+        shown = frame.head(PRIORITY_LIMITS.get(str(kind), MAX_PRIORITIES))
+        title = (None if kind is None
+                 else {"admin unit": "Admin units", "cell": "Cells"}.get(str(kind), str(kind)))
+        out.append({"title": title, "table": render(shown, [c for c in cols if c != "kind"]),
+                    "shown": len(shown), "total": len(frame)})
+    return out
 
 
 def _inputs_frame(inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -554,9 +400,9 @@ def _inputs_frame(inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _freshness_section(inputs: list[dict[str, Any]], week: dt.date) -> str:
+def _freshness_table(inputs: list[dict[str, Any]], week: dt.date) -> _Table | None:
     if not inputs:
-        return ""
+        return None
     rows, cls = [], []
     for d in inputs:
         newest = d.get("newest_date")
@@ -568,73 +414,53 @@ def _freshness_section(inputs: list[dict[str, Any]], week: dt.date) -> str:
             except ValueError:
                 age = "\u2014"
         stale = bool(d.get("stale"))
-        status = (_Html('<span class="grb-stale-tag">STALE</span>') if stale
+        status = (_parts().stale_tag() if stale
                   else ("ok" if d.get("kind") != "bases" else "reference"))
         read, acc, rej = d.get("rows_read"), d.get("rows_accepted"), d.get("rows_rejected")
         rows.append([d.get("name", ""), d.get("kind", ""), newest or "\u2014", age, status,
                      _num(read), _num(acc), _num(rej)])
         cls.append(["grb-stale" if stale else ""] + [""] * 7)
-    table = _table(["Input", "Kind", "Newest record", "Age at forecast week", "Status",
-                    "Rows read", "Accepted", "Rejected"], rows, numeric=(3, 5, 6, 7),
-                   cell_classes=cls, cls="grb-fresh")
-    return ('<section class="grb-section" id="grb-freshness"><h2>Data freshness</h2>'
-            '<p class="grb-lead">Newest record of each input, before the forecast week. A quiet '
-            "area next to a stale feed may only be missing data.</p>"
-            f"{table}</section>")
+    return _table(["Input", "Kind", "Newest record", "Age at forecast week", "Status",
+                   "Rows read", "Accepted", "Rejected"], rows, numeric=(3, 5, 6, 7),
+                  cell_classes=cls, cls="grb-fresh")
 
 
-def _warnings_block(warnings: Sequence[str], inputs: list[dict[str, Any]]) -> str:
+def _alerts(warnings: Sequence[str], inputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run warnings (``STALE FEED`` lines highlighted), stale inputs, per-input warnings."""
     run = [str(w) for w in warnings]
-    per_input = [f"{d.get('name', '')}: {w}" for d in inputs for w in (d.get("warnings") or [])]
+    minor = [f"{d.get('name', '')}: {w}" for d in inputs for w in (d.get("warnings") or [])]
     stale_inputs = [d for d in inputs if d.get("stale")]
-    minor = "".join(f'<li class="grb-minor">{_e(w)}</li>' for w in per_input)
-    if not run and not stale_inputs:
-        return ('<section class="grb-alerts grb-ok" id="grb-warnings"><h2>Data warnings</h2>'
-                "<p>No stale feed and no run warning.</p>"
-                + (f"<ul>{minor}</ul>" if minor else "") + "</section>")
-    items = []
-    for w in run:
-        stale = w.upper().startswith("STALE FEED")
-        items.append(f'<li class="{"grb-stale" if stale else ""}">{_e(w)}</li>')
+    items = [("grb-stale" if w.upper().startswith("STALE FEED") else "", w) for w in run]
     listed = " ".join(run)
     for d in stale_inputs:  # a stale input whose warning line was not passed in
         if str(d.get("name", "")) not in listed:
-            items.append(f'<li class="grb-stale">STALE FEED: {_e(d.get("name", ""))} newest '
-                         f'record is {_e(d.get("newest_date") or "unknown")}.</li>')
-    return ('<section class="grb-alerts" id="grb-warnings"><h2>Data warnings</h2>'
-            f'<ul>{"".join(items)}{minor}</ul></section>')
+            items.append(("grb-stale", f"STALE FEED: {d.get('name', '')} newest record is "
+                                       f"{d.get('newest_date') or 'unknown'}."))
+    return {"ok": not run and not stale_inputs, "lines": items, "minor": minor}
 
 
-def _sources_section(sources: Sequence[str], notes: Sequence[str],
-                     inputs: list[dict[str, Any]]) -> str:
-    items = [f"<li>{_e(s)}</li>" for s in sources]
-    if not sources:
-        for d in inputs:
-            sha = str(d.get("sha256") or "")[:12]
-            fmt = d.get("format") or ""
-            span = ""
-            if d.get("oldest_date") and d.get("newest_date"):
-                span = f", records {d['oldest_date']} to {d['newest_date']}"
-            text = f"{d.get('name', '')} ({d.get('kind', '')}"
-            if fmt and fmt != "auto":
-                text += f", {fmt}"
-            text += span
-            if sha:
-                text += f", sha256 {sha}\u2026"
-            items.append(f"<li>{_e(text + ')')}</li>")
-    notes_html = "".join(f"<li>{_e(n)}</li>" for n in notes)
-    return ('<section class="grb-section grb-sources" id="grb-sources"><h2>Sources and notes</h2>'
-            f'<ul>{"".join(items) or "<li>No sources recorded.</li>"}</ul>'
-            + (f'<ul class="grb-notes">{notes_html}</ul>' if notes_html else "")
-            + '<p class="grb-limits">Incident data record what was reported. Remote and '
-            "inaccessible places are under-reported, so low risk there may mean \u201cnot "
-            "heard\u201d rather than \u201csafe\u201d: read the map with the access layer. "
-            "Probabilities are for one week and one grid cell (or admin unit in the matrix). "
-            "Engagement is shown only as aggregates; small counts are suppressed.</p></section>")
+def _source_lines(sources: Sequence[str], inputs: list[dict[str, Any]]) -> list[str]:
+    if sources:
+        return [str(s) for s in sources]
+    items = []
+    for d in inputs:
+        sha = str(d.get("sha256") or "")[:12]
+        fmt = d.get("format") or ""
+        span = ""
+        if d.get("oldest_date") and d.get("newest_date"):
+            span = f", records {d['oldest_date']} to {d['newest_date']}"
+        text = f"{d.get('name', '')} ({d.get('kind', '')}"
+        if fmt and fmt != "auto":
+            text += f", {fmt}"
+        text += span
+        if sha:
+            text += f", sha256 {sha}\u2026"
+        items.append(text + ")")
+    return items
 
 
 def _key_figures(matrix: pd.DataFrame, grid: pd.DataFrame | None,
-                 inputs: list[dict[str, Any]]) -> str:
+                 inputs: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
     tiles: list[tuple[str, str, str]] = []
     if "level" in matrix.columns:
         lv = matrix["level"].astype("string").str.lower()
@@ -664,34 +490,7 @@ def _key_figures(matrix: pd.DataFrame, grid: pd.DataFrame | None,
         n_stale = sum(bool(d.get("stale")) for d in feeds)
         tiles.append((f"{n_stale} of {len(feeds)}", "input feeds stale",
                       "grb-tile-warn" if n_stale else "grb-tile-ok"))
-    body = "".join(f'<div class="grb-tile {_e(c)}"><div class="grb-tile-v">{_e(v)}</div>'
-                   f'<div class="grb-tile-l">{_e(label)}</div></div>' for v, label, c in tiles)
-    return f'<section class="grb-keys" aria-label="Key figures">{body}</section>'
-
-
-def _map_section(map_html: str | None, map_png: bytes | None, title: str) -> str:
-    parts = ['<section class="grb-section" id="grb-map"><h2>Risk map</h2>']
-    if map_html:
-        parts.append(
-            '<div class="grb-screen-only"><iframe class="grb-map-frame" id="grb-map-frame" '
-            f'title="{_e("Interactive risk map: " + title)}" sandbox="allow-scripts" '
-            f'referrerpolicy="no-referrer" srcdoc="{html.escape(map_html, quote=True)}">'
-            '</iframe><p class="grb-note">Interactive map: hover or click a cell for its '
-            "values; switch layers and weeks on the right. Works offline. Printing uses the "
-            "static map below.</p></div>")
-    if map_png:
-        b64 = base64.b64encode(map_png).decode("ascii")
-        parts.append(
-            '<figure class="grb-figure"><img id="grb-map-png" class="grb-map-png" '
-            f'alt="{_e("Static risk map: " + title)}" src="data:image/png;base64,{b64}">'
-            "<figcaption>Static map (also written as map.png for documents that cannot hold "
-            "HTML): probability of at least one incident next week per cell, with the same "
-            "classes as the interactive map; access restrictions in force hatched; admin "
-            "boundaries and mission bases.</figcaption></figure>")
-    if not map_html and not map_png:
-        parts.append(_empty("No map was rendered for this run."))
-    parts.append("</section>")
-    return "".join(parts)
+    return tiles
 
 
 _SCRIPT_RE = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
@@ -722,112 +521,6 @@ def _csp(map_html: str | None) -> str:
 
 
 # --------------------------------------------------------------------------- page
-
-
-_CSS = """
-:root { color-scheme: light; }
-body { margin: 0; background: #f3f4f1; }
-.grb { box-sizing: border-box; max-width: 1180px; margin: 0 auto; padding: 18px 24px 28px;
-  background: #fff; color: #1c1c1c; font: 14px/1.45 system-ui, -apple-system, "Segoe UI",
-  Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif; }
-.grb *, .grb *::before, .grb *::after { box-sizing: inherit; }
-.grb h1 { font-size: 24px; line-height: 1.2; margin: 2px 0 4px; overflow-wrap: anywhere; }
-.grb h2 { font-size: 17px; margin: 0 0 8px; padding-bottom: 4px; border-bottom: 2px solid #1d3b8f;
-  color: #12275e; }
-.grb h3 { font-size: 14px; margin: 14px 0 6px; color: #333; }
-.grb-synthetic { margin: -18px -24px 14px; padding: 7px 24px; background: #c8102e; color: #fff;
-  font-weight: 800; letter-spacing: .06em; text-align: center; }
-.grb-kicker { text-transform: uppercase; letter-spacing: .08em; font-size: 12px; color: #1d3b8f;
-  font-weight: 700; }
-.grb-week { font-size: 16px; font-weight: 600; margin: 0; }
-.grb-meta { color: #555; font-size: 12.5px; margin: 2px 0 0; }
-.grb-model-check { font-size: 13px; margin: 6px 0 0; padding: 6px 8px; background: #f4f6f8;
-  border-left: 3px solid #4a6fa5; }
-.grb-keys { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 10px;
-  margin: 14px 0 16px; }
-.grb-tile { border: 1px solid #d9dbd5; border-left: 4px solid #1d3b8f; border-radius: 4px;
-  padding: 8px 10px; background: #fafbf8; }
-.grb-tile-hot { border-left-color: #8c0d26; }
-.grb-tile-warn { border-left-color: #a1121b; background: #fff4f2; }
-.grb-tile-ok { border-left-color: #2b8a4b; }
-.grb-tile-v { font-size: 21px; font-weight: 700; line-height: 1.2; white-space: nowrap; }
-.grb-tile-l { font-size: 12px; color: #555; overflow-wrap: anywhere; }
-.grb-alerts { border: 1px solid #e3b3b0; background: #fff6f5; border-radius: 4px;
-  padding: 8px 14px; margin: 0 0 18px; }
-.grb-alerts h2 { border: 0; font-size: 15px; color: #a1121b; margin: 0 0 4px; padding: 0; }
-.grb-alerts ul { margin: 0; padding-left: 18px; }
-.grb-alerts li { margin: 2px 0; overflow-wrap: anywhere; }
-.grb-alerts.grb-ok { border-color: #b6d8c1; background: #f3faf5; }
-.grb-alerts.grb-ok h2 { color: #2b6e3f; }
-.grb-alerts.grb-ok p { margin: 0; }
-.grb-alerts.grb-ok ul { margin-top: 2px; font-size: 12.5px; }
-li.grb-stale { color: #a1121b; font-weight: 600; }
-li.grb-minor { color: #555; }
-.grb-section { margin: 0 0 22px; }
-.grb-lead, .grb-note { color: #444; font-size: 12.5px; margin: 0 0 8px; }
-.grb-note { margin-top: 4px; }
-.grb-empty { color: #555; font-style: italic; margin: 4px 0 8px; }
-.grb-map-frame { display: block; width: 100%; height: 780px; border: 1px solid #b9bcb6;
-  border-radius: 4px; background: #eef0ec; }
-.grb-figure { margin: 14px 0 0; }
-.grb-map-png { display: block; width: 100%; height: auto; border: 1px solid #d9dbd5; }
-.grb-figure figcaption { font-size: 12px; color: #555; margin-top: 4px; }
-.grb-cols { display: grid; grid-template-columns: 1fr 1fr; gap: 0 18px; }
-.grb-table { width: 100%; border-collapse: collapse; font-size: 12.5px; }
-.grb-table caption { text-align: left; font-weight: 600; padding: 4px 0; }
-.grb-table th { text-align: left; font-weight: 600; color: #333; background: #eef0ec;
-  border-bottom: 1px solid #b9bcb6; padding: 5px 6px; vertical-align: bottom; }
-.grb-table td { padding: 4px 6px; border-bottom: 1px solid #e4e5e1; vertical-align: top;
-  overflow-wrap: break-word; }
-.grb-table tbody tr:nth-child(even) td { background: #fafbf8; }
-.grb-table .grb-num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.grb-unit { font-weight: 600; }
-.grb-code { display: block; font-size: 11px; color: #666;
-  font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.grb-coord, .grb-sub { display: block; font-size: 11px; color: #666; }
-.grb-line { display: block; }
-.grb-k { color: #666; }
-.grb-priorities td { font-size: 12px; }
-.grb-priorities .grb-nowrap { white-space: nowrap; }
-.grb-priorities .grb-ctx { min-width: 150px; }
-.grb-table th.grb-num { white-space: normal; }
-.grb-badge { display: inline-block; min-width: 58px; padding: 1px 7px; border-radius: 3px;
-  font-weight: 700; font-size: 11.5px; text-align: center; text-transform: capitalize;
-  border: 1px solid rgba(0,0,0,.15); }
-.grb-move { font-size: 11px; white-space: nowrap; }
-.grb-up { color: #b3261e; font-weight: 600; }
-.grb-down { color: #1f5fa8; font-weight: 600; }
-.grb-drivers { font-size: 11.5px; color: #333; }
-td.grb-stale { color: #a1121b; font-weight: 600; }
-.grb-stale-tag { display: inline-block; padding: 0 5px; border-radius: 2px; background: #a1121b;
-  color: #fff; font-size: 11px; font-weight: 700; letter-spacing: .04em; }
-.grb-sources ul { margin: 0 0 6px; padding-left: 18px; font-size: 12.5px; }
-.grb-sources li { overflow-wrap: anywhere; }
-.grb-limits { font-size: 12px; color: #555; margin: 6px 0 0; }
-.grb-foot { margin-top: 18px; padding-top: 8px; border-top: 1px solid #d9dbd5; font-size: 11.5px;
-  color: #666; }
-.grb-synthetic, .grb-badge, .grb-stale-tag, .grb-tile, .grb-table th, .grb-map-png {
-  -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-@media (max-width: 760px) { .grb-cols { grid-template-columns: 1fr; } .grb { padding: 12px; }
-  .grb-synthetic { margin: -12px -12px 12px; } }
-@page { size: A4; margin: 12mm 11mm 14mm; }
-@media print {
-  body { background: #fff; }
-  .grb { max-width: none; padding: 0; font-size: 9.5pt; }
-  .grb-synthetic { margin: 0 0 8px; }
-  .grb-screen-only { display: none !important; }
-  .grb h2 { break-after: avoid; page-break-after: avoid; }
-  .grb h3 { break-after: avoid; }
-  .grb-table, .grb-table th, .grb-table td, .grb-priorities td, .grb-drivers { font-size: 7.5pt; }
-  .grb-table th, .grb-table td { padding: 2px 4px; }
-  .grb-code, .grb-coord, .grb-sub { font-size: 6.5pt; }
-  .grb-priorities .grb-ctx { min-width: 0; }
-  .grb-table thead { display: table-header-group; }
-  .grb-table tr, .grb-tile, .grb-figure, .grb-alerts { break-inside: avoid; }
-  .grb-figure { margin-top: 0; }
-  .grb-keys { grid-template-columns: repeat(5, 1fr); }
-}
-"""
 
 
 def render_brief(
@@ -917,7 +610,6 @@ def render_brief(
         raise ValidationError([Problem("brief", "warnings, sources and notes must be "
                                                 "sequences of strings, not one string")])
     rows = _inputs_frame(inputs)
-    week_end = week + dt.timedelta(days=6)
     meta = []
     if generated_at is not None:
         meta.append(f"Generated {generated_at.strftime('%Y-%m-%d %H:%M')} UTC")
@@ -926,39 +618,28 @@ def render_brief(
     if h3_resolution is not None:
         meta.append(f"H3 resolution {h3_resolution} grid")
     meta.append(f"{len(matrix):,} admin units")
-    banner = ('<div class="grb-synthetic" id="grb-synthetic" role="note">SYNTHETIC DATA \u2014 '
-              "not real events; for testing and training only</div>" if synthetic else "")
-    body = [
-        banner,
-        '<header class="grb-head"><div class="grb-kicker">Weekly risk brief</div>',
-        f"<h1>{_e(title)}</h1>",
-        f'<p class="grb-week">Forecast week {week.isoformat()} (Mon) to {week_end.isoformat()} '
-        "(Sun)</p>",
-        f'<p class="grb-meta">{_e(_DOT.join(meta))}</p>'
-        + (f'<p class="grb-model-check" id="grb-model-check">{_e(model_check)}</p>'
-           if model_check else "") + "</header>",
-        _key_figures(matrix, grid, rows),
-        _warnings_block(warnings, rows),
-        _map_section(map_html, map_png, title),
-        _priorities_section(priorities, personal_columns),
-        _changes_section(matrix, grid),
-        _actors_section(actors, matrix, priorities),
-        _matrix_section(matrix),
-        _freshness_section(rows, week),
-        _sources_section(sources, notes, rows),
-        f'<footer class="grb-foot">geo-risk weekly brief{_DOT}{_e(title)}{_DOT}week of '
-        f"{week.isoformat()}{_DOT + 'SYNTHETIC DATA' if synthetic else ''}</footer>",
-    ]
-    head = (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f'<meta http-equiv="Content-Security-Policy" content="{_e(_csp(map_html))}">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        '<meta name="referrer" content="no-referrer">'
-        f"<title>{_e(title)} \u2014 weekly brief, week of {week.isoformat()}"
-        f"{' (SYNTHETIC)' if synthetic else ''}</title>"
-        f"<style>{_CSS}</style></head>"
+    return render(
+        "brief.html.j2",
+        title=title,
+        week=week.isoformat(),
+        week_end=(week + dt.timedelta(days=6)).isoformat(),
+        synthetic=bool(synthetic),
+        csp=_csp(map_html),
+        meta=_DOT.join(meta),
+        model_check=model_check,
+        tiles=_key_figures(matrix, grid, rows),
+        alerts=_alerts(warnings, rows),
+        map_html=map_html,
+        map_png=base64.b64encode(map_png).decode("ascii") if map_png else None,
+        priorities=_priorities(priorities, personal_columns),
+        changes=_changes(matrix, grid),
+        actors=_actors_table(actors, matrix, priorities),
+        likelihood_legend=likelihood_legend(),
+        matrix=_matrix_table(matrix),
+        freshness=_freshness_table(rows, week),
+        sources=_source_lines(sources, rows),
+        notes=[str(n) for n in notes],
     )
-    return head + '<body><article class="grb">' + "\n".join(body) + "</article></body></html>\n"
 
 
 def write_brief(path: str | os.PathLike[str], **kwargs: Any) -> Path:

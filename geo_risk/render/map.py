@@ -1,7 +1,7 @@
 """The interactive weekly risk map: one self-contained, offline HTML file.
 
-The page is scaffolded with folium (a ``folium.Map`` with every CDN link removed *on the
-instance*) and draws everything with Leaflet 1.9.4 inlined from the installed
+The page is the plain template ``templates/map.html.j2`` (no folium: it could only give this
+page through private attributes) and draws everything with Leaflet 1.9.4 inlined from the installed
 ``django-js-lib-leaflet`` package plus our own ``map.js``/``map.css``. Opening it makes no
 network request unless the caller asks for an online basemap (``basemap_url``).
 
@@ -23,8 +23,8 @@ Safety
 ------
 All data is embedded as one JSON block (``<``, ``>``, ``&``, U+2028 and U+2029 escaped so it
 cannot end the ``<script>`` element) and every text node is built with ``textContent`` in
-``map.js``. No folium Popup/Tooltip/GeoJsonTooltip is used, and no data passes through a jinja
-template. Only aggregated grid columns are read; unknown columns are ignored.
+``map.js``. No folium Popup/Tooltip/GeoJsonTooltip is used; the data reaches the template only
+as that JSON block. Only aggregated grid columns are read; unknown columns are ignored.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import html
 import json
 import os
 import warnings
@@ -41,7 +40,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import folium
 import geopandas as gpd
 import h3ronpy
 import h3ronpy.vector as h3v
@@ -49,13 +47,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
-from branca.element import Element, Figure, MacroElement
-from jinja2 import Template
 
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render import assets
 from geo_risk.render.coverage import simplify_coverage
 from geo_risk.render.layers import bases_in_week
+from geo_risk.render.templating import Markup, escape, render
 
 __all__ = [
     "BOUNDARY_SIMPLIFY_DEG",
@@ -957,36 +954,6 @@ def _json_for_script(obj: Any) -> str:
     )
 
 
-class _Raw(Element):
-    """A piece of HTML inserted verbatim (never parsed as a template)."""
-
-    _template = Template("{{ this.text }}")
-
-    def __init__(self, text: str, *, name: str) -> None:
-        super().__init__()
-        self.text = text
-        self._name = name
-        self._id = "geo_risk"
-
-
-class _Boot(MacroElement):
-    """Adds the start-up call after the folium map object exists."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._name = "GeoRiskBoot"
-        self._id = "geo_risk"
-
-    def render(self, **kwargs: Any) -> str:
-        figure = self.get_root()
-        assert isinstance(figure, Figure)
-        parent = self._parent
-        assert parent is not None
-        call = f'geoRiskMap({parent.get_name()}, "geo-risk-data");'
-        figure.script.add_child(_Raw(call, name="geo_risk_boot"), name="geo_risk_boot")
-        return ""
-
-
 def _basemap(url: str | None, attribution: str | None) -> dict[str, str] | None:
     if url is None:
         return None
@@ -997,7 +964,7 @@ def _basemap(url: str | None, attribution: str | None) -> dict[str, str] | None:
     host = url.split("/")[2]
     text = attribution if attribution else f"Basemap: {host}"
     # Leaflet writes attributions as HTML, so escape here.
-    return {"url": url, "attribution": html.escape(text)}
+    return {"url": url, "attribution": str(escape(text))}
 
 
 def render_map(
@@ -1119,41 +1086,19 @@ def render_map(
         "basemap": _basemap(basemap_url, basemap_attribution),
     }
 
-    fmap = folium.Map(
-        location=[(south + north) / 2, (west + east) / 2],
-        zoom_start=6,
-        tiles=None,
-        prefer_canvas=True,
-        control_scale=True,
-        zoom_control=False,
-        max_zoom=16 if basemap_url is None else 18,
-        min_zoom=3,
-        font_size="12px",
+    # A plain template, not folium: folium would need private attributes (``_id`` for a stable
+    # element id, per-instance ``default_js``/``default_css`` to drop its CDN links).
+    return render(
+        "map.html.j2",
+        title=str(meta.title),
+        week=meta.week.isoformat(),
+        leaflet_css=Markup(assets.leaflet_css()),  # assets are checked before inlining
+        own_css=Markup(assets.own_css()),
+        leaflet_js=Markup(assets.leaflet_js()),
+        own_js=Markup(assets.own_js()),
+        data_json=Markup(_json_for_script(data)),
+        centre=Markup(json.dumps([(south + north) / 2, (west + east) / 2])),
     )
-    # No CDN: drop folium's default links on this instance only (no global state touched).
-    fmap.default_js = []
-    fmap.default_css = []
-    fmap._id = "geo_risk"
-    figure = fmap.get_root()
-    assert isinstance(figure, Figure)
-    header = [
-        '<meta charset="utf-8">',
-        f"<title>{html.escape(str(meta.title))} \u2014 week of {meta.week.isoformat()}</title>",
-        f"<style>{assets.leaflet_css()}</style>",
-        f"<style>{assets.own_css()}</style>",
-        f"<script>{assets.leaflet_js()}</script>",
-        f"<script>{assets.own_js()}</script>",
-    ]
-    figure.header.add_child(_Raw("\n".join(header), name="geo_risk_head"), name="geo_risk_head")
-    figure.html.add_child(
-        _Raw(
-            f'<script type="application/json" id="geo-risk-data">{_json_for_script(data)}</script>',
-            name="geo_risk_data",
-        ),
-        name="geo_risk_data",
-    )
-    fmap.add_child(_Boot(), name="geo_risk_boot")
-    return str(figure.render())
 
 
 def write_map(
