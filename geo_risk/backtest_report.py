@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from typing import Any
 
+from .backtest_units import unit_section
 from .metrics import brier_skill
 
 __all__ = ["render_backtest_html"]
@@ -510,6 +511,7 @@ def render_backtest_html(*, report: dict, title: str, synthetic: bool) -> str:
         "<h2>Reliability (calibration)</h2>",
         "<p>All cells. Dashed line: perfect calibration. Both axes logarithmic.</p>",
         _reliability_section(models, names, chosen),
+        unit_section(_mapping(report.get("units"))),
         "<h2>What the numbers mean</h2>",
         EXPLANATIONS,
         "<h2>Limits of this evaluation</h2>",

@@ -35,8 +35,12 @@ UNIT_HALF_LIVES = (1.0, *ADMIN_HALF_LIVES, 52.0)
 #: warm the decayed counts up.
 UNIT_TRAINING_WEEKS = 260
 UNIT_WARMUP_WEEKS = 104
-#: Window of the "share of recent weeks with an incident" feature.
-SHARE_WEEKS = 52
+#: Windows of the "share of recent weeks with an incident" features (the first is the
+#: fallback forecast when there is too little history to fit).
+SHARE_WEEKS = (52, 13)
+#: Half-life (weeks) of the training rows' weight: recent unit-weeks count more, so the
+#: forecast follows an escalation (0 = equal weights).
+RECENCY_HALF_LIFE = 104.0
 #: Contiguous time blocks for the out-of-fold calibration.
 CALIBRATION_BLOCKS = 5
 _MIN_TRAIN_ROWS = 40
@@ -117,8 +121,9 @@ def unit_panel(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
     any_event = (counts > 0).astype(float)
     csum = np.vstack([np.zeros((1, n_units)), np.cumsum(any_event, axis=0)])
     idx = np.arange(n_weeks)
-    share = (csum[idx] - csum[np.maximum(idx - SHARE_WEEKS, 0)]) / np.minimum(
-        np.maximum(idx, 1), SHARE_WEEKS)[:, None]
+    shares = [(csum[idx] - csum[np.maximum(idx - n, 0)]) / np.minimum(np.maximum(idx, 1),
+                                                                       n)[:, None]
+              for n in SHARE_WEEKS]
     last = np.maximum.accumulate(np.where(counts > 0, idx[:, None], -10**6), axis=0)
     since = np.minimum(idx[:, None] - np.vstack([np.full((1, n_units), -10**6), last[:-1]]),
                        520)
@@ -128,10 +133,11 @@ def unit_panel(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
         return np.vstack([np.zeros((1, n_units)), a[:-1]])
 
     cols = [np.log1p(shifted(s)) for s in own] + [np.log1p(shifted(s)) for s in nbr]
-    cols += [share, np.log1p(since.astype(float)), np.broadcast_to(pop, (n_weeks, n_units))]
+    cols += [*shares, np.log1p(since.astype(float)), np.broadcast_to(pop, (n_weeks, n_units))]
     names = ([f"unit_{h:g}w" for h in UNIT_HALF_LIVES]
              + [f"neighbours_{h:g}w" for h in ADMIN_HALF_LIVES]
-             + [f"event_week_share_{SHARE_WEEKS}w", "log_weeks_since_last", "log_population_k"])
+             + [f"event_week_share_{n}w" for n in SHARE_WEEKS]
+             + ["log_weeks_since_last", "log_population_k"])
     return UnitPanel(first_week=start, data_first_week=data_first, counts=counts,
                      X=np.stack(cols, axis=2), feature_names=names)
 
@@ -172,6 +178,12 @@ def _models() -> tuple[Pipeline, Pipeline]:
             make_pipeline(StandardScaler(), PoissonRegressor(alpha=1e-3, max_iter=2000)))
 
 
+def _fit(clf: Pipeline, cnt: Pipeline, X: np.ndarray, counts: np.ndarray,
+         weight: np.ndarray) -> None:
+    clf.fit(X, (counts > 0).astype(int), logisticregression__sample_weight=weight)
+    cnt.fit(X, counts, poissonregressor__sample_weight=weight)
+
+
 def fit_unit_model(panel: UnitPanel, *, last_label_week: int,
                    training_weeks: int = UNIT_TRAINING_WEEKS) -> UnitModel:
     """Fit on unit-weeks up to ``last_label_week`` (labels of later weeks are never seen).
@@ -195,6 +207,8 @@ def fit_unit_model(panel: UnitPanel, *, last_label_week: int,
                          info=info)
     n_weeks = len(y) // n_units
     block = np.repeat(np.arange(n_weeks) * CALIBRATION_BLOCKS // max(n_weeks, 1), n_units)
+    age = np.repeat(np.arange(n_weeks)[::-1], n_units).astype(float)
+    weight = 0.5 ** (age / RECENCY_HALF_LIFE) if RECENCY_HALF_LIFE else np.ones(len(y))
     oof_logit = np.full(len(y), np.nan)
     oof_mu = np.full(len(y), np.nan)
     for b in range(CALIBRATION_BLOCKS):
@@ -203,20 +217,20 @@ def fit_unit_model(panel: UnitPanel, *, last_label_week: int,
         if not test.any() or y[train].min() == y[train].max():
             continue
         clf, cnt = _models()
-        clf.fit(X[train], y[train])
-        cnt.fit(X[train], counts[train])
+        _fit(clf, cnt, X[train], counts[train], weight[train])
         oof_logit[test] = clf.decision_function(X[test])
         oof_mu[test] = cnt.predict(X[test])
     clf, cnt = _models()
-    clf.fit(X, y)
-    cnt.fit(X, counts)
+    _fit(clf, cnt, X, counts, weight)
     ok = np.isfinite(oof_logit)
     platt, scale = None, 1.0
     oof_p = 1 / (1 + np.exp(-np.nan_to_num(oof_logit)))
     if ok.sum() >= _MIN_TRAIN_ROWS and 0 < y[ok].sum() < ok.sum():
-        platt = LogisticRegression(C=1e4).fit(oof_logit[ok, None], y[ok])
+        platt = LogisticRegression(C=1e4).fit(oof_logit[ok, None], y[ok],
+                                              sample_weight=weight[ok])
         oof_p = platt.predict_proba(np.nan_to_num(oof_logit)[:, None])[:, 1]
-        scale = float(np.clip(counts[ok].sum() / max(oof_mu[ok].sum(), 1e-9), 0.5, 2.0))
+        scale = float(np.clip((weight[ok] * counts[ok]).sum()
+                              / max((weight[ok] * oof_mu[ok]).sum(), 1e-9), 0.5, 2.0))
         info["oof_brier_uncalibrated"] = float(np.mean(
             (1 / (1 + np.exp(-oof_logit[ok])) - y[ok]) ** 2))
         info["oof_brier"] = float(np.mean((oof_p[ok] - y[ok]) ** 2))
