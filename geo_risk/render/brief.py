@@ -233,7 +233,8 @@ def _sorted_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
     return m.sort_values(keys, ascending=False, kind="stable")
 
 
-def _matrix_section(matrix: pd.DataFrame) -> str:
+def _matrix_section(matrix: pd.DataFrame,
+                    likelihood_bins: Sequence[float] | None = None) -> str:
     m = _sorted_matrix(matrix)
     rows = []
     cell_cls = []
@@ -253,25 +254,30 @@ def _matrix_section(matrix: pd.DataFrame) -> str:
                   f'<span class="grb-sub">{_e(_text_or_blank(_get(r, "likelihood_label")))}'
                   "</span>"),
             _pp(_get(r, "likelihood_change")),
+            _num(_get(r, "expected_incidents"), 1),
             _num(_get(r, "expected_incident_cells"), 1),
             _text_or_blank(_get(r, "trend")),
             _num(_get(r, "civilian_targeting_12w")),
             access,
         ])
         cell_cls.append(["", "", "", "", _signed_class(_get(r, "likelihood_change")), "", "", "",
-                         ""])
+                         "", ""])
     table = _table(
         ["#", "Admin unit", "Level", "P(\u22651 incident)", "Change vs last week",
-         "Expected cells with incidents", "Trend", "Civilians targeted, 12 wk",
-         "Access restricted"],
-        rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 7), cell_classes=cell_cls,
+         "Expected incidents", "Expected cells with incidents", "Trend",
+         "Civilians targeted, 12 wk", "Access restricted"],
+        rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 6, 8), cell_classes=cell_cls,
     )
     return (
         '<section class="grb-section" id="grb-matrix"><h2>Admin risk matrix</h2>'
         '<p class="grb-lead">Level = likelihood \u00d7 impact on the 5\u00d75 risk-assessment '
         "matrix. P(\u22651 incident) is the chance of at least one incident in the unit next "
-        "week, with its likelihood word (" + _e(likelihood_legend()) + "); change is against "
-        "last week's forecast, in percentage points. Expected cells with incidents is the sum "
+        "week (forecast for the unit as a whole), with its likelihood word ("
+        + _e(likelihood_legend(tuple(likelihood_bins) if likelihood_bins else
+                               (0.1, 0.3, 0.6, 0.9)))
+        + "); change is against "
+        "last week's forecast, in percentage points. Expected incidents is the forecast "
+        "number of incidents in the unit. Expected cells with incidents is the sum "
         "of the cells' probabilities: how many grid cells should see at least one incident, "
         "not a count of incidents. Access: share of the unit's area under a restriction in "
         "force.</p>"
@@ -644,6 +650,9 @@ def _key_figures(matrix: pd.DataFrame, grid: pd.DataFrame | None,
         ch = matrix["level_change"].astype("string").str.lower()
         tiles.append((f"\u25b2{int((ch == 'up').sum())}  \u25bc{int((ch == 'down').sum())}",
                       "admin units changed level", ""))
+    if "expected_incidents" in matrix.columns:
+        tiles.append((_num(pd.to_numeric(matrix["expected_incidents"], errors="coerce")
+                           .sum(), 0), "incidents expected next week", ""))
     if "expected_incident_cells" in matrix.columns:
         tiles.append((_num(pd.to_numeric(matrix["expected_incident_cells"], errors="coerce")
                            .sum(), 0),
@@ -850,6 +859,7 @@ def render_brief(
     personal_columns: Sequence[str] = (),
     actors: pd.DataFrame | None = None,
     model_check: str | None = None,
+    likelihood_bins: Sequence[float] | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -896,6 +906,11 @@ def render_brief(
     actors : pandas.DataFrame, optional
         Armed actors per unit (``admin_pcode``, ``actor``, ``incidents``,
         ``civilian_targeting``); those of the top units are listed.
+    model_check : str, optional
+        The weekly validation in words.
+    likelihood_bins : sequence of float, optional
+        The run's likelihood cut points (``run.json`` ``parameters.matrix``) for the legend
+        of the likelihood words; default the fixed 10/30/60/90% scale.
 
     Returns
     -------
@@ -943,7 +958,7 @@ def render_brief(
         _priorities_section(priorities, personal_columns),
         _changes_section(matrix, grid),
         _actors_section(actors, matrix, priorities),
-        _matrix_section(matrix),
+        _matrix_section(matrix, likelihood_bins),
         _freshness_section(rows, week),
         _sources_section(sources, notes, rows),
         f'<footer class="grb-foot">geo-risk weekly brief{_DOT}{_e(title)}{_DOT}week of '
@@ -1049,6 +1064,7 @@ def brief_for_run(
         personal_columns=tuple(getattr(config, "sensitive_columns", ()) or ()),
         actors=getattr(result, "actors", None),
         model_check=_model_check(result.model),
+        likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
     )
 
 
