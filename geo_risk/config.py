@@ -108,7 +108,7 @@ class MatrixConfig:
     """
 
     bins: str = "data"
-    bin_quantiles: tuple[float, ...] = (0.5, 0.8, 0.95, 0.99)
+    bin_quantiles: tuple[float, ...] = (0.4, 0.7, 0.9, 0.97)
     likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
@@ -446,7 +446,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                     c.add(f"matrix.{key}", f"must be a list of {n} increasing numbers.")
                 elif key == "bin_quantiles" and not all(0 < x < 1 for x in v):
                     c.add("matrix.bin_quantiles", "must be quantiles between 0 and 1, e.g. "
-                          "[0.5, 0.8, 0.95, 0.99].")
+                          "[0.4, 0.7, 0.9, 0.97].")
                 elif key == "likelihood_bins" and not all(0 < x < 1 for x in v):
                     c.add("matrix.likelihood_bins", "must be probabilities between 0 and 1 "
                           "(of at least one incident in the unit next week), e.g. "
