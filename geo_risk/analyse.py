@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -120,19 +123,110 @@ def _score(values: np.ndarray, bins: tuple[float, ...]) -> np.ndarray:
     return np.searchsorted(np.asarray(bins), values, side="right") + 1
 
 
+@dataclass(frozen=True)
+class MatrixBins:
+    """The cut points a run used for the matrix's likelihood and impact scores."""
+
+    source: str  # "data" or "fixed"
+    likelihood: tuple[float, ...]
+    exposure: tuple[float, ...]
+    civilian: tuple[float, ...]
+    level_cuts: tuple[int, ...]
+    quantiles: tuple[float, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """For run.json."""
+        return {"bins": self.source, "bin_quantiles": list(self.quantiles),
+                "likelihood_bins": [round(x, 4) for x in self.likelihood],
+                "exposure_bins": [round(x, 1) for x in self.exposure],
+                "civilian_bins": [round(x, 2) for x in self.civilian],
+                "level_cuts": list(self.level_cuts)}
+
+
+def _cuts(values: np.ndarray, quantiles: tuple[float, ...], *, floor: float,
+          fallback: tuple[float, ...], ceiling: float = np.inf, step: float = 0.0
+          ) -> tuple[float, ...]:
+    """Strictly increasing quantile cut points of ``values`` (``fallback`` without data)."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2 * len(quantiles):
+        return tuple(float(x) for x in fallback)
+    q = np.maximum(np.quantile(v, quantiles), floor)
+    for i in range(1, len(q)):  # a handful of cut points
+        q[i] = max(q[i], q[i - 1] * 1.05 + 1e-9, q[i - 1] + step)
+    return tuple(float(x) for x in np.minimum(q, ceiling))
+
+
+def civilian_history(incidents: pd.DataFrame, *, week: pd.Timestamp, weeks: int = 260,
+                     window: int = 12) -> np.ndarray:
+    """Civilian-targeting incidents per unit in every ``window``-week span ending in the
+    ``weeks`` weeks before ``week`` (unit-weeks with at least one), for data-driven bins."""
+    now = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
+    w = week_index(incidents["date"].to_numpy())
+    keep = (w < now) & (w >= now - weeks - window) & incidents["civilian_targeting"].to_numpy(
+        bool)
+    code, _ = pd.factorize(incidents["admin_pcode"].to_numpy()[keep])
+    if not len(code):
+        return np.zeros(0)
+    n_weeks, k = weeks + window, int(code.max()) + 1
+    dense = np.bincount((w[keep] - (now - n_weeks)) * k + code, minlength=n_weeks * k)
+    c = np.vstack([np.zeros((1, k)), np.cumsum(dense.reshape(n_weeks, k), axis=0)])
+    rolled = c[window:] - c[:-window]
+    return rolled[rolled > 0]
+
+
+def matrix_bins(cfg: MatrixConfig, *, past_likelihood: np.ndarray | None = None,
+                exposure: np.ndarray | None = None, civilian: np.ndarray | None = None
+                ) -> MatrixBins:
+    """The likelihood and impact cut points of this run.
+
+    With ``cfg.bins == "fixed"`` (or no data) the configured lists. With ``"data"``, quantiles
+    ``cfg.bin_quantiles`` of: the past unit-weeks' out-of-fold forecast probabilities
+    (``past_likelihood``; so the busiest units sit in the upper likelihood scores whatever the
+    country's base rate), the units' expected people exposed this week (``exposure``, units
+    with any), and the past unit-weeks' 12-week civilian-targeting counts (``civilian``, those
+    with any). Cut points are strictly increasing; likelihood words stay monotone in the
+    probability (:func:`likelihood_scale` with these bins).
+    """
+    q = tuple(cfg.bin_quantiles)
+    if cfg.bins != "data":
+        return MatrixBins("fixed", tuple(cfg.likelihood_bins), tuple(cfg.exposure_bins),
+                          tuple(cfg.civilian_bins), tuple(cfg.level_cuts))
+    exp = np.asarray(exposure if exposure is not None else [], float)
+    return MatrixBins(
+        "data",
+        _cuts(np.asarray(past_likelihood if past_likelihood is not None else [], float), q,
+              floor=0.005, fallback=cfg.likelihood_bins, ceiling=0.999),
+        _cuts(exp[exp > 0], q, floor=1.0, fallback=cfg.exposure_bins),
+        _cuts(np.asarray(civilian if civilian is not None else [], float), q, floor=1.0,
+              fallback=cfg.civilian_bins, step=1.0),
+        tuple(cfg.level_cuts), q)
+
+
+def unit_exposure(cells: pd.DataFrame) -> pd.Series:
+    """Expected people exposed per unit: sum over its cells of population x probability."""
+    return (cells["risk"] * cells["population"].fillna(0)).groupby(cells["admin_pcode"]).sum()
+
+
 def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.DataFrame,
-                 week: pd.Timestamp, cfg: MatrixConfig) -> pd.DataFrame:
+                 week: pd.Timestamp, cfg: MatrixConfig, units: pd.DataFrame | None = None,
+                 bins: MatrixBins | None = None) -> pd.DataFrame:
     """The predictive risk-assessment matrix: one row per admin unit.
 
     ``cells`` has admin_pcode, risk, risk_prev, population, restricted. Likelihood is the
-    probability of at least one incident in the unit next week, ``1 - prod(1 - p_cell)``
-    (cells taken as independent); its score and word come from :func:`likelihood_scale`
-    (``cfg.likelihood_bins`` on that probability). The sum of cell probabilities is the
-    expected number of *cells with an incident* (``expected_incident_cells``), not of
-    incidents. Impact is the larger of the exposed-population and civilian-targeting
-    scores; the level comes from likelihood x impact. Change since last week is read on
-    scales that do not saturate (see :func:`change_measures`).
+    probability of at least one incident in the unit next week: the unit-level forecast
+    in ``units`` (admin_pcode, likelihood, expected_incidents, likelihood_prev,
+    expected_incidents_prev; see :mod:`geo_risk.unit_forecast`), else
+    ``1 - prod(1 - p_cell)`` (cells taken as independent, over-confident for busy units).
+    Its score and word come from :func:`likelihood_scale` on ``bins`` (default: the fixed
+    bins of ``cfg``). ``expected_incidents`` is the forecast number of incidents; the sum
+    of cell probabilities is the expected number of *cells with an incident*
+    (``expected_incident_cells``). Impact is the larger of the exposed-population and
+    civilian-targeting scores; the level comes from likelihood x impact. Change since last
+    week is read on scales that do not saturate (see :func:`change_measures`).
     """
+    if bins is None:
+        bins = matrix_bins(replace(cfg, bins="fixed"))
     c = cells.assign(
         log_q=np.log1p(-np.clip(cells["risk"], 0, 1 - 1e-12)),
         log_q_prev=np.log1p(-np.clip(cells["risk_prev"].fillna(0), 0, 1 - 1e-12)),
@@ -167,13 +261,21 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     g = g.join(recent, how="left").fillna({k: 0 for k in recent.columns})
     likelihood = -np.expm1(g["log_q"].to_numpy())
     likelihood_prev = -np.expm1(g["log_q_prev"].to_numpy())
+    expected = expected_prev = np.full(len(g), np.nan)
+    if units is not None:
+        u = units.set_index("admin_pcode").reindex(g.index)
+        likelihood = u["likelihood"].fillna(pd.Series(likelihood, index=g.index)).to_numpy()
+        likelihood_prev = u["likelihood_prev"].fillna(
+            pd.Series(likelihood_prev, index=g.index)).to_numpy()
+        expected = u["expected_incidents"].to_numpy(float)
+        expected_prev = u["expected_incidents_prev"].to_numpy(float)
 
     def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        ls, _ = likelihood_scale(lik, bins=cfg.likelihood_bins)
-        imp = np.maximum(_score(exposed, cfg.exposure_bins), _score(civ, cfg.civilian_bins))
+        ls, _ = likelihood_scale(lik, bins=bins.likelihood)
+        imp = np.maximum(_score(exposed, bins.exposure), _score(civ, bins.civilian))
         rs = ls * imp
-        lv = np.asarray(LEVELS, dtype=object)[np.searchsorted(np.asarray(cfg.level_cuts), rs,
+        lv = np.asarray(LEVELS, dtype=object)[np.searchsorted(np.asarray(bins.level_cuts), rs,
                                                               side="left")]
         return ls, imp, rs, lv
 
@@ -186,7 +288,7 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "admin_pcode": g.index.to_numpy(),
         "likelihood": likelihood.round(4),
         "likelihood_score": ls,
-        "likelihood_label": likelihood_scale(likelihood, bins=cfg.likelihood_bins)[1],
+        "likelihood_label": likelihood_scale(likelihood, bins=bins.likelihood)[1],
         "impact_score": imp,
         "impact_label": np.asarray(IMPACT_LABELS, dtype=object)[imp - 1],
         "risk_score": rs,
@@ -195,6 +297,8 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "level_change": np.select([move > 0, move < 0], ["up", "down"], "same"),
         "likelihood_prev": likelihood_prev.round(4),
         "likelihood_change": (likelihood - likelihood_prev).round(4),
+        "expected_incidents": expected.round(3),
+        "expected_incidents_prev": expected_prev.round(3),
         "expected_incident_cells": g["expected_incident_cells"].to_numpy().round(3),
         "expected_incident_cells_prev": g["expected_prev"].to_numpy().round(3),
         "population": g["population"].to_numpy().round(0),

@@ -21,12 +21,14 @@ import numpy as np
 import pandas as pd
 
 from .backtest_report import render_backtest_html
+from .backtest_units import UnitBacktest
 from .config import RunConfig
 from .errors import GeoRiskError
 from .features import TrainingSet, label_vector, thin_negatives, week_of, week_rows, week_start
 from .forecast import WARMUP_WEEKS, fit_model, prepare
 from .metrics import StreamingMetrics, brier_skill
 from .pipeline import Inputs, build_grid, load_inputs
+from .unit_forecast import UNIT_TRAINING_WEEKS, unit_codes, unit_panel
 
 MODEL_NAMES = ("model", "persistence", "historical_average", "conflictology")
 
@@ -79,6 +81,7 @@ def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.
     overall = {m: StreamingMetrics() for m in models}
     onset = {m: StreamingMetrics() for m in models}
     fitted: dict[str, Any] = {}
+    units = _unit_backtest(state, first=first, last=last) if "model" in models else None
     weeks_iter: Any = range(state.week or 0, last + 1)
     if progress:
         from tqdm import tqdm
@@ -94,10 +97,13 @@ def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.
             X = pd.DataFrame(state.features(all_pos), columns=state.feature_names())
             y = label_vector(ev, w, len(all_pos))
             is_onset = state.onset(all_pos)
+            refit = (w - first) % refit_every == 0
             for m, est in fitted.items():
                 p = est.predict_proba(X)[:, 1]
                 overall[m].update(y_true=y, prob=p, area=area)
                 onset[m].update(y_true=y, prob=p, area=area, mask=is_onset)
+                if m == "model" and units is not None:
+                    units.update(week=w, cell_prob=p, refit=refit)
         if w >= first - mc.training_weeks:
             buffer.append(week_rows(state, rng, inactive_per_week=per_week))
         state.advance()
@@ -127,9 +133,25 @@ def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.
         "refit_every_weeks": refit_every,
         "training_weeks": mc.training_weeks,
         "notes": notes,
+        "units": units.result() if units is not None else None,
         "wall_time_s": round(time.perf_counter() - t0, 2),
     }
     return _clean(report)
+
+
+def _unit_backtest(state: Any, *, first: int, last: int) -> UnitBacktest | None:
+    """Unit-level accumulator over the backtest weeks (None without unit history)."""
+    ctx = state.context
+    if ctx is None or ctx.admin_events is None or not len(state.grid):
+        return None
+    codes, pcodes = unit_codes(state.grid.admin_pcode)
+    population = np.bincount(codes, weights=np.nan_to_num(state.grid.population),
+                             minlength=len(pcodes))
+    panel = unit_panel(admin_events=ctx.admin_events, admin_pairs=ctx.admin_pairs,
+                       n_units=len(pcodes), population=population,
+                       first_week=first - UNIT_TRAINING_WEEKS - 1, last_week=last)
+    return UnitBacktest(panel=panel, codes=codes, cell_area=state.grid.area_km2,
+                        pcodes=pcodes)
 
 
 def _notes(results: dict[str, Any], *, refit_every: int) -> list[str]:

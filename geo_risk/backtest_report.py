@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from .backtest_units import unit_section
 from .metrics import brier_skill
 from .render.templating import Markup, render
 
@@ -306,6 +307,7 @@ def render_backtest_html(*, report: dict, title: str, synthetic: bool) -> str:
         all_cells=_metrics_table(models, names, chosen, None, "All cells."),
         onset=_metrics_table(models, names, chosen, "onset", "Onset cells."),
         figures=_reliability_figures(models, names, chosen),
+        units=unit_section(_mapping(report.get("units"))),
         notes=note_items,
         wall_time=None if wall is None else f"{wall:,.1f}",
     )

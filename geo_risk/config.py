@@ -100,8 +100,15 @@ class MatrixConfig:
     incidents in the last 12 weeks.
     Impact is the larger of the two impact scores. The level comes from likelihood x impact
     (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+
+    ``bins = "data"`` (the default) replaces the three bin lists in each run by quantiles
+    ``bin_quantiles`` of the data (:func:`geo_risk.analyse.matrix_bins`): likelihood of the
+    past unit-weeks' out-of-fold forecasts, civilian targeting of the past unit-weeks'
+    12-week counts, exposure of this week's units; ``bins = "fixed"`` uses the lists as given.
     """
 
+    bins: str = "data"
+    bin_quantiles: tuple[float, ...] = (0.4, 0.7, 0.9, 0.97)
     likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
@@ -421,15 +428,25 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
 
     matrix = raw.get("matrix", {})
     if isinstance(matrix, dict):
-        known = {"likelihood_bins", "exposure_bins", "civilian_bins", "level_cuts"}
+        known = {"bins", "bin_quantiles", "likelihood_bins", "exposure_bins", "civilian_bins",
+                 "level_cuts"}
         c.unknown("matrix.", set(matrix), known)
         mm: dict[str, Any] = {}
-        for key, n in (("likelihood_bins", 4), ("exposure_bins", 4), ("civilian_bins", 4),
-                       ("level_cuts", 3)):
+        if "bins" in matrix:
+            if matrix["bins"] in ("data", "fixed"):
+                mm["bins"] = matrix["bins"]
+            else:
+                c.add("matrix.bins", '"data" (cut points from this run\'s data) or "fixed" '
+                      "(likelihood_bins, exposure_bins, civilian_bins as given).")
+        for key, n in (("bin_quantiles", 4), ("likelihood_bins", 4), ("exposure_bins", 4),
+                       ("civilian_bins", 4), ("level_cuts", 3)):
             if key in matrix:
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):
                     c.add(f"matrix.{key}", f"must be a list of {n} increasing numbers.")
+                elif key == "bin_quantiles" and not all(0 < x < 1 for x in v):
+                    c.add("matrix.bin_quantiles", "must be quantiles between 0 and 1, e.g. "
+                          "[0.4, 0.7, 0.9, 0.97].")
                 elif key == "likelihood_bins" and not all(0 < x < 1 for x in v):
                     c.add("matrix.likelihood_bins", "must be probabilities between 0 and 1 "
                           "(of at least one incident in the unit next week), e.g. "

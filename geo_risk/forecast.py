@@ -33,6 +33,7 @@ from .features import (
     week_start,
 )
 from .model import make_model
+from .unit_forecast import UnitForecast, forecast_units, unit_codes
 from .validation import CANDIDATES, Validation, Validator, summarise
 
 #: Cells that get drivers in words: those at or above this probability, at most this many.
@@ -59,6 +60,7 @@ class Forecast:
     grid: CellGrid
     info: dict[str, Any]
     history: pd.DataFrame | None = None  # cell, week, risk for the map's week selector
+    units: UnitForecast | None = None  # unit-level P(>= 1 incident), expected incidents
 
 
 def channels_for(config: ModelConfig) -> tuple[Channel, ...]:
@@ -234,6 +236,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
     else:
         low, high = risk.copy(), risk.copy()
     onset = state.onset(all_pos)
+    units = _units(state, t)
 
     drivers = np.full(len(grid), "", dtype=object)
     facts = facts_for(state, all_pos, admin_names=admin_names)
@@ -263,7 +266,20 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
         "onset_weight": getattr(model, "onset_weight_", None),
         "blend_weight": getattr(model, "blend_", None),
+        "unit_model": units.info if units is not None else None,
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=state.events, grid=grid,
-                    info=info, history=history)
+                    info=info, history=history, units=units)
+
+
+def _units(state: HistoryState, week: int) -> UnitForecast | None:
+    """The unit-level forecast from the state's unit history (incidents before ``week``)."""
+    ctx = state.context
+    if ctx is None or ctx.admin_events is None or not len(state.grid):
+        return None
+    codes, pcodes = unit_codes(state.grid.admin_pcode)
+    population = np.bincount(codes, weights=np.nan_to_num(state.grid.population),
+                             minlength=len(pcodes))
+    return forecast_units(admin_events=ctx.admin_events, admin_pairs=ctx.admin_pairs,
+                          pcodes=pcodes, population=population, week=week)

@@ -18,10 +18,13 @@ from .analyse import (
     admin_matrix,
     admin_trend,
     cell_access,
+    civilian_history,
     engagement_per_cell,
+    matrix_bins,
     restrictions_in_force,
     risk_band,
     trend_class,
+    unit_exposure,
     window_per_cell,
 )
 from .config import RunConfig, SourceConfig
@@ -385,8 +388,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "restricted_weeks": weeks_in_force,
     })
     cells = pd.concat([cells, engagement], axis=1)
+    units = fc.units.table if fc.units is not None else None
+    bins = matrix_bins(config.matrix,
+                       past_likelihood=fc.units.past_likelihood if fc.units is not None
+                       else None, exposure=unit_exposure(cells).to_numpy(),
+                       civilian=civilian_history(inputs.incidents, week=week))
     matrix = admin_matrix(cells=cells, admin=inputs.admin, incidents=inputs.incidents,
-                          week=week, cfg=config.matrix)
+                          week=week, cfg=config.matrix, units=units, bins=bins)
     matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
                           on="admin_pcode", how="left")
     eng = analyse_engagement(cells=cells, matrix=matrix, consultations=inputs.consultations,
@@ -412,7 +420,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "model": config.model.kind,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
-        "matrix": {k: list(v) for k, v in vars(config.matrix).items()},
+        "matrix": bins.as_dict(),
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
         "follow_up_weeks": config.follow_up_weeks,
         "base_reach_km": config.base_reach_km,

@@ -39,6 +39,10 @@ def test_weekly_forecast_is_identical_when_the_forecast_week_and_later_change(
     for col in ("risk", "risk_prev", "risk_low", "risk_high"):
         np.testing.assert_array_equal(a.grid[col].to_numpy(), b.grid[col].to_numpy())
     assert a.model["validation"] == b.model["validation"]
+    ma, mb = (r.matrix.set_index("admin_pcode").sort_index() for r in (a, b))
+    for col in ("likelihood", "likelihood_prev", "expected_incidents", "expected_incidents_prev"):
+        np.testing.assert_array_equal(ma[col].to_numpy(), mb[col].to_numpy())
+    assert a.parameters["matrix"] == b.parameters["matrix"]
     # ... while changing the past does change the forecast (the test can fail)
     past = _rewrite_future(inputs, from_day=WEEK - pd.Timedelta(weeks=3), seed=3)
     c = run_week(cfg, week=WEEK, inputs=past)

@@ -129,18 +129,19 @@ def _matrix_table(matrix: pd.DataFrame) -> _Table:
             parts.with_sub(_prob(_get(r, "likelihood")),
                            _text_or_blank(_get(r, "likelihood_label"))),
             _pp(_get(r, "likelihood_change")),
+            _num(_get(r, "expected_incidents"), 1),
             _num(_get(r, "expected_incident_cells"), 1),
             _text_or_blank(_get(r, "trend")),
             _num(_get(r, "civilian_targeting_12w")),
             _access(_get(r, "restricted_share"), _get(r, "restricted_population")),
         ])
         cell_cls.append(["", "", "", "", _signed_class(_get(r, "likelihood_change")), "", "", "",
-                         ""])
+                         "", ""])
     return _table(
         ["#", "Admin unit", "Level", "P(\u22651 incident)", "Change vs last week",
-         "Expected cells with incidents", "Trend", "Civilians targeted, 12 wk",
-         "Access restricted"],
-        rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 7), cell_classes=cell_cls,
+         "Expected incidents", "Expected cells with incidents", "Trend",
+         "Civilians targeted, 12 wk", "Access restricted"],
+        rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 6, 8), cell_classes=cell_cls,
     )
 
 
@@ -470,6 +471,9 @@ def _key_figures(matrix: pd.DataFrame, grid: pd.DataFrame | None,
         ch = matrix["level_change"].astype("string").str.lower()
         tiles.append((f"\u25b2{int((ch == 'up').sum())}  \u25bc{int((ch == 'down').sum())}",
                       "admin units changed level", ""))
+    if "expected_incidents" in matrix.columns:
+        tiles.append((_num(pd.to_numeric(matrix["expected_incidents"], errors="coerce")
+                           .sum(), 0), "incidents expected next week", ""))
     if "expected_incident_cells" in matrix.columns:
         tiles.append((_num(pd.to_numeric(matrix["expected_incident_cells"], errors="coerce")
                            .sum(), 0),
@@ -543,6 +547,7 @@ def render_brief(
     personal_columns: Sequence[str] = (),
     actors: pd.DataFrame | None = None,
     model_check: str | None = None,
+    likelihood_bins: Sequence[float] | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -589,6 +594,11 @@ def render_brief(
     actors : pandas.DataFrame, optional
         Armed actors per unit (``admin_pcode``, ``actor``, ``incidents``,
         ``civilian_targeting``); those of the top units are listed.
+    model_check : str, optional
+        The weekly validation in words (which model scored the week, how it did).
+    likelihood_bins : sequence of float, optional
+        The run's likelihood cut points (``run.json`` ``parameters.matrix``) for the legend
+        of the likelihood words; default the fixed 10/30/60/90% scale.
 
     Returns
     -------
@@ -634,7 +644,8 @@ def render_brief(
         priorities=_priorities(priorities, personal_columns),
         changes=_changes(matrix, grid),
         actors=_actors_table(actors, matrix, priorities),
-        likelihood_legend=likelihood_legend(),
+        likelihood_legend=likelihood_legend(tuple(likelihood_bins) if likelihood_bins
+                                            else (0.1, 0.3, 0.6, 0.9)),
         matrix=_matrix_table(matrix),
         freshness=_freshness_table(rows, week),
         sources=_source_lines(sources, rows),
@@ -730,6 +741,7 @@ def brief_for_run(
         personal_columns=tuple(getattr(config, "sensitive_columns", ()) or ()),
         actors=getattr(result, "actors", None),
         model_check=_model_check(result.model),
+        likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
     )
 
 
