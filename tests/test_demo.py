@@ -55,7 +55,10 @@ def test_matrix_puts_hotspot_units_on_top(demo: Path) -> None:
     persistent = {h["admin_pcode"] for h in truth["hotspots"] if h["kind"] == "persistent"}
     assert persistent <= top
     assert set(matrix["level"]) <= {"low", "medium", "high", "critical"}
-    assert matrix.iloc[0]["level"] == "critical"
+    # bins follow the data ([matrix] bins = "data"): the top unit is in one of the two upper
+    # levels, and the matrix discriminates (not every unit on one level)
+    assert matrix.iloc[0]["level"] in {"high", "critical"}
+    assert matrix["level"].nunique() >= 3
 
 
 def test_priorities_start_with_the_under_engaged_high_risk_units(demo: Path) -> None:

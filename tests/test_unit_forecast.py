@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from geo_risk.analyse import likelihood_scale, matrix_bins
+from geo_risk.backtest_report import render_backtest_html
 from geo_risk.backtest_units import UnitBacktest, unit_section
 from geo_risk.config import MatrixConfig
 from geo_risk.unit_forecast import fit_unit_model, forecast_units, unit_panel
@@ -114,8 +115,11 @@ def test_unit_backtest_reports_calibration_and_counts() -> None:
                - r["busiest_units"][0]["observed_week_share"]) < 0.12
     ev = r["expected_vs_observed"]
     assert ev["incidents_observed"] == counts[260:].sum()
-    html = unit_section({**r, "busiest_units": [{"admin_pcode": "<b>x</b>"}]})
-    assert "&lt;b&gt;x" in html and "<b>x" not in html
+    section = unit_section({**r, "busiest_units": [{"admin_pcode": "<b>x</b>"}]})
+    assert section is not None and section["busy"][0][0] == "<b>x</b>"
+    html = render_backtest_html(report={"models": {}, "units": {
+        **r, "busiest_units": [{"admin_pcode": "<b>x</b>"}]}}, title="t", synthetic=False)
+    assert "Busiest units" in html and "&lt;b&gt;x" in html and "<b>x" not in html
 
 
 def test_too_little_history_falls_back_to_the_recent_event_share() -> None:
