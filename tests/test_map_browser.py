@@ -529,7 +529,7 @@ def test_units_engagement_reason_and_bases_in_the_browser(browser: Any, tmp_path
     inputs = build()
     grid = inputs["grid"]
     hot = grid["under_engaged"].to_numpy()
-    reason = "high risk (top 5% of cells) and low engagement: fewer than 5 engagements"
+    reason = "among the riskiest 5% of cells this week and low engagement: fewer than 5 engagements"
     grid["under_engaged_reason"] = np.where(hot, reason, "")
     inputs["boundaries"] = inputs["boundaries"].assign(
         engagement_status=["engaged", "suppressed"], engagements=[9, np.nan])

@@ -65,7 +65,7 @@ def test_engagement_theme_colours_units_as_the_matrix_has_them() -> None:
 def test_under_engaged_tooltip_shows_the_reason_not_a_bare_yes() -> None:
     inputs = make_inputs()
     grid = inputs["grid"]
-    reason = "high risk (top 5% of cells) and low engagement: fewer than 5 engagements"
+    reason = "among the riskiest 5% of cells this week and low engagement: fewer than 5 engagements"
     hot = grid["risk"].to_numpy() > 0.1
     grid["under_engaged"] = hot
     grid["under_engaged_reason"] = np.where(hot, reason, "")

@@ -310,7 +310,8 @@ class _State:
                              "its unit " + ustatus.astype(str),
                              "its unit engaged at or below the median rate")
         cell_out["under_engaged_reason"] = np.where(
-            under_c, f"high risk (top {100 * (1 - self.ec.cell_risk_quantile):.0f}% of cells) "
+            under_c, f"among the riskiest {100 * (1 - self.ec.cell_risk_quantile):.0f}% of "
+            "cells this week "
             f"and low engagement: fewer than {k} mission engagements in {self.W} weeks, "
             + unit_word, "")
         meta = self._meta(risk_cut, int(under_c.sum()))
