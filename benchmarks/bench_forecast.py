@@ -65,6 +65,13 @@ def bench_one(path: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         t1 = time.perf_counter()
         r = run_backtest(c, start=start, end=end, inputs=inputs, models=models,
                          refit_every=args.refit_every)
+        if k:  # only the model ran: its Brier skill against the first run's reference
+            ref = out[0]["models"]["historical_average"]
+            for part in (r["models"]["model"], r["models"]["model"]["onset"]):
+                base = ref if part is r["models"]["model"] else ref["onset"]
+                part["brier_skill"] = (1 - part["brier"] / base["brier"]
+                                       if part["brier"] is not None and base["brier"] else None)
+            r["models"] = {**out[0]["models"], "model": r["models"]["model"]}
         r["seed"] = seed
         r["config"] = str(path)
         r["load_s"] = round(load_s, 1)
@@ -114,10 +121,14 @@ def _patch_params(params: list[str]) -> None:
     import geo_risk.backtest as bt
     from geo_risk.model import RiskModel
 
-    extra = {}
+    extra: dict[str, Any] = {}
     for p in params:
         key, _, value = p.partition("=")
-        extra[key] = None if value == "None" else float(value) if "." in value else int(value)
+        try:
+            extra[key] = (None if value == "None" else float(value) if "." in value
+                          else int(value))
+        except ValueError:
+            extra[key] = value
     original = bt.fit_model
 
     def fit(name: str, ts: Any, config: Any) -> Any:

@@ -25,6 +25,7 @@ import pandas as pd
 from scipy.stats import beta
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -177,7 +178,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         Used only when ``n_folds < 2`` or no weeks are given.
     blend
         Weight of the trees in the log-odds blend with conflictology; ``None`` chooses it
-        from (0, 0.25, 0.5, 0.75, 1) on the out-of-fold predictions (log-loss).
+        from (0, 0.25, 0.5, 0.75, 1) on the out-of-fold predictions.
+    blend_metric
+        How the blend weight is chosen out of fold: "log_loss" or "average_precision".
     onset_blend
         Blend with the historical average on onset cells, weight chosen out of fold.
     n_jobs
@@ -203,7 +206,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                  num_leaves: int = 6, min_child_samples: int = 300, reg_lambda: float = 8.0,
                  colsample_bytree: float = 0.8, subsample: float = 0.8, n_seeds: int = 2,
                  n_folds: int = 3, calibration_share: float = 0.2,
-                 blend: float | None = None, onset_blend: bool = True,
+                 blend: float | None = None, blend_metric: str = "log_loss",
+                 onset_blend: bool = True,
                  random_state: int = 0, n_jobs: int = 1) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
@@ -216,6 +220,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.n_folds = n_folds
         self.calibration_share = calibration_share
         self.blend = blend
+        self.blend_metric = blend_metric
         self.onset_blend = onset_blend
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -313,7 +318,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         for a in candidates:
             z = a * tree + (1 - a) * conf
             cal = self._platt(z, yh, wh)
-            loss = self._log_loss(yh, cal.predict_proba(z[:, None])[:, 1], wh)
+            if self.blend_metric == "average_precision":  # ranking is what the map shows
+                loss = -average_precision_score(yh, z, sample_weight=wh)
+            else:
+                loss = self._log_loss(yh, cal.predict_proba(z[:, None])[:, 1], wh)
             if loss < best_loss - 1e-12:
                 best_loss, self.blend_, self.calibrator_ = loss, float(a), cal
         assert self.calibrator_ is not None
