@@ -21,13 +21,16 @@ from __future__ import annotations
 
 from ._common import ACLED_COLUMNS, COUNTRY_NAME, KOBO_COLUMNS
 from .scenario import generate_scenario
-from .spec import ScenarioFiles, ScenarioSpec
+from .spec import PRESETS, ScenarioFiles, ScenarioSpec
+from .stats import scenario_statistics
 
 __all__ = [
     "ACLED_COLUMNS",
     "COUNTRY_NAME",
     "KOBO_COLUMNS",
+    "PRESETS",
     "ScenarioFiles",
     "ScenarioSpec",
     "generate_scenario",
+    "scenario_statistics",
 ]

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 
 from ._common import (
+    F64,
     I64,
     KOBO_MODALITIES,
     KOBO_TOPICS,
@@ -29,6 +30,11 @@ from .restrictions import _Restriction
 
 _ENGAGE_DECAY_KM = 40.0
 _CONSULTATIONS_PER_STAFF_WEEK = 1.4
+_FOCAL_POINTS_PER_BASE = 4  # early-warning focal points per base, in its reach
+_FOCAL_REACH_KM = 70.0
+_FOCAL_RADIUS_KM = 12.0  # a focal point hears of events this close
+_FALSE_ALARMS_PER_WEEK = 0.15  # alerts per focal point and week with no event behind them
+_ALERT_PER_EVENT = 0.15  # chance an event near a focal point is reported (this or next week)
 
 # ============================================================================================
 # Consultations (KoBo export)
@@ -45,6 +51,32 @@ class _Engagement:
     week: I64
     adm2: I64
     alert: Bool  # early-warning alerts (sent by communities, not visits by the mission)
+
+
+def _alerts(rng: np.random.Generator, cells: _Cells, sim: _Sim, allowed: Bool, d_cb: F64,
+            weeks: int) -> tuple[I64, I64]:
+    """Weeks and cells of SMS alerts from community focal points (as real networks carry them).
+
+    Focal points sit in populated cells within ``_FOCAL_REACH_KM`` of a base (partial
+    coverage). Each sends false alarms at ``_FALSE_ALARMS_PER_WEEK`` and reports events within
+    ``_FOCAL_RADIUS_KM`` of it in the same or the previous week with probability
+    ``_ALERT_PER_EVENT`` each: alerts follow violence, they do not announce it.
+    """
+    n_fp = _FOCAL_POINTS_PER_BASE * d_cb.shape[1]
+    ok = allowed & (d_cb.min(1) < _FOCAL_REACH_KM)
+    w = np.where(ok, np.sqrt(cells.pop + 1.0), 0.0)
+    if w.sum() <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    fp = rng.choice(len(w), min(n_fp, int((w > 0).sum())), replace=False, p=w / w.sum())
+    d = np.hypot(cells.x[fp, None] - cells.x[None], cells.y[fp, None] - cells.y[None])
+    cover = (d < _FOCAL_RADIUS_KM).astype(np.float64)  # (n_fp, n)
+    seen = sim.counts[:weeks].astype(np.float64) @ cover.T  # (weeks, n_fp) events heard of
+    heard = seen + np.vstack([np.zeros((1, len(fp))), seen[:-1]])
+    rate = _FALSE_ALARMS_PER_WEEK + _ALERT_PER_EVENT * np.minimum(heard, 6.0)
+    n = rng.poisson(rate)
+    wk_i, fp_i = np.nonzero(n)
+    reps = n[wk_i, fp_i]
+    return np.repeat(wk_i, reps).astype(np.int64), np.repeat(fp[fp_i], reps).astype(np.int64)
 
 
 def _consultations(
@@ -103,25 +135,14 @@ def _consultations(
         cell_l.append(rng.choice(n_cells, nb, p=probs[:, b]))
         base_l.append(np.full(nb, b, dtype=np.int64))
         mod_l.append(rng.choice(len(KOBO_MODALITIES), nb, p=mod_p))
-    # early-warning alerts rise where flare-ups start (a leading signal)
+    # early-warning alerts: only where focal points exist, mostly false alarms, the rest
+    # reporting violence already under way (this week or last): no clean leading signal
     ew_idx = KOBO_MODALITIES.index("early_warning_alert")
-    alert_ok = factor[cells.adm2] > 0
-    for f in sim.flares:
-        d2 = (cells.x - f.x0) ** 2 + (cells.y - f.y0) ** 2
-        w = np.where((d2 < (1.5 * f.sigma_km) ** 2) & alert_ok, np.sqrt(cells.pop + 1.0), 0.0)
-        if w.sum() <= 0:
-            continue
-        wks_a = np.arange(f.start_w - 2, f.end_w + 1)
-        lam_a = np.where(wks_a < f.start_w, 2.0, 1.5)
-        keep = (wks_a >= 0) & (wks_a < weeks)
-        na = rng.poisson(lam_a[keep])
-        wk = np.repeat(wks_a[keep], na)
-        nb = len(wk)
-        c = rng.choice(n_cells, nb, p=w / w.sum())
-        wk_l.append(wk)
-        cell_l.append(c)
-        base_l.append(d_cb[c].argmin(1) if nb else np.zeros(0, dtype=np.int64))
-        mod_l.append(np.full(nb, ew_idx, dtype=np.int64))
+    wk, c = _alerts(rng, cells, sim, factor[cells.adm2] > 0, d_cb, weeks)
+    wk_l.append(wk)
+    cell_l.append(c)
+    base_l.append(d_cb[c].argmin(1) if len(c) else np.zeros(0, dtype=np.int64))
+    mod_l.append(np.full(len(c), ew_idx, dtype=np.int64))
     wk = np.concatenate(wk_l).astype(np.int64)
     cell = np.concatenate(cell_l).astype(np.int64)
     base = np.concatenate(base_l).astype(np.int64)

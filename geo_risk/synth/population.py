@@ -20,7 +20,7 @@ from ._common import F64, I64, Bool, _locate, _Names
 from .boundaries import _Geo
 from .spec import ScenarioSpec
 
-_EXC_RING = (0.15, 0.035, 0.008)  # own cell, each ring-1 neighbour, each ring-2 neighbour
+_EXC_RING = (0.2, 0.045, 0.01)  # own cell, each ring-1 neighbour, each ring-2 neighbour
 
 
 @dataclass

@@ -127,7 +127,7 @@ def _restrictions(
             cx, cy = h.centre(sw, T)
             lon_c, lat_c = frame.lonlat(cx, cy)
             poly = clip_poly(_blob(rng, frame, float(lon_c), float(lat_c),
-                                   h.sigma_km * rng.uniform(1.1, 1.5)))  # fmt: skip
+                                   max(h.sigma_km, 20.0) * rng.uniform(1.1, 1.5)))  # fmt: skip
             sev = "high" if k == 0 else str(rng.choice(["medium", "high"]))
             add(
                 poly,

@@ -161,9 +161,8 @@ def generate_scenario(
     hot = _persistent_hotspots(
         streams[4], geo, cells, bases, T, spec.incident_scale, len(actors.rebels), names
     )
-    sim = _simulate(
-        streams[5], cells, hot, T, start, spec.incident_scale, len(actors.rebels), names
-    )
+    sim = _simulate(streams[5], geo, cells, hot, T, start, spec.incident_scale,
+                    spec.events_per_episode, len(actors.rebels), names)
     inc = _incidents(streams[6], geo, cells, sim, actors, start, forecast)
     restr = _restrictions(streams[7], geo, hot, sim.flares, start, weeks)
     eng = _consultations(streams[8], geo, cells, bases, hot, sim, restr, start, weeks)
