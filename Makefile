@@ -28,6 +28,7 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## benchmarks against naive baselines (prints figures)
 	$(BIN)/python benchmarks/bench_pipeline.py
 	$(BIN)/python benchmarks/bench_map.py
+	$(BIN)/python benchmarks/bench_population.py
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,32 @@ LIKELIHOOD_LABELS = ("rare", "unlikely", "possible", "likely", "almost certain")
 IMPACT_LABELS = ("minimal", "minor", "moderate", "major", "severe")
 
 
+def likelihood_scale(p: np.ndarray | pd.Series | float, *,
+                     bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Likelihood score (1..5) and word for a probability of at least one incident.
+
+    The one place probabilities become words, so the word beside a probability never
+    contradicts it: with the default ``bins`` rare < 0.10 <= unlikely < 0.30 <= possible
+    < 0.60 <= likely < 0.90 <= almost certain. Monotone in ``p``; feed it any probability of
+    >= 1 incident (a unit aggregate of cells today, a calibrated unit forecast later).
+
+    Examples
+    --------
+    >>> likelihood_scale(np.array([0.05, 0.4, 0.95]))[1].tolist()
+    ['rare', 'possible', 'almost certain']
+    """
+    score = np.searchsorted(np.asarray(bins, float), np.asarray(p, float), side="right") + 1
+    return score, np.asarray(LIKELIHOOD_LABELS, dtype=object)[score - 1]
+
+
+def likelihood_legend(bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)) -> str:
+    """The likelihood scale in words with its probability ranges (for legends and notes)."""
+    edges = [0.0, *bins, 1.0]
+    return "; ".join(f"{w} {edges[i]:.0%}\u2013{edges[i + 1]:.0%}"
+                     for i, w in enumerate(LIKELIHOOD_LABELS))
+
+
 def risk_band(p: np.ndarray) -> np.ndarray:
     edges = np.array([b for b, _ in RISK_BANDS[:-1]])
     names = np.array([n for _, n in RISK_BANDS], dtype=object)
@@ -100,10 +126,12 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
 
     ``cells`` has admin_pcode, risk, risk_prev, population, restricted. Likelihood is the
     probability of at least one incident in the unit next week, ``1 - prod(1 - p_cell)``
-    (cells taken as independent); the likelihood score is on the expected number of
-    incidents (sum of cell probabilities), which does not saturate for large units; impact
-    is the larger of the exposed-population and civilian-targeting scores; the level comes
-    from likelihood x impact.
+    (cells taken as independent); its score and word come from :func:`likelihood_scale`
+    (``cfg.likelihood_bins`` on that probability). The sum of cell probabilities is the
+    expected number of *cells with an incident* (``expected_incident_cells``), not of
+    incidents. Impact is the larger of the exposed-population and civilian-targeting
+    scores; the level comes from likelihood x impact. Change since last week is read on
+    scales that do not saturate (see :func:`change_measures`).
     """
     c = cells.assign(
         log_q=np.log1p(-np.clip(cells["risk"], 0, 1 - 1e-12)),
@@ -116,7 +144,7 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         n_cells=("risk", "size"),
         log_q=("log_q", "sum"),
         log_q_prev=("log_q_prev", "sum"),
-        expected_incidents=("risk", "sum"),
+        expected_incident_cells=("risk", "sum"),
         expected_prev=("risk_prev", "sum"),
         population=("population", "sum"),
         exposed_population=("exposed", "sum"),
@@ -132,6 +160,7 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "admin_pcode": inc["admin_pcode"].to_numpy(),
         "incidents_4w": w >= now - 4,
         "incidents_prev_4w": (w >= now - 8) & (w < now - 4),
+        "incidents_before_52w": (w >= now - 56) & (w < now - 4),
         "civilian_targeting_12w": (w >= now - 12) & inc["civilian_targeting"].to_numpy(bool),
         "fatalities_12w": np.where(w >= now - 12, inc["fatalities"].to_numpy(float), 0.0),
     }).groupby("admin_pcode").sum()
@@ -139,12 +168,9 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     likelihood = -np.expm1(g["log_q"].to_numpy())
     likelihood_prev = -np.expm1(g["log_q_prev"].to_numpy())
 
-    expected = g["expected_incidents"].to_numpy()
-    expected_prev = g["expected_prev"].to_numpy()
-
     def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        ls = _score(lik, cfg.likelihood_bins)
+        ls, _ = likelihood_scale(lik, bins=cfg.likelihood_bins)
         imp = np.maximum(_score(exposed, cfg.exposure_bins), _score(civ, cfg.civilian_bins))
         rs = ls * imp
         lv = np.asarray(LEVELS, dtype=object)[np.searchsorted(np.asarray(cfg.level_cuts), rs,
@@ -152,15 +178,15 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         return ls, imp, rs, lv
 
     civ = g["civilian_targeting_12w"].to_numpy(float)
-    ls, imp, rs, lv = level(expected, g["exposed_population"].to_numpy(), civ)
-    _, _, rs_prev, lv_prev = level(expected_prev, g["exposed_prev"].to_numpy(), civ)
+    ls, imp, rs, lv = level(likelihood, g["exposed_population"].to_numpy(), civ)
+    _, _, rs_prev, lv_prev = level(likelihood_prev, g["exposed_prev"].to_numpy(), civ)
     rank = {name: i for i, name in enumerate(LEVELS)}
     move = np.sign(pd.Series(lv).map(rank).to_numpy() - pd.Series(lv_prev).map(rank).to_numpy())
     out = pd.DataFrame({
         "admin_pcode": g.index.to_numpy(),
         "likelihood": likelihood.round(4),
         "likelihood_score": ls,
-        "likelihood_label": np.asarray(LIKELIHOOD_LABELS, dtype=object)[ls - 1],
+        "likelihood_label": likelihood_scale(likelihood, bins=cfg.likelihood_bins)[1],
         "impact_score": imp,
         "impact_label": np.asarray(IMPACT_LABELS, dtype=object)[imp - 1],
         "risk_score": rs,
@@ -169,22 +195,52 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "level_change": np.select([move > 0, move < 0], ["up", "down"], "same"),
         "likelihood_prev": likelihood_prev.round(4),
         "likelihood_change": (likelihood - likelihood_prev).round(4),
-        "expected_incidents": g["expected_incidents"].to_numpy().round(3),
+        "expected_incident_cells": g["expected_incident_cells"].to_numpy().round(3),
+        "expected_incident_cells_prev": g["expected_prev"].to_numpy().round(3),
         "population": g["population"].to_numpy().round(0),
         "exposed_population": g["exposed_population"].to_numpy().round(0),
         "incidents_4w": g["incidents_4w"].to_numpy().astype(int),
         "incidents_prev_4w": g["incidents_prev_4w"].to_numpy().astype(int),
+        "incidents_baseline_4w": (g["incidents_before_52w"].to_numpy() / 13).round(2),
         "civilian_targeting_12w": civ.astype(int),
         "fatalities_12w": g["fatalities_12w"].to_numpy().astype(int),
         "restricted_share": (g["restricted_cells"] / g["n_cells"]).to_numpy().round(3),
         "restricted_population": g["restricted_population"].to_numpy().round(0),
     })
+    out = pd.concat([out, change_measures(out)], axis=1)
     names = admin[["admin_pcode", "admin_name"]]
     out = names.merge(out, on="admin_pcode", how="left")
     order = out["level"].map({v: i for i, v in enumerate(LEVELS)}).fillna(-1)
     return (out.assign(_o=order).sort_values(["_o", "risk_score", "likelihood"],
                                              ascending=False).drop(columns="_o")
             .reset_index(drop=True))
+
+
+def change_measures(m: pd.DataFrame, *, min_score: float = 0.5) -> pd.DataFrame:
+    """How much a unit changed this week, on scales that do not saturate, with the reason.
+
+    ``change_score`` = log2((incidents_4w + 1) / (incidents_baseline_4w + 1)) (reported
+    incidents of the last 4 weeks against the unit's own 4-week average of the 52 weeks
+    before) + log2((E + 0.1) / (E_prev + 0.1)) (expected cells with incidents this week
+    against last week's forecast). A probability near 1 cannot rise, a count can: a surge
+    from 3 to 52 incidents scores about +4 whatever the probability did. ``change_reason``
+    names the parts that moved by at least half a doubling (``min_score``).
+    """
+    c4 = m["incidents_4w"].to_numpy(float)
+    base = m["incidents_baseline_4w"].to_numpy(float)
+    e, e_prev = (m["expected_incident_cells"].to_numpy(float),
+                 m["expected_incident_cells_prev"].to_numpy(float))
+    r_inc = np.log2((c4 + 1) / (base + 1))
+    r_exp = np.log2((e + 0.1) / (np.nan_to_num(e_prev) + 0.1))
+    inc_txt = np.char.mod("incidents %d in the last 4 weeks vs ", c4.astype(int)).astype(object) \
+        + np.char.mod("%.1f usual", base).astype(object)
+    exp_txt = np.char.mod("expected cells with incidents %.1f", np.nan_to_num(e_prev)).astype(
+        object) + np.char.mod(" \u2192 %.1f", e).astype(object)
+    first = np.where(np.abs(r_inc) >= min_score, inc_txt, "")
+    second = np.where(np.abs(r_exp) >= min_score, exp_txt, "")
+    reason = np.where((first != "") & (second != ""), first + "; " + second, first + second)
+    return pd.DataFrame({"change_score": np.round(r_inc + r_exp, 3),
+                         "change_reason": reason.astype(object)}, index=m.index)
 
 
 TRENDS = ("new", "intensifying", "persistent", "diminishing", "sporadic", "none")

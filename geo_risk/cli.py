@@ -75,7 +75,8 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
         ctx.warn(w)
     for r in inputs.reports:
         ctx.say(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
-                f"{r.rows_accepted}, rejected {r.rows_rejected}", level=1)
+                f"{r.rows_accepted}, rejected {r.rows_rejected}{_outside(r.rows_outside)}",
+                level=1)
     top = result.matrix.head(5)
     ctx.say("highest-risk admin units: " + "; ".join(
         f"{n} ({lv}, p={p:.2f})" for n, lv, p in
@@ -89,18 +90,24 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
             click.echo(f"Weekly brief for reports: {paths['brief']}")
 
 
-def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) -> None:
+def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool, *,
+         wait_s: float = 0.0, keep: tuple[str, ...] = ()) -> None:
     from .config import load_config
+    from .outdir import output_lock
     from .outputs import write_outputs
     from .pipeline import load_inputs, run_week
 
-    config = load_config(config_path)
-    ctx.say(f"reading inputs named in {config_path}")
-    inputs = load_inputs(config)
-    ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
-    result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
-    ctx.say("writing outputs")
-    paths = write_outputs(result, config, out, render_map=not no_map)
+    # The lock is held from the start: a second run on the same folder stops before any work.
+    with output_lock(out, wait_s=wait_s) as notes:
+        for note in notes:
+            ctx.warn(note)
+        config = load_config(config_path)
+        ctx.say(f"reading inputs named in {config_path}")
+        inputs = load_inputs(config)
+        ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
+        result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+        ctx.say("writing outputs")
+        paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
     _summary(ctx, result, paths)
 
 
@@ -113,6 +120,11 @@ def _week(value: str | None) -> str | None:
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD.") from None
 
 
+
+def _outside(n: int) -> str:
+    """" (n of them outside the area)" when rows fell outside the boundaries, else ""."""
+    return f" ({n} of them outside the area)" if n else ""
+
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="TOML configuration naming the inputs.")
@@ -121,11 +133,18 @@ def _week(value: str | None) -> str | None:
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False),
               help="Folder for the outputs.")
 @click.option("--no-map", is_flag=True, help="Skip map.html.")
+@click.option("--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(0),
+              help="Seconds to wait when another run is writing the same --out folder.")
 @click.pass_obj
 @_user_errors
-def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool) -> None:
-    """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv."""
-    _run(ctx, config_path, _week(week), out, no_map)
+def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
+        wait_s: float) -> None:
+    """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv.
+
+    The outputs replace --out only when all are written; the run before is kept as
+    OUT.previous.
+    """
+    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s)
 
 
 @main.command()
@@ -155,7 +174,8 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
     click.echo(f"Boundaries: {len(inputs.admin)} admin units from {config.boundaries.path.name}")
     for r in inputs.reports:
         click.echo(f"{r.kind:<20} {Path(r.path).name}: read {r.rows_read}, accepted "
-                   f"{r.rows_accepted}, rejected {r.rows_rejected}; newest {r.newest_date}")
+                   f"{r.rows_accepted}, rejected {r.rows_rejected}{_outside(r.rows_outside)}; "
+                   f"newest {r.newest_date}")
     for w in inputs.warnings:
         ctx.warn(w)
     if len(inputs.rejects):
@@ -236,12 +256,14 @@ def synth(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
 @_user_errors
 def demo(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
     """Generate the SYNTHETIC scenario and run the weekly job on it, offline."""
+    from .outdir import output_lock
     from .synth import ScenarioSpec, generate_scenario
 
     scenario = out / "scenario"
-    ctx.say(f"generating the SYNTHETIC scenario ({preset}, seed {seed}) in {scenario}/")
-    files = generate_scenario(out_dir=scenario, seed=seed, spec=ScenarioSpec.preset(preset))
-    _run(ctx, Path(files.config), None, out, False)
+    with output_lock(out):
+        ctx.say(f"generating the SYNTHETIC scenario ({preset}, seed {seed}) in {scenario}/")
+        files = generate_scenario(out_dir=scenario, seed=seed, spec=ScenarioSpec.preset(preset))
+        _run(ctx, Path(files.config), None, out, False, keep=("scenario",))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ and its data can be moved together.
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import tomllib
 from collections.abc import Mapping
@@ -23,13 +24,14 @@ CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
 #: Options a source entry may carry besides path/format/name, per kind of input.
 SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
-                  "stale_after_days"},
+                  "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days"},
+                      "stale_after_days", "encoding"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
-                            "stale_after_days"},
-    "bases": {"sheet"},
+                            "stale_after_days", "encoding"},
+    "bases": {"sheet", "encoding", "columns"},
 }
+BASES_FORMATS = ("csv", "panel")
 
 
 @dataclass(frozen=True)
@@ -82,21 +84,25 @@ class ModelConfig:
     n_seeds: int = 2
     seed: int = 0
     history_weeks: int = 4  # weeks scored for the map's week selector (forecast week included)
+    #: Recent weeks on which every model is scored out of sample before the week is served;
+    #: with kind "model" the week is scored by whichever did best there (0 = no check).
+    validation_weeks: int = 13
 
 
 @dataclass(frozen=True)
 class MatrixConfig:
     """How likelihood and impact map to 1..5 scores and scores to a level.
 
-    ``likelihood_bins`` are cut points on the expected number of incidents in the admin unit
-    next week (sum of cell probabilities; rare / unlikely / possible / likely / almost
-    certain); ``exposure_bins`` on expected people exposed (sum over cells of population x
-    probability); ``civilian_bins`` on civilian-targeting incidents in the last 12 weeks.
+    ``likelihood_bins`` are cut points on the probability of at least one incident in the
+    admin unit next week (rare / unlikely / possible / likely / almost certain; see
+    :func:`geo_risk.analyse.likelihood_scale`); ``exposure_bins`` on expected people exposed
+    (sum over cells of population x probability); ``civilian_bins`` on civilian-targeting
+    incidents in the last 12 weeks.
     Impact is the larger of the two impact scores. The level comes from likelihood x impact
     (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
     """
 
-    likelihood_bins: tuple[float, ...] = (0.25, 1.0, 3.0, 8.0)
+    likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
     level_cuts: tuple[int, int, int] = (4, 9, 16)
@@ -127,6 +133,10 @@ class EngagementConfig:
     ``leader_max_participants`` people with under 20% women stand in for leaders/elders.
     Commitments made in the last ``follow_up_lookback_weeks`` count for follow-up.
     ``priority_cells``: how many cells the priority list adds after the admin units.
+    A unit's follow-up is overdue when at least ``follow_up_overdue_share`` of its due
+    commitments (own due date, else ``follow_up_weeks`` after) are not done. Reprisal
+    exposure: civilians targeted within ``reprisal_window_days`` after and
+    ``reprisal_distance_km`` of a mission engagement.
     """
 
     profile_weeks: int = 52
@@ -139,6 +149,9 @@ class EngagementConfig:
     follow_up_lookback_weeks: int = 52
     passive_modalities: tuple[str, ...] = ("early_warning_alert",)
     priority_cells: int = 20
+    follow_up_overdue_share: float = 0.5
+    reprisal_window_days: int = 28
+    reprisal_distance_km: float = 10.0
 
 
 @dataclass(frozen=True)
@@ -230,6 +243,13 @@ def _source(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, .
         c.add(f"{key}.format", f"unknown format {fmt!r}; use one of {list(formats)}.")
     path = _path(c, base, f"{key}.path", raw.get("path"), must_exist)
     options = {k: v for k, v in raw.items() if k not in _SOURCE_KEYS}
+    if "encoding" in options:
+        try:
+            codecs.lookup(str(options["encoding"]))
+        except LookupError:
+            c.add(f"{key}.encoding", f"unknown encoding {options['encoding']!r}; use e.g. "
+                  "\"utf-8\", \"cp1252\", \"utf-16\" or \"latin-1\", or remove the key to "
+                  "let geo-risk detect it.")
     return SourceConfig(path=path, format=fmt, name=str(raw.get("name", path.name)),
                         options=options)
 
@@ -318,7 +338,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                              CONSULTATION_FORMATS, "kobo", check_files)
     restrictions = _sources(c, base_dir, "access_restrictions", raw.get("access_restrictions"),
                             None, "auto", check_files)
-    bases = _sources(c, base_dir, "bases", raw.get("bases"), None, "csv", check_files)
+    bases = _sources(c, base_dir, "bases", raw.get("bases"), BASES_FORMATS, "csv", check_files)
     if len(bases) > 1:
         c.add("bases", "give one bases file.")
 
@@ -373,7 +393,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed", "history_weeks"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -391,7 +411,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 m["half_lives_weeks"] = tuple(float(x) for x in hl)
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
-                            ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26)):
+                            ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26),
+                            ("validation_weeks", 0, 104)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:
@@ -409,6 +430,10 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):
                     c.add(f"matrix.{key}", f"must be a list of {n} increasing numbers.")
+                elif key == "likelihood_bins" and not all(0 < x < 1 for x in v):
+                    c.add("matrix.likelihood_bins", "must be probabilities between 0 and 1 "
+                          "(of at least one incident in the unit next week), e.g. "
+                          "[0.1, 0.3, 0.6, 0.9]; they are no longer counts of incidents.")
                 else:
                     mm[key] = tuple(v)
         kw["matrix"] = MatrixConfig(**mm)
@@ -461,6 +486,8 @@ def _engagement_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path,
         ("cell_risk_quantile", float, 0, 1), ("town_density_km2", float, 0, 10**6),
         ("leader_max_participants", int, 1, 10**4),
         ("follow_up_lookback_weeks", int, 1, 520), ("priority_cells", int, 0, 10**4),
+        ("follow_up_overdue_share", float, 0, 1), ("reprisal_window_days", int, 1, 3650),
+        ("reprisal_distance_km", float, 0, 1000),
     ):
         if key in eng:
             value = _number(c, f"engagement.{key}", eng[key], kind, lo, hi)

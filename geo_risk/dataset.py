@@ -3,7 +3,8 @@
 Incidents feed the "events", "civilian", "fatalities", "battles" and "remote" channels;
 engagement records feed "alerts" (early-warning alerts) and "insecure" (consultations whose
 reported safety score is 2 or less on the 1-5 scale). Only rows with an H3 cell (not the
-admin-level-only ones) stream; only data dated before ``week_limit`` is used at all.
+admin-level-only ones) stream per cell; unit-level history (:func:`admin_weekly_counts`)
+counts those too. Only data dated before ``week_limit`` is used at all.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .features import CellGrid, Context, RestrictionIndex, WeeklyEvents, week_index
-from .index import cell_centres
+from .index import cell_centres, neighbour_pairs
 
 _OPEN_END = 10**7
 
@@ -95,10 +96,45 @@ def base_distance_km(grid: CellGrid, bases: pd.DataFrame | None, week: pd.Timest
     return best
 
 
+def admin_neighbours(grid: CellGrid, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (unit code, neighbouring unit code) of units whose cells touch, both ways."""
+    if len(grid) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    origin, nbr, _ = neighbour_pairs(grid.cells, k=1)
+    opos, _ = grid.positions(origin)
+    npos, found = grid.positions(nbr)
+    a, b = codes[opos[found]], codes[npos[found]]
+    pairs = np.unique(np.column_stack([a, b])[a != b], axis=0)
+    return pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.int64)
+
+
+def admin_weekly_counts(grid: CellGrid, codes: np.ndarray, incidents: pd.DataFrame,
+                        week_limit: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(week, unit code, incidents) for every incident with a unit before ``week_limit``,
+    those located only to the unit (no cell) included, sorted by week."""
+    inc = incidents.loc[incidents["date"] < week_limit]
+    uniques = pd.unique(pd.Series(grid.admin_pcode, dtype=object))
+    code = pd.Index(uniques).get_indexer(pd.Index(inc["admin_pcode"].astype(object)))
+    ok = code >= 0
+    df = pd.DataFrame({"week": week_index(inc["date"].to_numpy())[ok], "code": code[ok]})
+    g = df.groupby(["week", "code"], sort=True).size()
+    return (g.index.get_level_values(0).to_numpy(np.int64),
+            g.index.get_level_values(1).to_numpy(np.int64), g.to_numpy(np.float64))
+
+
 def make_context(grid: CellGrid, *, restrictions: gpd.GeoDataFrame | None,
-                 data_start: pd.Timestamp | None) -> Context:
+                 data_start: pd.Timestamp | None, incidents: pd.DataFrame | None = None,
+                 week_limit: pd.Timestamp | None = None) -> Context:
+    """Context of the features; with ``incidents`` and ``week_limit``, unit-level history
+    (all incidents with a unit, cell-less ones included) and unit adjacency too."""
     codes, _ = pd.factorize(pd.Series(grid.admin_pcode, dtype=object))
-    return Context(admin_codes=codes.astype(np.int64),
+    codes = codes.astype(np.int64)
+    admin_events = admin_pairs = None
+    if incidents is not None and week_limit is not None and len(grid):
+        admin_events = admin_weekly_counts(grid, codes, incidents, week_limit)
+        admin_pairs = admin_neighbours(grid, codes)
+    return Context(admin_codes=codes,
                    restrictions=restriction_index(grid, restrictions),
                    data_start_week=None if data_start is None
-                   else int(week_index(np.array([data_start], dtype="datetime64[D]"))[0]))
+                   else int(week_index(np.array([data_start], dtype="datetime64[D]"))[0]),
+                   admin_events=admin_events, admin_pairs=admin_pairs)

@@ -24,6 +24,8 @@ GROUPS = (
     ("log_weeks_since_last", "recency"),
     ("hist_event_week_rate", "history"),
     ("admin_events", "admin"),
+    ("admin_all", "admin"),
+    ("admin_nbr", "admin"),
     ("restrict", "access"),
     ("log_pop_density", "population"),
     ("log_base_distance_km", "base"),

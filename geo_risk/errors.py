@@ -57,3 +57,8 @@ class ValidationError(GeoRiskError, ValueError):
         lines = [str(p) for p in self.problems]
         head = f"{len(lines)} problem(s) found:" if len(lines) > 1 else ""
         super().__init__("\n".join([head, *lines]) if head else (lines[0] if lines else "invalid"))
+
+
+class OutputFolderError(GeoRiskError, OSError):
+    """The output folder cannot be written safely: another run holds it, or it holds files
+    that are not a geo-risk run (and would be moved aside by the swap)."""

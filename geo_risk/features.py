@@ -26,6 +26,8 @@ EPOCH_MONDAY = np.datetime64("1970-01-05")  # weeks are Monday..Sunday
 _EPS = 1e-3
 _MAX_GAP_WEEKS = 520
 ONSET_WEEKS = 52
+#: Half-lives of the unit-level history (all incidents of the unit, cell-less ones included).
+ADMIN_HALF_LIVES = (4.0, 26.0)
 
 
 def week_index(dates: pd.Series | np.ndarray) -> np.ndarray:
@@ -197,6 +199,11 @@ class Context:
     restrictions: RestrictionIndex | None = None
     data_start_week: int | None = None
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: (week, unit code, incidents) sorted by week: every incident with a unit, those
+    #: located only to the unit included (they never reach a cell).
+    admin_events: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    #: (unit code, neighbouring unit code) pairs.
+    admin_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
 
 class HistoryState:
@@ -235,6 +242,10 @@ class HistoryState:
             self._admin_cells = np.bincount(context.admin_codes, minlength=self._n_admin)
         else:
             self._n_admin = 0
+        self._unit_history = bool(self._n_admin and context is not None
+                                  and context.admin_events is not None)
+        self.admin_state = np.zeros((len(ADMIN_HALF_LIVES), self._n_admin))
+        self._admin_decay = (0.5 ** (1.0 / np.asarray(ADMIN_HALF_LIVES)))[:, None]
 
     # -- names ---------------------------------------------------------------------------
     def names(self) -> list[str]:
@@ -248,6 +259,9 @@ class HistoryState:
         extra = ["log_weeks_since_last", "hist_event_week_rate", "log_pop_density"]
         if self._n_admin:
             extra += ["admin_events_26w", "admin_events_104w"]
+        if self._unit_history:
+            extra += [f"admin_all_{h:g}w" for h in ADMIN_HALF_LIVES]
+            extra += [f"admin_nbr_{h:g}w" for h in ADMIN_HALF_LIVES]
         if self.context is not None and self.context.restrictions is not None:
             extra += ["restricted", "log_restricted_weeks", "restriction_severity"]
         if self.grid.base_distance_km is not None:
@@ -256,11 +270,22 @@ class HistoryState:
 
     # -- stepping ------------------------------------------------------------------------
     def start(self, week: int) -> None:
+        """Start streaming at ``week``: decayed state from zero, but the event-week counts
+        and the last event week of each cell from all history before ``week`` (cheap: one
+        pass over the sparse cell-week rows), so the long-run rate and onsets are true."""
         self.week = week
         self.first_week = week
         self.state[:] = 0.0
         self.last_week[:] = -10**6
         self.event_weeks[:] = 0.0
+        self.admin_state[:] = 0.0
+        ev = self.events
+        if "events" in ev.values and len(ev.week):
+            hi = int(np.searchsorted(ev.week, week))
+            has = ev.values["events"][:hi] > 0
+            pos, wk = ev.pos[:hi][has], ev.week[:hi][has]
+            self.event_weeks += np.bincount(pos, minlength=len(self.grid))
+            np.maximum.at(self.last_week, pos, wk)
 
     def advance(self) -> None:
         """Fold the events of the current week in and move to the next week."""
@@ -286,7 +311,34 @@ class HistoryState:
                 else np.zeros(len(pos), bool)
             self.last_week[pos[has]] = self.week
             self.event_weeks[pos[has]] += 1.0
+        if self._unit_history:
+            self._advance_units()
         self.week += 1
+
+    def _advance_units(self) -> None:
+        assert self.context is not None and self.context.admin_events is not None
+        assert self.week is not None
+        wk, code, count = self.context.admin_events
+        lo, hi = np.searchsorted(wk, [self.week, self.week + 1])
+        self.admin_state *= self._admin_decay
+        if hi > lo:
+            self.admin_state += np.bincount(code[lo:hi], weights=count[lo:hi],
+                                            minlength=self._n_admin)[None, :]
+
+    def _unit_features(self, pos: np.ndarray) -> list[np.ndarray]:
+        """Unit totals (decayed) of the cell's unit and of its neighbouring units."""
+        assert self.context is not None
+        codes = self.context.admin_codes[pos]
+        out = [np.log1p(self.admin_state[i][codes])[:, None]
+               for i in range(len(ADMIN_HALF_LIVES))]
+        pairs = self.context.admin_pairs
+        for i in range(len(ADMIN_HALF_LIVES)):
+            nbr: np.ndarray = np.zeros(self._n_admin)
+            if pairs is not None and len(pairs[0]):
+                nbr = np.bincount(pairs[0], weights=self.admin_state[i][pairs[1]],
+                                  minlength=self._n_admin)
+            out.append(np.log1p(nbr[codes])[:, None])
+        return out
 
     # -- reading -------------------------------------------------------------------------
     def active(self) -> np.ndarray:
@@ -301,6 +353,16 @@ class HistoryState:
         """True where the cell had no event in the last ONSET_WEEKS weeks."""
         return self.weeks_since_last(pos) > ONSET_WEEKS
 
+    def event_week_rate(self, pos: np.ndarray) -> np.ndarray:
+        """Share of weeks with >= 1 event since the data began (all history, see start)."""
+        assert self.week is not None and self.first_week is not None
+        start = self.first_week
+        if self.context is not None and self.context.data_start_week is not None:
+            start = min(start, self.context.data_start_week)
+        elif len(self.events.week):
+            start = min(start, int(self.events.week[0]))
+        return self.event_weeks[pos] / max(1, self.week - start)
+
     def row(self, name: str, half_life: float, ring: int = 0) -> np.ndarray:
         return self.state[self.rows.index((name, half_life, ring))]
 
@@ -309,12 +371,8 @@ class HistoryState:
         assert self.week is not None and self.first_week is not None
         g = self.grid
         hist = np.log1p(self.state[:, pos]).T
-        start = self.first_week
-        if self.context is not None and self.context.data_start_week is not None:
-            start = min(start, self.context.data_start_week)
-        observed = max(1, self.week - start)
         cols = [hist, np.log1p(self.weeks_since_last(pos))[:, None],
-                (self.event_weeks[pos] / observed)[:, None],
+                self.event_week_rate(pos)[:, None],
                 np.log1p(np.nan_to_num(g.population[pos], nan=0.0) / g.area_km2[pos])[:, None]]
         ctx = self.context
         if self._n_admin and ctx is not None:
@@ -325,6 +383,8 @@ class HistoryState:
                 per_admin = np.bincount(codes, weights=own, minlength=self._n_admin)
                 cols.append(np.log1p(per_admin / np.maximum(self._admin_cells, 1))[codes[pos]]
                             [:, None])
+        if self._unit_history:
+            cols += self._unit_features(pos)
         if ctx is not None and ctx.restrictions is not None:
             restricted, weeks_in, sev = ctx.restrictions.at(self.week, len(g))
             cols += [restricted[pos][:, None].astype(float), np.log1p(weeks_in[pos])[:, None],

@@ -25,11 +25,15 @@ from .features import (
     HistoryState,
     TrainingSet,
     WeeklyEvents,
-    build_training_set,
+    iterate_weeks,
+    label_vector,
+    thin_negatives,
     week_of,
+    week_rows,
     week_start,
 )
 from .model import make_model
+from .validation import CANDIDATES, Validation, Validator, summarise
 
 #: Cells that get drivers in words: those at or above this probability, at most this many.
 DRIVER_MIN_RISK = 0.02
@@ -72,7 +76,8 @@ def prepare(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataFr
                            week_limit=week_limit)
     on_grid = incidents.loc[incidents["cell"] > 0, "date"]
     context = make_context(grid, restrictions=restrictions,
-                           data_start=on_grid.min() if len(on_grid) else None)
+                           data_start=on_grid.min() if len(on_grid) else None,
+                           incidents=incidents, week_limit=week_limit)
     return HistoryState(grid, streams, channels=channels_for(config), context=context)
 
 
@@ -89,6 +94,18 @@ def fit_model(name: str, ts: TrainingSet, config: ModelConfig) -> Any:
     model = make_model(name, **params)
     kwargs = {"week": ts.week} if name == "model" else {}
     return model.fit(_frame(ts, ts.feature_names), ts.y, sample_weight=ts.weight, **kwargs)
+
+
+def _training(parts: list[TrainingSet], *, lo: int, hi: int, config: ModelConfig,
+              rng: np.random.Generator, names: list[str]) -> TrainingSet:
+    """Rows of weeks [lo, hi] from the streamed parts, thinned to ``max_rows``."""
+    sel = [p for p in parts if len(p.week) and lo <= int(p.week[0]) <= hi]
+    if not sel:
+        k = len(names)
+        return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),
+                           weight=np.zeros(0), week=np.zeros(0, np.int64),
+                           onset=np.zeros(0, bool), feature_names=names)
+    return thin_negatives(TrainingSet.concat(sel), max_rows=config.max_rows, rng=rng)
 
 
 def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -> pd.DataFrame:
@@ -114,7 +131,6 @@ def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -
     if ctx is not None and ctx.restrictions is not None:
         weeks_in = ctx.restrictions.at(t, n)[1][pos]
     g = state.grid
-    start = state.first_week if state.first_week is not None else t
     return pd.DataFrame({
         "incidents_4w": own(4), "incidents_52w": own(52), "nearby_4w": nearby(4, "events"),
         "civilian_12w": nearby(12, "civilian"), "fatalities_12w": nearby(12, "fatalities"),
@@ -122,7 +138,7 @@ def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -
         "alerts_8w": nearby(8, "alerts") if "alerts" in ev.values else 0.0,
         "insecure_12w": nearby(12, "insecure") if "insecure" in ev.values else 0.0,
         "weeks_since_last": state.weeks_since_last(pos).astype(float),
-        "event_week_rate": state.event_weeks[pos] / max(1, t - start),
+        "event_week_rate": state.event_week_rate(pos),
         "admin_name": admin_names.reindex(g.admin_pcode[pos]).fillna("").to_numpy(),
         "admin_26w": admin_26, "restricted_weeks": weeks_in,
         "population": np.nan_to_num(g.population[pos]),
@@ -131,44 +147,82 @@ def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -
     })
 
 
+def _fit_candidates(ts: TrainingSet, config: ModelConfig,
+                    model_factory: Callable[[str, TrainingSet, ModelConfig], Any]
+                    ) -> dict[str, Any]:
+    # A baseline asked for by name is served as asked: check it against the other
+    # baselines only (cheap), not against the model it was chosen to avoid.
+    names = CANDIDATES if config.kind == "model" else tuple(
+        c for c in CANDIDATES if c != "model")
+    return {m: model_factory(m, ts, config) for m in names}
+
+
 def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
              restrictions: gpd.GeoDataFrame | None, bases: pd.DataFrame | None,
              week: pd.Timestamp, config: ModelConfig, admin_names: pd.Series,
              min_count: int = 5, progress: bool = False,
-             model_factory: Callable[[str, TrainingSet, ModelConfig], Any] = fit_model
+             model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None = None
              ) -> Forecast:
     """Probability of >= 1 incident per cell in ``week`` and in the week before.
 
-    The previous week is scored by a model trained only on data before it, i.e. what last
-    week's run would have shown, so "change vs last week" is honest.
+    One pass over the weeks. Every candidate is first trained on the weeks before the last
+    ``validation_weeks`` and scored on them (:mod:`geo_risk.validation`); the winner (or the
+    configured baseline) is then trained on the weeks before the map's history weeks and
+    scores them, the previous week and ``week``, so none of these scores has seen its own
+    week's outcome and "change vs last week" is honest.
     """
+    model_factory = model_factory if model_factory is not None else fit_model
     state = prepare(grid, incidents=incidents, consultations=consultations,
                     restrictions=restrictions, bases=bases, week_limit=week, config=config)
     grid = state.grid
     t = week_of(week)
+    n_hist = max(2, config.history_weeks)
+    n_val = config.validation_weeks
     first_train = t - config.training_weeks
     data_weeks = state.events.week
     first_data = int(data_weeks.min()) if len(data_weeks) else first_train
-    state.start(max(first_data, first_train - WARMUP_WEEKS) if first_data < first_train
-                else first_train)
+    # validation needs its own training window before it, and some history in it
+    if n_val and first_data > t - n_val - 8:
+        n_val = 0
+    first_needed = min(first_train, t - n_val - config.training_weeks) if n_val else first_train
+    state.start(max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
+                else first_needed)
     all_pos = np.arange(len(grid))
     names = state.feature_names()
-    # One model scores the forecast week (t), the previous week (t-1) and the earlier weeks
-    # shown in the map's week selector. It is trained only on weeks before all of them, so
-    # none of these scores has seen its own week's outcome and "change vs last week" is honest.
-    n_hist = max(2, config.history_weeks)
-    train = build_training_set(state, first=first_train, last=t - n_hist,
-                               inactive_sample=config.inactive_sample, seed=config.seed,
-                               max_rows=config.max_rows, progress=progress)
+    rng = np.random.default_rng(config.seed)
+    per_week = max(1, config.inactive_sample // config.training_weeks)
+    parts: list[TrainingSet] = []
     X_weeks: dict[int, pd.DataFrame] = {}
-    while state.week is not None and state.week <= t:
-        X_weeks[state.week] = _frame(state.features(all_pos), names)
-        if state.week < t:
-            state.advance()
-        else:
+    validator: Validator | None = None
+    weeks: Any = iterate_weeks(state, first=max(first_needed, state.week or first_needed),
+                               last=t)
+    if progress:
+        from tqdm import tqdm
+
+        weeks = tqdm(weeks, total=t - first_needed + 1, desc="weeks", unit="wk", leave=False)
+    for w in weeks:
+        if n_val and w == t - n_val:
+            train_val = _training(parts, lo=w - config.training_weeks, hi=w - 1,
+                                  config=config, rng=rng, names=names)
+            validator = Validator(_fit_candidates(train_val, config, model_factory),
+                                  area=grid.area_km2)
+        if validator is not None and w < t:
+            validator.update(_frame(state.features(all_pos), names),
+                             label_vector(state.events, w, len(all_pos)),
+                             week_label=str(week_start(w).date()))
+        if w > t - n_hist:
+            X_weeks[w] = _frame(state.features(all_pos), names)
+        elif w >= first_needed:
+            parts.append(week_rows(state, rng, inactive_per_week=per_week))
+        if w == t:
             break
+    validation = validator.choose(config.kind) if validator is not None else None
+    chosen = validation.chosen if validation is not None else config.kind
+    train = _training(parts, lo=first_train, hi=t - n_hist, config=config, rng=rng,
+                      names=names)
+    del parts
     X_now, X_prev = X_weeks[t], X_weeks[t - 1]
-    model = model_factory(config.kind, train, config)
+    model = model_factory(chosen, train, config)
     risk = model.predict_proba(X_now)[:, 1]
     risk_prev = model.predict_proba(X_prev)[:, 1]
     history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
@@ -194,7 +248,12 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                                     facts.iloc[sel].reset_index(drop=True), nearby_km=km,
                                     min_count=min_count).to_numpy()
     info = {
-        "model": config.kind,
+        "model": chosen,
+        "requested": config.kind,
+        "validation": (validation.as_dict() if validation is not None else
+                       {"summary": summarise(Validation(requested=config.kind, chosen=chosen,
+                                                        weeks=0, first_week=None,
+                                                        last_week=None))}),
         "estimator": type(model).__name__,
         "features": names,
         "training_weeks": [str(week_start(first_train).date()),
@@ -203,6 +262,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         "training_positive_rows": int(train.y.sum()),
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
         "onset_weight": getattr(model, "onset_weight_", None),
+        "blend_weight": getattr(model, "blend_", None),
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=state.events, grid=grid,

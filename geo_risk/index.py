@@ -1,4 +1,4 @@
-"""Spatial indexing: points to H3 cells and admin units, the cell universe, population per cell.
+"""Spatial indexing: points to H3 cells and admin units, and the cell universe.
 
 H3 ids are ``uint64`` arrays throughout; h3ronpy does the work in Rust so no Python runs per
 point (h3-py 4 has no vectorised point indexing).
@@ -6,15 +6,11 @@ point (h3-py 4 has no vectorised point indexing).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import geopandas as gpd
 import h3.api.basic_int as h3int
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import rasterio
-import rasterio.windows
 import shapely
 from h3ronpy import ContainmentMode, cells_area_km2, grid_disk, grid_disk_distances
 from h3ronpy.vector import (
@@ -23,8 +19,6 @@ from h3ronpy.vector import (
     coordinates_to_cells,
     geometry_to_cells,
 )
-
-from .errors import InputFileError, MissingInputError
 
 WGS84 = "EPSG:4326"
 
@@ -134,62 +128,6 @@ def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
     return pcode, dist
 
 
-def population_per_cell(*, path: Path, cells: np.ndarray, resolution: int,
-                        block_rows: int = 512) -> np.ndarray:
-    """Sum a population raster (people per pixel, e.g. WorldPop) into H3 cells.
-
-    Each pixel is split into ``s x s`` sub-pixels (value / s^2 each), with ``s`` chosen so a
-    sub-pixel is at most a quarter of the cell edge: a close approximation to area weighting
-    where cells cut pixels. Read block by block, so memory stays flat for large rasters.
-    Population falling in cells outside ``cells`` is dropped (it is outside the boundaries).
-    """
-    if not path.exists():
-        raise MissingInputError(path, "population raster not found.")
-    cells = np.asarray(cells, dtype=np.uint64)
-    order = np.argsort(cells)
-    sorted_cells = cells[order]
-    totals = np.zeros(len(cells), dtype=np.float64)
-    edge_deg = h3int.average_hexagon_edge_length(resolution, unit="km") / 111.0
-    try:
-        src = rasterio.open(path)
-    except rasterio.errors.RasterioIOError as e:
-        raise InputFileError(path, f"not a raster rasterio can open ({e}).") from None
-    with src:
-        if src.crs is None:
-            raise InputFileError(path, "raster has no CRS; population rasters must be in WGS 84.")
-        if src.crs.to_epsg() != 4326:
-            raise InputFileError(path, f"raster CRS is {src.crs}; reproject it to EPSG:4326 "
-                                 "(e.g. gdalwarp -t_srs EPSG:4326) first.")
-        t = src.transform
-        pix = max(abs(t.a), abs(t.e))
-        s = int(min(8, max(1, np.ceil(pix / (edge_deg / 4)))))
-        offs = (np.arange(s) + 0.5) / s
-        nodata = src.nodata
-        for row0 in range(0, src.height, block_rows):
-            h = min(block_rows, src.height - row0)
-            window = rasterio.windows.Window(0, row0, src.width, h)
-            data = src.read(1, window=window, masked=False).astype(np.float64)
-            valid = np.isfinite(data) & (data > 0)
-            if nodata is not None:
-                valid &= data != nodata
-            r, c = np.nonzero(valid)
-            if len(r) == 0:
-                continue
-            v = data[r, c] / (s * s)
-            # sub-pixel centres in pixel coordinates, then to lon/lat by the affine transform
-            fr = (r[:, None, None] + row0 + offs[None, :, None]).repeat(s, axis=2).ravel()
-            fc = (c[:, None, None] + offs[None, None, :]).repeat(s, axis=1).ravel()
-            x = t.c + fc * t.a + fr * t.b
-            y = t.f + fc * t.d + fr * t.e
-            sub = points_to_cells(lat=y, lon=x, resolution=resolution)
-            pos = np.searchsorted(sorted_cells, sub)
-            pos[pos >= len(sorted_cells)] = 0
-            hit = sorted_cells[pos] == sub
-            totals += np.bincount(order[pos[hit]], weights=np.repeat(v, s * s)[hit],
-                                  minlength=len(cells))
-    return totals
-
-
 __all__ = [
     "assign_admin",
     "cell_areas_km2",
@@ -199,5 +137,4 @@ __all__ = [
     "grid_disk",
     "neighbour_pairs",
     "points_to_cells",
-    "population_per_cell",
 ]

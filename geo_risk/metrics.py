@@ -1,11 +1,13 @@
 """Forecast-evaluation metrics for weekly per-cell conflict-risk probabilities.
 
-Two layers:
-
-* one-shot functions (:func:`average_precision`, :func:`brier_score`, :func:`brier_skill`,
-  :func:`hit_rate_at_area`, :func:`reliability_curve`) that take all rows at once;
 * :class:`StreamingMetrics`, which a rolling-origin backtest feeds one week at a time and whose
-  memory does not grow with the number of weeks.
+  memory does not grow with the number of weeks (AP, Brier, hit rate/PAI, reliability);
+* :func:`hit_rate_at_area` (one week at once, the reference for the streaming hit rate) and
+  :func:`brier_skill`.
+
+One-shot AP, Brier and reliability over all rows at once are scikit-learn's
+(``average_precision_score``, ``brier_score_loss``, ``calibration_curve``); the tests check the
+streaming figures against them.
 
 Definitions
 -----------
@@ -36,16 +38,12 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike, NDArray
 
 __all__ = [
     "StreamingMetrics",
-    "average_precision",
-    "brier_score",
     "brier_skill",
     "hit_rate_at_area",
-    "reliability_curve",
 ]
 
 FloatArray = NDArray[np.float64]
@@ -76,17 +74,6 @@ def _as_1d_float(values: ArrayLike, name: str) -> FloatArray:
 def _events(y_true: ArrayLike) -> NDArray[np.bool_]:
     """Truth as booleans: counts or 0/1 labels, anything > 0 is an event."""
     return _as_1d_float(y_true, "y_true") > 0
-
-
-def _weights(sample_weight: ArrayLike | None, n: int) -> FloatArray:
-    if sample_weight is None:
-        return np.ones(n)
-    w = _as_1d_float(sample_weight, "sample_weight")
-    if len(w) != n:
-        raise ValueError(f"sample_weight has {len(w)} values for {n} rows")
-    if (w < 0).any():
-        raise ValueError("sample_weight must be non-negative")
-    return w
 
 
 def _weighted_bincount(index: NDArray[np.intp], weights: ArrayLike, length: int) -> FloatArray:
@@ -122,71 +109,10 @@ def _ap_from_groups(pos: FloatArray, neg: FloatArray) -> float:
     return float(np.sum(recall_step * precision))
 
 
-def average_precision(*, y_true: ArrayLike, score: ArrayLike,
-                      sample_weight: ArrayLike | None = None) -> float:
-    """Average precision, equal to :func:`sklearn.metrics.average_precision_score`.
-
-    Parameters
-    ----------
-    y_true
-        Event counts or 0/1 labels per row; values ``> 0`` are events.
-    score
-        Any score where higher means more likely (typically a probability).
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    float
-        ``sum_n (R_n - R_{n-1}) P_n`` over distinct thresholds in decreasing order; rows with
-        tied scores enter at the same threshold, as in scikit-learn. ``NaN`` when there is no
-        event (scikit-learn warns and returns 0 there; 0 would read as "useless model").
-    """
-    y = _events(y_true)
-    s = _as_1d_float(score, "score")
-    _check_same_length(y_true=y, score=s)
-    w = _weights(sample_weight, len(y))
-    if len(s) == 0:
-        return math.nan
-    values, inverse = np.unique(s, return_inverse=True)
-    pos = _weighted_bincount(inverse, w * y, len(values))
-    neg = _weighted_bincount(inverse, w * ~y, len(values))
-    return _ap_from_groups(pos[::-1], neg[::-1])
-
 
 # --------------------------------------------------------------------------------------------
 # Brier
 # --------------------------------------------------------------------------------------------
-
-def brier_score(*, y_true: ArrayLike, prob: ArrayLike,
-                sample_weight: ArrayLike | None = None) -> float:
-    """Brier score: weighted mean squared difference between probability and outcome.
-
-    Parameters
-    ----------
-    y_true
-        Event counts or 0/1 labels; the outcome is 1 where ``y_true > 0``.
-    prob
-        Forecast probability of at least one event, in ``[0, 1]``.
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    float
-        Lower is better; ``NaN`` for empty input. Equals
-        :func:`sklearn.metrics.brier_score_loss` on 0/1 labels.
-    """
-    y = _events(y_true)
-    p = _as_1d_float(prob, "prob")
-    _check_same_length(y_true=y, prob=p)
-    _check_prob(p)
-    w = _weights(sample_weight, len(y))
-    total = w.sum()
-    if total <= 0:
-        return math.nan
-    return float(np.dot(w, (p - y) ** 2) / total)
-
 
 def brier_skill(*, brier: float, reference: float) -> float:
     """Brier skill score ``1 - brier / reference``.
@@ -285,70 +211,6 @@ def hit_rate_at_area(*, y_true: ArrayLike, score: ArrayLike, area: ArrayLike,
         return math.nan, math.nan
     hit_rate = float(hits[0] / n_events)
     return hit_rate, float(hit_rate / share[0])
-
-
-# --------------------------------------------------------------------------------------------
-# Reliability
-# --------------------------------------------------------------------------------------------
-
-def reliability_curve(*, y_true: ArrayLike, prob: ArrayLike, n_bins: int = 10,
-                      sample_weight: ArrayLike | None = None) -> pd.DataFrame:
-    """Reliability (calibration) table on quantile bins of the forecast probability.
-
-    Bin edges are the weighted quantiles of ``prob`` at ``1/n_bins, 2/n_bins, ...``; equal
-    edges are merged and rows with the same probability always share a bin, so heavily tied
-    forecasts (common with tiny base rates) give fewer than ``n_bins`` rows. Empty bins are
-    dropped.
-
-    Parameters
-    ----------
-    y_true
-        Event counts or 0/1 labels; the outcome is 1 where ``y_true > 0``.
-    prob
-        Forecast probabilities in ``[0, 1]``.
-    n_bins
-        Requested number of bins (at least 1).
-    sample_weight
-        Optional non-negative weight per row.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per non-empty bin, in increasing probability: ``mean_predicted`` (weighted
-        mean probability), ``observed_rate`` (weighted share of rows with an event),
-        ``weight`` (sum of weights) and ``n`` (number of rows). A calibrated forecast has
-        ``observed_rate`` close to ``mean_predicted``.
-    """
-    if n_bins < 1:
-        raise ValueError("n_bins must be at least 1")
-    y = _events(y_true)
-    p = _as_1d_float(prob, "prob")
-    _check_same_length(y_true=y, prob=p)
-    _check_prob(p)
-    w = _weights(sample_weight, len(p))
-    columns = ["mean_predicted", "observed_rate", "weight", "n"]
-    keep = w > 0
-    if not keep.any():
-        return pd.DataFrame({c: pd.Series(dtype=float if c != "n" else int) for c in columns})
-    p_sorted = np.sort(p[keep])
-    w_sorted = w[keep][np.argsort(p[keep], kind="stable")]
-    cdf = np.cumsum(w_sorted) / w_sorted.sum()
-    quantile_idx = np.searchsorted(cdf, np.arange(1, n_bins) / n_bins, side="left")
-    edges = np.unique(p_sorted[np.minimum(quantile_idx, len(p_sorted) - 1)])
-    # A bin is (edge_{i-1}, edge_i]: rows equal to a quantile close its bin, ties stay together.
-    bins = np.searchsorted(edges, p, side="left")
-    n_out = len(edges) + 1
-    wt = _weighted_bincount(bins, w, n_out)
-    sum_p = _weighted_bincount(bins, w * p, n_out)
-    sum_y = _weighted_bincount(bins, w * y, n_out)
-    count = np.bincount(bins[keep], minlength=n_out)
-    nonempty = wt > 0
-    return pd.DataFrame({
-        "mean_predicted": sum_p[nonempty] / wt[nonempty],
-        "observed_rate": sum_y[nonempty] / wt[nonempty],
-        "weight": wt[nonempty],
-        "n": count[nonempty].astype(np.int64),
-    })
 
 
 # --------------------------------------------------------------------------------------------

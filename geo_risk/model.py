@@ -9,10 +9,11 @@ feeds them all in a backtest.
 - :class:`PersistenceBaseline`: last week's state (event / no event), as two learned rates.
 - :class:`HistoricalAverageBaseline`: the cell's long-run share of weeks with an event.
 - :class:`ConflictologyBaseline`: logistic regression on decayed history with neighbours.
-- :class:`RiskModel`: gradient-boosted trees (LightGBM) on all features, seed-averaged,
-  calibrated (Platt scaling) on the most recent weeks (a time-ordered split), and
-  blended with the historical average on onset cells (no event in the last 52 weeks), where
-  history-driven models are weakest.
+- :class:`RiskModel`: shallow, regularised gradient-boosted trees (LightGBM) on all features,
+  seed-averaged, blended in log-odds with the conflictology baseline, calibrated (Platt
+  scaling) on out-of-fold predictions from time blocks, and blended with the historical
+  average on onset cells (no event in the last 52 weeks), where history-driven models are
+  weakest.
 """
 
 from __future__ import annotations
@@ -149,65 +150,88 @@ class ConflictologyBaseline(ClassifierMixin, BaseEstimator):
 
 
 class RiskModel(ClassifierMixin, BaseEstimator):
-    """Calibrated, seed-averaged LightGBM with onset blending.
+    """Shallow, regularised LightGBM blended with the conflictology baseline, calibrated on
+    out-of-fold predictions, with the historical average on onset cells.
+
+    Why this shape (measured on real ACLED exports, see ``benchmarks/README.md``): at base
+    rates of a few per 10,000 cell-weeks, deep trees memorise a handful of busy cells and get
+    worse with longer training windows; shallow trees with large leaves and strong L2 do not.
+    Trees and the logistic "conflictology" baseline make different errors, so a log-odds
+    blend of the two ranks better than either. Calibration and blend weights are judged on
+    out-of-fold predictions from contiguous time blocks, so the final trees can be fitted on
+    every training week, the newest included.
 
     Parameters
     ----------
-    n_estimators, learning_rate, num_leaves, min_child_samples, colsample_bytree, subsample
+    n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda, colsample_bytree,
+    subsample
         LightGBM parameters. No class reweighting: it ruins ranking at tiny base rates; the
         sample weights only stand in for unsampled quiet cells.
     n_seeds
-        Boosters trained with different seeds and averaged.
+        Boosters trained with different seeds on all training weeks and averaged.
+    n_folds
+        Contiguous time blocks of training weeks for the out-of-fold predictions that fit the
+        calibration, the blend and the onset weight (one booster per block). ``0`` or ``1``
+        falls back to holding out the newest ``calibration_share`` of weeks.
     calibration_share
-        Share of the most recent training weeks held out to fit the calibration and the
-        onset blend.
+        Used only when ``n_folds < 2`` or no weeks are given.
+    blend
+        Weight of the trees in the log-odds blend with conflictology; ``None`` chooses it
+        from (0, 0.25, 0.5, 0.75, 1) on the out-of-fold predictions (log-loss).
     onset_blend
-        Blend with the historical average on onset cells, weight chosen on the held-out weeks.
+        Blend with the historical average on onset cells, weight chosen out of fold.
     n_jobs
-        Threads for LightGBM.
+        Threads for LightGBM. 1 by default: small trees on ~10^5 rows gain little from
+        more, and OpenMP threads spin badly when the cores are shared.
 
     Attributes
     ----------
     boosters_ : list of lightgbm.LGBMClassifier
+    conflictology_ : ConflictologyBaseline
+    blend_ : float
+        Weight of the trees in the blend.
     calibrator_ : LogisticRegression or None
-        Platt scaling on the boosters' log-odds, fitted on the held-out recent weeks.
+        Platt scaling of the blended log-odds, fitted out of fold.
     onset_weight_ : float
         Weight of the model (vs the historical average) on onset cells.
     feature_names_in_ : ndarray of str
     bands_ : DataFrame
-        Calibration blocks with their held-out counts, for the uncertainty band.
+        Calibration blocks with their out-of-fold counts, for the uncertainty band.
     """
 
-    def __init__(self, *, n_estimators: int = 200, learning_rate: float = 0.06,
-                 num_leaves: int = 31, min_child_samples: int = 100,
+    def __init__(self, *, n_estimators: int = 250, learning_rate: float = 0.05,
+                 num_leaves: int = 6, min_child_samples: int = 300, reg_lambda: float = 8.0,
                  colsample_bytree: float = 0.8, subsample: float = 0.8, n_seeds: int = 2,
-                 calibration_share: float = 0.2, onset_blend: bool = True,
-                 random_state: int = 0, n_jobs: int = 2) -> None:
+                 n_folds: int = 3, calibration_share: float = 0.2,
+                 blend: float | None = None, onset_blend: bool = True,
+                 random_state: int = 0, n_jobs: int = 1) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
         self.min_child_samples = min_child_samples
+        self.reg_lambda = reg_lambda
         self.colsample_bytree = colsample_bytree
         self.subsample = subsample
         self.n_seeds = n_seeds
+        self.n_folds = n_folds
         self.calibration_share = calibration_share
+        self.blend = blend
         self.onset_blend = onset_blend
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    def _boosters(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray) -> list[Any]:
+    def _booster(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, seed: int) -> Any:
         from lightgbm import LGBMClassifier
 
-        out = []
-        for s in range(self.n_seeds):
-            b = LGBMClassifier(
-                n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-                num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-                colsample_bytree=self.colsample_bytree, subsample=self.subsample,
-                subsample_freq=1, reg_lambda=1.0, random_state=self.random_state + s,
-                n_jobs=self.n_jobs, verbose=-1)
-            out.append(b.fit(X, y, sample_weight=w))
-        return out
+        # Leaves need enough weight to stand for a rate, not a few memorised cells.
+        min_child = max(5, min(self.min_child_samples, int(y.sum()) * 3, len(y) // 20))
+        b = LGBMClassifier(
+            n_estimators=self.n_estimators, learning_rate=self.learning_rate,
+            num_leaves=self.num_leaves, min_child_samples=min_child,
+            colsample_bytree=self.colsample_bytree, subsample=self.subsample,
+            subsample_freq=1, reg_lambda=self.reg_lambda, random_state=seed,
+            n_jobs=self.n_jobs, verbose=-1)
+        return b.fit(X, y, sample_weight=w)
 
     @staticmethod
     def _raw(boosters: list[Any], X: pd.DataFrame) -> np.ndarray:
@@ -221,15 +245,48 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _hist(X: pd.DataFrame, base_rate: float) -> np.ndarray:
         return 0.98 * X["hist_event_week_rate"].to_numpy(float) + 0.02 * base_rate
 
+    def _folds(self, week: np.ndarray | None) -> list[np.ndarray]:
+        """Boolean masks of held-out rows: contiguous blocks of weeks, oldest first."""
+        if week is None:
+            return []
+        weeks = np.unique(week)
+        if self.n_folds >= 2 and len(weeks) >= 4 * self.n_folds:
+            edges = weeks[np.linspace(0, len(weeks), self.n_folds + 1).astype(int)[1:-1]]
+            block = np.searchsorted(edges, week, side="right")
+            return [block == k for k in range(self.n_folds)]
+        n_cal = int(round(len(weeks) * self.calibration_share))
+        if n_cal >= 2 and len(weeks) - n_cal >= 4:
+            return [week >= weeks[-n_cal]]
+        return []
+
+    def _oof(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, week: np.ndarray | None
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Out-of-fold (tree log-odds, conflictology log-odds, held-out mask)."""
+        folds = [f for f in self._folds(week)
+                 if 0 < y[~f].sum() and y[f].sum() > 0 and (~f).sum() > 50]
+        if not folds:
+            return None
+        tree, conf = np.zeros(len(y)), np.zeros(len(y))
+        held = np.zeros(len(y), dtype=bool)
+        for k, f in enumerate(folds):
+            b = self._booster(X[~f], y[~f], w[~f], self.random_state + 101 + k)
+            tree[f] = _logit(b.predict_proba(X[f])[:, 1])
+            c = ConflictologyBaseline().fit(X[~f], y[~f], sample_weight=w[~f])
+            conf[f] = _logit(c.predict_proba(X[f])[:, 1])
+            held |= f
+        return tree[held], conf[held], held
+
+    @staticmethod
+    def _log_loss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
+        p = np.clip(p, _P_MIN, 1 - _P_MIN)
+        return float(-np.average(y * np.log(p) + (1 - y) * np.log(1 - p), weights=w))
+
+    def _platt(self, z: np.ndarray, y: np.ndarray, w: np.ndarray) -> LogisticRegression:
+        return LogisticRegression(C=100.0).fit(z[:, None], y, sample_weight=w)
+
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None,
             week: np.ndarray | None = None) -> RiskModel:
-        """Fit on cell-week rows; ``week`` (row week numbers) orders the calibration split.
-
-        The boosters learn on the older weeks; the most recent ``calibration_share`` of weeks
-        fit the calibration (Platt scaling of the boosters' log-odds) and the onset blend, so
-        both are judged on weeks the trees never saw. Recency is not lost: the features are
-        computed up to the forecast week itself.
-        """
+        """Fit on cell-week rows; ``week`` (row week numbers) defines the time blocks."""
         X = _frame(X)
         y = np.asarray(y).astype(int)
         w = _weights(y, sample_weight)
@@ -238,32 +295,38 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.base_rate_ = float(np.average(y, weights=w)) if len(y) else 0.0
         self.calibrator_ = None
         self.onset_weight_ = 1.0
+        self.blend_ = 1.0 if self.blend is None else float(self.blend)
         self.bands_ = pd.DataFrame(columns=["p", "n", "k"])
         self.boosters_ = []
+        self.conflictology_ = ConflictologyBaseline().fit(X, y, sample_weight=w)
         if len(np.unique(y)) < 2:
             return self
-        weeks = np.unique(week) if week is not None else np.array([])
-        n_cal = int(round(len(weeks) * self.calibration_share))
-        tr = np.ones(len(y), dtype=bool)
-        if week is not None and n_cal >= 2 and len(weeks) - n_cal >= 4:
-            tr = week < weeks[-n_cal]
-            if y[tr].sum() == 0 or y[~tr].sum() == 0:
-                tr[:] = True
-        self.boosters_ = self._boosters(X[tr], y[tr], w[tr])
-        if (~tr).any():
-            cal = ~tr
-            raw = self._raw(self.boosters_, X[cal])
-            self.calibrator_ = LogisticRegression(C=100.0).fit(
-                _logit(raw)[:, None], y[cal], sample_weight=w[cal])
-            p_cal = self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
-            # Log-spaced bins: the few high-risk predictions get bins of their own, so
-            # their band reflects how few comparable cases stood behind them.
-            edges = np.unique(np.geomspace(max(p_cal.min(), 1e-6), p_cal.max() + 1e-12, 16))
-            bins = np.clip(np.searchsorted(edges, p_cal, side="right") - 1, 0, len(edges) - 1)
-            self.bands_ = (pd.DataFrame({"p": edges[bins], "n": w[cal], "k": w[cal] * y[cal]})
-                           .groupby("p", as_index=False).sum())
-            if self.onset_blend:
-                self.onset_weight_ = self._choose_blend(X[cal], y[cal], w[cal], p_cal)
+        oof = self._oof(X, y, w, week)
+        self.boosters_ = [self._booster(X, y, w, self.random_state + s)
+                          for s in range(self.n_seeds)]
+        if oof is None:
+            return self
+        tree, conf, held = oof
+        yh, wh = y[held], w[held]
+        candidates = [self.blend] if self.blend is not None else [0.0, 0.25, 0.5, 0.75, 1.0]
+        best_loss = np.inf
+        for a in candidates:
+            z = a * tree + (1 - a) * conf
+            cal = self._platt(z, yh, wh)
+            loss = self._log_loss(yh, cal.predict_proba(z[:, None])[:, 1], wh)
+            if loss < best_loss - 1e-12:
+                best_loss, self.blend_, self.calibrator_ = loss, float(a), cal
+        assert self.calibrator_ is not None
+        z = self.blend_ * tree + (1 - self.blend_) * conf
+        p_cal = self.calibrator_.predict_proba(z[:, None])[:, 1]
+        # Log-spaced bins: the few high-risk predictions get bins of their own, so their
+        # band reflects how few comparable cases stood behind them.
+        edges = np.unique(np.geomspace(max(p_cal.min(), 1e-6), p_cal.max() + 1e-12, 16))
+        bins = np.clip(np.searchsorted(edges, p_cal, side="right") - 1, 0, len(edges) - 1)
+        self.bands_ = (pd.DataFrame({"p": edges[bins], "n": wh, "k": wh * yh})
+                       .groupby("p", as_index=False).sum())
+        if self.onset_blend:
+            self.onset_weight_ = self._choose_blend(X[held], yh, wh, p_cal)
         return self
 
     def _choose_blend(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, p: np.ndarray
@@ -272,25 +335,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         if not onset.any() or y[onset].sum() == 0:
             return 1.0
         h = self._hist(X[onset], self.base_rate_)
-        best, best_loss = 1.0, np.inf
-        for a in np.linspace(0, 1, 11):
-            q = np.clip(a * p[onset] + (1 - a) * h, _P_MIN, 1 - _P_MIN)
-            loss = -np.average(y[onset] * np.log(q) + (1 - y[onset]) * np.log(1 - q),
-                               weights=w[onset])
-            if loss < best_loss - 1e-12:
-                best, best_loss = float(a), loss
-        return best
+        losses = [self._log_loss(y[onset], a * p[onset] + (1 - a) * h, w[onset])
+                  for a in np.linspace(0, 1, 11)]
+        return float(np.linspace(0, 1, 11)[int(np.argmin(losses))])
+
+    def _z(self, tree_p: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+        z = self.blend_ * _logit(tree_p)
+        if self.blend_ < 1.0:
+            z = z + (1 - self.blend_) * _logit(self.conflictology_.predict_proba(X)[:, 1])
+        return z
+
+    def _calibrate(self, z: np.ndarray) -> np.ndarray:
+        if self.calibrator_ is None:
+            return 1 / (1 + np.exp(-z))
+        return self.calibrator_.predict_proba(z[:, None])[:, 1]
 
     def _calibrated(self, X: pd.DataFrame) -> np.ndarray:
         if not self.boosters_:
             return np.full(len(X), self.base_rate_)
-        raw = self._raw(self.boosters_, X)
-        return self._calibrate(raw)
-
-    def _calibrate(self, raw: np.ndarray) -> np.ndarray:
-        if self.calibrator_ is None:
-            return raw
-        return self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1]
+        return self._calibrate(self._z(self._raw(self.boosters_, X), X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         X = _frame(X)
@@ -306,7 +369,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                          ) -> tuple[np.ndarray, np.ndarray]:
         """A band around each probability.
 
-        Combines (a) the Jeffreys interval of the held-out calibration block the prediction
+        Combines (a) the Jeffreys interval of the out-of-fold calibration block the prediction
         falls in (how many cell-weeks stood behind that calibrated value) and (b) the spread
         of the seed-averaged boosters. Wide bands mean "few comparable cases seen".
         """
@@ -322,13 +385,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             low = np.minimum(low, beta.ppf(lo_q, k + 0.5, n - k + 0.5))
             high = np.maximum(high, beta.ppf(hi_q, k + 0.5, n - k + 0.5))
         if len(self.boosters_) > 1:
-            each = np.array([b.predict_proba(X)[:, 1] for b in self.boosters_])
-            each = np.array([self._calibrate(e) for e in each])
+            each = np.array([self._calibrate(self._z(b.predict_proba(X)[:, 1], X))
+                             for b in self.boosters_])
             low, high = np.minimum(low, each.min(axis=0)), np.maximum(high, each.max(axis=0))
         return np.clip(low, 0, 1), np.clip(high, 0, 1)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per-row feature contributions to the log-odds (LightGBM's TreeSHAP), seed-averaged."""
+        """Per-row feature contributions to the trees' log-odds (LightGBM's TreeSHAP)."""
         X = _frame(X)
         if not self.boosters_:
             return pd.DataFrame(0.0, index=X.index, columns=X.columns)

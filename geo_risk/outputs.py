@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import platform
+from collections.abc import Sequence
 from dataclasses import asdict
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +14,17 @@ import pandas as pd
 
 from . import __version__
 from .config import RunConfig
+from .gis import write_gis
+from .manifest import input_files, package_versions, seeds
+from .outdir import RUN_RECORD, staged_output
 from .pipeline import WeeklyResult
+from .readers.tabular import file_sha256
 from .schemas import MODALITIES
 
-PACKAGES = ("geopandas", "shapely", "pandas", "numpy", "pyogrio", "pyarrow", "rasterio", "h3",
-            "h3ronpy", "scikit-learn", "folium", "django-js-lib-leaflet")
-
 #: Grid columns written to risk_grid.parquet (shareable: aggregated, suppressed engagement).
-GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_prev", "risk_change",
-                "risk_band", "incidents_4w", "incidents_52w", "fatalities_4w", "population",
+GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_low", "risk_high",
+                "risk_prev", "risk_change", "risk_band", "trend", "onset", "drivers",
+                "incidents_4w", "incidents_52w", "fatalities_4w", "population",
                 "area_km2", "engagements_12w", "engagement_status", "restricted",
                 "restricted_weeks", "geometry"]
 #: Engagement-gap, access and reprisal columns (geo_risk.engagement) added to the grid file.
@@ -32,17 +33,8 @@ ENGAGEMENT_GRID_COLUMNS = [
     *(f"coverage_{m}" for m in MODALITIES),
     "coverage_reached_per_1000", "coverage_women_share", "coverage_youth_share",
     "coverage_weeks_since", "coverage_teams", "under_engaged", "under_engaged_score",
+    "under_engaged_reason",
     "access_status", "nearest_base", "nearest_base_km", "reprisal_exposure"]
-
-
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version(), "geo-risk": __version__}
-    for name in PACKAGES:
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
 
 
 def _cell_strings(cells: np.ndarray) -> np.ndarray:
@@ -50,8 +42,27 @@ def _cell_strings(cells: np.ndarray) -> np.ndarray:
     return np.char.mod("%x", np.asarray(cells, dtype=np.uint64))
 
 
-def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str]
-               ) -> dict[str, Any]:
+def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str], *,
+               output_sha256: dict[str, str] | None = None) -> dict[str, Any]:
+    """The run.json record: week, parameters, every input file with its sha256, row
+    accounting, warnings, model, seeds, package versions and the outputs with their sha256.
+
+    Parameters
+    ----------
+    result : WeeklyResult
+        The scored week.
+    config : RunConfig
+        The run's configuration.
+    outputs : dict of str to str
+        Output name to file name.
+    output_sha256 : dict of str to str, optional
+        File name to sha256 of every output written before run.json.
+
+    Returns
+    -------
+    dict
+        JSON-serialisable record.
+    """
     inputs = result.inputs
     reports = [asdict(r) for r in inputs.reports]
     return {
@@ -65,10 +76,12 @@ def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str]
         "config": str(config.config_path) if config.config_path else None,
         "parameters": result.parameters,
         "inputs": reports,
+        "input_files": input_files(config),
         "rows": {
             "read": sum(r.rows_read for r in inputs.reports),
             "accepted": sum(r.rows_accepted for r in inputs.reports),
             "rejected": sum(r.rows_rejected for r in inputs.reports),
+            "outside_area": sum(r.rows_outside for r in inputs.reports),  # part of rejected
         },
         "warnings": list(inputs.warnings),
         "model": result.model,
@@ -76,33 +89,74 @@ def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str]
             "cells": int(len(result.grid)),
             "h3_resolution": config.h3_resolution,
             "mean_risk": float(result.grid["risk"].mean()),
-            "expected_incidents": float(result.grid["risk"].sum()),
+            "expected_incident_cells": float(result.grid["risk"].sum()),
         },
         "boundaries": {"path": str(config.boundaries.path), "units": int(len(inputs.admin))},
+        "seeds": seeds(config),
         "packages": package_versions(),
         "outputs": outputs,
+        "output_sha256": output_sha256 or {},
     }
 
 
 def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, *,
-                  render_map: bool = True) -> dict[str, Path]:
-    """Write risk_grid.parquet, admin_matrix.csv/.html, priorities.csv, actors.csv,
-    base_reach.csv, rejects.csv, map.html, map.png, brief.html and run.json.
+                  render_map: bool = True, keep: Sequence[str] = (), wait_s: float = 0.0
+                  ) -> dict[str, Path]:
+    """Write one run's files into ``out_dir``, all at once.
 
-    Returns the paths written, by name.
+    Everything (risk_grid.parquet, admin_matrix.csv/.html, priorities.csv, actors.csv,
+    base_reach.csv, rejects.csv, risk.gpkg with its .qml styles, map.html, map.png,
+    brief.html, then run.json) is written into a staging folder beside ``out_dir`` and swapped
+    in only when complete (:func:`geo_risk.outdir.staged_output`); the run that was there is
+    kept as ``out_dir.previous``. A second run on the same folder stops with a clear message.
+
+    Parameters
+    ----------
+    result : WeeklyResult
+        The scored week.
+    config : RunConfig
+        The run's configuration (inputs are hashed into run.json).
+    out_dir : str or Path
+        The output folder.
+    render_map : bool
+        Also write map.html, brief.html and map.png.
+    keep : sequence of str
+        Entries of an existing ``out_dir`` that are inputs and move into the new run.
+    wait_s : float
+        Seconds to wait for another run writing the same folder.
+
+    Returns
+    -------
+    dict of str to Path
+        The files written (their final paths in ``out_dir``), by name.
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
+    target = Path(out_dir)
+    with staged_output(target, keep=keep, wait_s=wait_s) as out:
+        paths = _write_files(result, config, out, render_map=render_map)
+        paths["run"] = out / RUN_RECORD
+        record = run_record(result, config, {k: p.name for k, p in paths.items()},
+                            output_sha256={p.name: file_sha256(p) for p in paths.values()
+                                           if p.is_file()})
+        paths["run"].write_text(json.dumps(record, indent=2, default=str) + "\n",
+                                encoding="utf-8")
+    return {k: target / p.relative_to(out) for k, p in paths.items()}
 
+
+def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_map: bool
+                 ) -> dict[str, Path]:
+    """Every output but run.json, into ``out``."""
+    paths: dict[str, Path] = {}
     extra = [c for c in ENGAGEMENT_GRID_COLUMNS if c in result.grid.columns]
-    grid = result.grid[[*GRID_COLUMNS[:-1], *extra, "geometry"]].copy()
+    base = [c for c in GRID_COLUMNS[:-1] if c in result.grid.columns]
+    grid = result.grid[[*base, *extra, "geometry"]].copy()
     grid["cell"] = _cell_strings(result.grid["cell"].to_numpy())
     paths["risk_grid"] = out / "risk_grid.parquet"
     grid.to_parquet(paths["risk_grid"], index=False)
 
     paths["admin_matrix"] = out / "admin_matrix.csv"
     result.matrix.to_csv(paths["admin_matrix"], index=False)
+    paths.update(write_gis(out=out, grid=grid, matrix=result.matrix, admin=result.inputs.admin,
+                           restrictions=result.restrictions_in_force, week=result.week))
     paths.update(_write_engagement_tables(result, config, out))
 
     paths["rejects"] = out / "rejects.csv"
@@ -120,7 +174,8 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
                           for r in result.inputs.reports),
             freshness=tuple((r.name, r.newest_date or "", r.stale)
                             for r in result.inputs.reports if r.kind != "bases"),
-            notes=(f"Engagement counts below {config.min_count} are suppressed.",),
+            notes=(*_model_check_note(result.model),
+                   f"Engagement counts below {config.min_count} are suppressed."),
         )
         paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
                                  boundaries=result.inputs.admin.assign(
@@ -134,10 +189,6 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
 
         paths.update(write_brief_outputs(result, config, out,
                                          map_html=paths["map"].read_text(encoding="utf-8")))
-
-    paths["run"] = out / "run.json"
-    record = run_record(result, config, {k: p.name for k, p in paths.items()})
-    paths["run"].write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
     return paths
 
 
@@ -165,3 +216,9 @@ def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path
 
 
 __all__ = ["ENGAGEMENT_GRID_COLUMNS", "package_versions", "run_record", "write_outputs"]
+
+
+def _model_check_note(model: Any) -> tuple[str, ...]:
+    """The weekly run's validation summary, for the map's title block."""
+    v = model.get("validation") if isinstance(model, dict) else None
+    return (str(v["summary"]),) if isinstance(v, dict) and v.get("summary") else ()

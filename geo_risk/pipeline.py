@@ -34,12 +34,13 @@ from .features import (
 )
 from .forecast import forecast
 from .gazetteer import Gazetteer
-from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells, population_per_cell
-from .population import read_population_table, spread_over_cells
+from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells
+from .population import population_per_cell, read_population_table, spread_over_cells
+from .readers.bases import read_bases
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
 from .readers.incidents import read_incidents
-from .readers.spatial import read_bases, read_boundaries, read_restrictions
+from .readers.spatial import read_boundaries, read_restrictions
 from .validate import empty_rejects, rejects_for
 
 
@@ -75,6 +76,11 @@ class WeeklyResult:
     base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
 
 
+#: Reasons of rows that lie outside the boundaries' area start with this; rejects.csv gives them
+#: the category "outside_area" and run.json counts them apart (``rows_outside``).
+OUTSIDE_AREA = "outside the area"
+
+
 def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
            tolerance_km: float, what: str, keep_off_grid: pd.Series | None = None
            ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
@@ -107,11 +113,16 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
         swapped, _ = assign_admin(lon=lat[outside], lat=lon[outside], admin=admin,
                                   tolerance_km=tolerance_km)
         fits_swapped = swapped != ""
-        msg_out = (f"point is outside every admin unit (more than {tolerance_km:g} km away); "
-                   "check the coordinates or the boundaries file")
+        # Not an error: a regional file holds events of neighbouring countries too.
+        where = (" (" + frame.loc[outside, "country"].fillna("").astype(str).str.strip() + ")"
+                 if "country" in frame.columns else pd.Series("", index=frame.index[outside]))
+        where = where.where(where != " ()", "")
+        msg_out = (OUTSIDE_AREA + where + f": more than {tolerance_km:g} km from every admin "
+                   "unit of the boundaries; counted apart, not an error (check the coordinates "
+                   "if it should be inside)")
         msg_swap = ("point is outside every admin unit but falls inside "
                     "when latitude and longitude are swapped: swap these columns")
-        reasons[outside] = np.where(fits_swapped, msg_swap, msg_out)
+        reasons[outside] = np.where(fits_swapped, msg_swap, msg_out.to_numpy(dtype=object))
         share = fits_swapped.mean()
         if outside.sum() >= 3 and share > 0.5:
             warnings.append(f"{what}: {int(fits_swapped.sum())} of {int(outside.sum())} points "
@@ -156,6 +167,45 @@ def _with_sensitive(source: SourceConfig, columns: tuple[str, ...]) -> SourceCon
     return replace(source, options={**source.options, "sensitive_columns": merged})
 
 
+def _account(reports: list[InputReport], rejects: list[pd.DataFrame],
+             frames: tuple[pd.DataFrame | None, ...]) -> tuple[pd.DataFrame, list[str]]:
+    """Fill each report's accepted/rejected/outside counts and check that they add up.
+
+    Returns all rejects in one table, with ``category`` ("outside_area" for rows outside the
+    boundaries' area, else "invalid"), and the warnings of the reports.
+    """
+    warnings: list[str] = []
+    all_rejects = pd.concat([r for r in rejects if len(r)] or [empty_rejects()],
+                            ignore_index=True)
+    outside_area = all_rejects["reason"].astype(str).str.startswith(OUTSIDE_AREA)
+    all_rejects["category"] = np.where(outside_area, "outside_area", "invalid")
+    outside_per_file = all_rejects.loc[outside_area, "file"].value_counts()
+    accepted: dict[str, int] = {}
+    for frame in frames:
+        if frame is not None:
+            # A base built from a base-month panel stands for several accepted rows.
+            weight = (frame["source_rows"] if "source_rows" in frame.columns
+                      else pd.Series(1, index=frame.index))
+            for f, n in weight.groupby(frame["source_file"].to_numpy()).sum().items():
+                accepted[str(f)] = accepted.get(str(f), 0) + int(n)
+    rejected = all_rejects["file"].value_counts()
+    for report in reports:
+        report.rows_accepted = accepted.get(report.path, 0)
+        report.rows_rejected = int(rejected.get(report.path, 0))
+        report.rows_outside = int(outside_per_file.get(report.path, 0))
+        if report.rows_accepted + report.rows_rejected != report.rows_read:
+            raise GeoRiskError(f"internal accounting error for {report.path}: read "
+                               f"{report.rows_read}, accepted {report.rows_accepted}, rejected "
+                               f"{report.rows_rejected}. Please report this bug.")
+        invalid = report.rows_rejected - report.rows_outside
+        if report.rows_read and invalid / report.rows_read > 0.2:
+            warnings.append(f"{report.path}: {invalid} of {report.rows_read} rows "
+                            "rejected (see rejects.csv).")
+        warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
+                     if not w.startswith("personal fields dropped")]
+    return all_rejects, warnings
+
+
 def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs:
     """Read, validate and place every input named in ``config``.
 
@@ -181,6 +231,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
     incidents, rej_inc, warn = _place(incidents, admin, resolution=res,
                                       tolerance_km=config.admin_tolerance_km, what="incidents",
                                       keep_off_grid=off_grid)
+    incidents = incidents.drop(columns="country", errors="ignore")
     rejects.append(rej_inc)
     warnings += warn
 
@@ -221,26 +272,9 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         population_table = p.frame
         reports, rejects = [*reports, p.report], [*rejects, p.rejects]
 
-    all_rejects = pd.concat([r for r in rejects if len(r)] or [empty_rejects()],
-                            ignore_index=True)
-    accepted: dict[str, int] = {}
-    for frame in (incidents, consultations, restrictions, bases, population_table):
-        if frame is not None:
-            for f, n in frame["source_file"].value_counts().items():
-                accepted[str(f)] = accepted.get(str(f), 0) + int(n)
-    rejected = all_rejects["file"].value_counts()
-    for report in reports:
-        report.rows_accepted = accepted.get(report.path, 0)
-        report.rows_rejected = int(rejected.get(report.path, 0))
-        if report.rows_accepted + report.rows_rejected != report.rows_read:
-            raise GeoRiskError(f"internal accounting error for {report.path}: read "
-                               f"{report.rows_read}, accepted {report.rows_accepted}, rejected "
-                               f"{report.rows_rejected}. Please report this bug.")
-        if report.rows_read and report.rows_rejected / report.rows_read > 0.2:
-            warnings.append(f"{report.path}: {report.rows_rejected} of {report.rows_read} rows "
-                            "rejected (see rejects.csv).")
-        warnings += [f"{Path(report.path).name}: {w}" for w in report.warnings
-                     if not w.startswith("personal fields dropped")]
+    all_rejects, account_warnings = _account(
+        reports, rejects, (incidents, consultations, restrictions, bases, population_table))
+    warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
                   rejects=all_rejects, warnings=warnings)
@@ -253,7 +287,7 @@ def _is_raster(path: Path) -> bool:
 def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     """Cells covering the boundaries plus any cell holding a placed event.
 
-    Population per cell comes from the raster (sub-pixel area weighting) or from the per-admin
+    Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
     table spread over each unit's cells by area.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
@@ -267,8 +301,7 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     pop = config.population
     if pop is not None:
         if _is_raster(pop.path):
-            population = population_per_cell(path=pop.path, cells=cells,
-                                              resolution=config.h3_resolution)
+            population = population_per_cell(path=pop.path, cells=cells)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
                                                 pop.population_column, cover, area,

@@ -1,12 +1,12 @@
-"""Population per admin unit and per H3 cell, from a raster or a per-admin table.
+"""Population per H3 cell and per admin unit, from a raster in any projection or a per-admin table.
 
-* :func:`population_per_admin` sums a WorldPop-style raster (people per pixel) per admin unit:
-  the admin polygons are rasterised on the raster's own grid (a pixel belongs to the unit that
-  holds its centre), block by block, and summed with ``bincount``; memory stays flat for
-  country-size rasters. Units too small to hold a pixel centre get the share of the pixel
-  under them (by area), so no unit reads zero because it is small.
-* :func:`geo_risk.index.population_per_cell` (re-exported here) sums the raster per H3 cell
-  with sub-pixel area weighting.
+* :func:`zonal_population` sums a population raster (people per pixel: WorldPop in EPSG:4326,
+  GHS-POP in Mollweide, Meta/HRSL, ...) inside any polygons with exact pixel-coverage weights
+  (exactextract): a pixel half inside a polygon counts half. The polygons are brought into the
+  raster's own CRS, so the raster is never resampled; nodata pixels count as no one. Polygons
+  that tile an area (H3 cells, admin units) share the raster's people without loss or double
+  counting. This is the only raster path: :func:`population_per_cell` calls it with the cell
+  hexagons, and per admin unit it is called with the unit polygons.
 * :func:`read_population_table` reads a per-admin table (e.g. an OCHA/WorldPop
   ``ssd_adm2_population_2020.csv`` keyed by ``ADM2_PCODE``) with every row accounted for, and
   :func:`spread_over_cells` spreads each unit's total over its cells in proportion to area.
@@ -14,19 +14,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import rasterio
-import rasterio.features
-import rasterio.windows
+import rasterio.errors
+import rasterio.io
 import shapely
+from exactextract import exact_extract
+from exactextract.feature import Feature, FeatureSource
+from exactextract.raster import RasterioRasterSource
+from exactextract.writer import Writer
 
 from .errors import InputFileError, MissingInputError
-from .index import population_per_cell
-from .readers.common import InputReport, ReadResult, find_column, new_report
+from .index import cells_to_polygons
+from .readers.common import InputReport, ReadResult, find_column, table_report, with_partial
 from .readers.tabular import blank, parse_numbers, read_table, unparsed
 from .validate import Check, apply_checks
 
@@ -37,77 +43,156 @@ POPULATION_CANDIDATES = ("population", "pop", "total", "pop_total", "total_popul
                          "T_TL", "#population", "#population+total")
 
 
-def population_per_admin(*, path: Path, admin: gpd.GeoDataFrame,
-                         block_rows: int = 512) -> pd.Series:
-    """People per admin unit from a population raster.
+class _Polygon(Feature):
+    """One polygon handed to exactextract as WKB, identified by its position."""
 
-    Parameters
-    ----------
-    path
-        GeoTIFF (or any raster GDAL reads) of people per pixel, any CRS.
-    admin
-        Canonical admin units (``admin_pcode``, geometry); reprojected to the raster's CRS.
-    block_rows
-        Raster rows read and rasterised at a time.
+    def __init__(self, idx: int = -1, wkb: bytes | None = None) -> None:
+        Feature.__init__(self)
+        self.idx, self.wkb = idx, wkb
+        self.values: dict[str, Any] = {}
 
-    Returns
-    -------
-    pandas.Series
-        Population indexed by ``admin_pcode`` (0 for units the raster does not cover).
+    def geometry(self) -> bytes | None:
+        return self.wkb
 
-    Raises
-    ------
-    MissingInputError, InputFileError
-        Missing file, not a raster, or a raster without a CRS.
-    """
+    def set_geometry(self, wkb: bytes | None) -> None:
+        self.wkb = wkb
+
+    def set_geometry_format(self) -> str:
+        return "wkb"
+
+    def get(self, name: str) -> Any:
+        return self.idx if name == "idx" else self.values[name]
+
+    def set(self, name: str, value: Any) -> None:
+        if name == "idx":
+            self.idx = int(value)
+        else:
+            self.values[name] = value
+
+    def fields(self) -> list[str]:
+        return ["idx", *self.values]
+
+
+class _Polygons(FeatureSource):
+    """Polygons already serialised to WKB in one vectorised call."""
+
+    def __init__(self, wkb: np.ndarray, srs_wkt: str) -> None:
+        super().__init__()
+        self.wkb, self.wkt = wkb, srs_wkt
+
+    def count(self) -> int:
+        return len(self.wkb)
+
+    def __iter__(self) -> Iterator[_Polygon]:
+        return (_Polygon(i, w) for i, w in enumerate(self.wkb))
+
+    def srs_wkt(self) -> str:
+        return self.wkt
+
+
+class _Sums(Writer):
+    """Collects each polygon's sum into one array, by position."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.sums = np.zeros(n, dtype=np.float64)
+
+    def add_operation(self, op: Any) -> None:
+        pass
+
+    def add_column(self, col_name: str) -> None:
+        pass
+
+    def add_geometry(self) -> None:
+        pass
+
+    def write(self, feature: Any) -> None:
+        f = _Polygon()
+        feature.copy_to(f)
+        value = f.values.get("sum")
+        self.sums[f.idx] = 0.0 if value is None or not np.isfinite(value) else float(value)
+
+    def features(self) -> np.ndarray:
+        return self.sums
+
+
+def _open_raster(path: Path) -> rasterio.io.DatasetReader:
     if not Path(path).exists():
         raise MissingInputError(path, "population raster not found. Check [population] path.")
     try:
         src = rasterio.open(path)
     except rasterio.errors.RasterioIOError as e:
         raise InputFileError(path, f"not a raster rasterio can open ({e}).") from None
-    n = len(admin)
-    totals = np.zeros(n + 1, dtype=np.float64)
-    with src:
-        if src.crs is None:
-            raise InputFileError(path, "raster has no CRS; save it with one (WorldPop rasters "
-                                 "are EPSG:4326).")
-        geoms = admin.geometry.to_crs(src.crs).reset_index(drop=True)
-        tree = shapely.STRtree(geoms.to_numpy())
-        nodata = src.nodata
-        for row0 in range(0, src.height, block_rows):
-            h = min(block_rows, src.height - row0)
-            window = rasterio.windows.Window(0, row0, src.width, h)
-            bounds = rasterio.windows.bounds(window, src.transform)
-            hits = tree.query(shapely.box(*bounds))
-            if len(hits) == 0:
-                continue
-            data = src.read(1, window=window, masked=False).astype(np.float64)
-            valid = np.isfinite(data) & (data > 0)
-            if nodata is not None and np.isfinite(nodata):
-                valid &= data != nodata
-            labels = rasterio.features.rasterize(
-                ((geoms.iloc[i], int(i) + 1) for i in hits),  # one shape per unit in the block
-                out_shape=(h, src.width), transform=src.window_transform(window), fill=0,
-                dtype="int32")
-            totals += np.bincount(labels[valid], weights=data[valid], minlength=n + 1)
-        out = totals[1:]
-        # Units holding no pixel centre: the value of the pixel under them, by area share.
-        empty = np.flatnonzero(out == 0)
-        if len(empty):
-            pts = geoms.iloc[empty].representative_point()
-            pix_area = abs(src.transform.a * src.transform.e)
-            inside = ((pts.x >= src.bounds.left) & (pts.x <= src.bounds.right)
-                      & (pts.y >= src.bounds.bottom) & (pts.y <= src.bounds.top)).to_numpy()
-            if inside.any():
-                xy = list(zip(pts.x[inside], pts.y[inside], strict=True))
-                values = np.array([v[0] for v in src.sample(xy, indexes=1)], dtype=float)
-                ok = np.isfinite(values) & (values > 0)
-                if nodata is not None:
-                    ok &= values != nodata
-                share = np.minimum(1.0, geoms.iloc[empty[inside]].area.to_numpy() / pix_area)
-                out[empty[inside]] = np.where(ok, values * share, 0.0)
-    return pd.Series(out, index=admin["admin_pcode"].to_numpy(), name="population")
+    if src.crs is None:
+        src.close()
+        raise InputFileError(path, "raster has no CRS (projection); save it with one, e.g. "
+                             "gdal_edit.py -a_srs EPSG:4326 for WorldPop, ESRI:54009 for "
+                             "GHS-POP.")
+    return src
+
+
+def zonal_population(*, path: Path, areas: gpd.GeoSeries) -> np.ndarray:
+    """People inside each polygon, by exact pixel coverage, in the raster's own CRS.
+
+    Parameters
+    ----------
+    path
+        GeoTIFF (or any raster rasterio opens) of people per pixel in band 1, any CRS.
+    areas
+        Polygons with a CRS (H3 cells, admin units); reprojected to the raster's CRS.
+
+    Returns
+    -------
+    numpy.ndarray
+        One float per polygon, in order: the sum of pixel values weighted by the share of each
+        pixel inside the polygon. Pixels equal to the raster's nodata value (or NaN) count as
+        no one; polygons off the raster get 0.
+
+    Raises
+    ------
+    MissingInputError, InputFileError
+        Missing file, not a raster, a raster without a CRS, or a rotated raster.
+    """
+    if areas.crs is None:
+        raise ValueError("areas need a CRS")
+    n = len(areas)
+    if n == 0:
+        return np.zeros(0)
+    with _open_raster(Path(path)) as src:
+        projected = areas.to_crs(src.crs)
+        ok = ~(projected.isna() | projected.is_empty).to_numpy()
+        wkb = np.asarray(shapely.to_wkb(np.asarray(projected.to_numpy()[ok], dtype=object)),
+                         dtype=object)
+        try:
+            raster = RasterioRasterSource(src, band_idx=1)
+        except ValueError as e:  # rotated rasters
+            raise InputFileError(path, f"{e} Warp it to a north-up grid first (gdalwarp)."
+                                 ) from None
+        sums = _Sums(len(wkb))
+        # Raster-sequential: each block of the raster is read once for all polygons on it.
+        exact_extract(raster, _Polygons(wkb, src.crs.to_wkt()), ["sum"], output=sums,
+                      include_cols=["idx"], strategy="raster-sequential")
+    out = np.zeros(n, dtype=np.float64)
+    out[ok] = sums.sums
+    return out
+
+
+def population_per_cell(*, path: Path, cells: np.ndarray) -> np.ndarray:
+    """People per H3 cell from a population raster in any CRS (see :func:`zonal_population`).
+
+    Parameters
+    ----------
+    path
+        Raster of people per pixel.
+    cells
+        H3 cell ids (``uint64``).
+
+    Returns
+    -------
+    numpy.ndarray
+        People per cell, aligned with ``cells``; people outside every cell are not counted.
+    """
+    return zonal_population(path=path, areas=cells_to_polygons(np.asarray(cells, np.uint64)))
 
 
 def read_population_table(*, path: Path, admin_pcodes: np.ndarray | pd.Index,
@@ -142,8 +227,7 @@ def read_population_table(*, path: Path, admin_pcodes: np.ndarray | pd.Index,
         raise InputFileError(raw.path, f"no column for {'; '.join(which)}. Its columns are "
                              f"{list(f.columns)}; name them in [population] pcode_column and "
                              "population_column.")
-    report: InputReport = new_report(raw.path, name=name, kind="population", fmt="table",
-                                     rows_read=len(f))
+    report: InputReport = table_report(raw, name=name, kind="population", fmt="table")
     code = f[pc].astype(str).str.strip()
     value = parse_numbers(f[pop])
     known = pd.Index(admin_pcodes).astype(str)
@@ -164,7 +248,7 @@ def read_population_table(*, path: Path, admin_pcodes: np.ndarray | pd.Index,
     if len(missing):
         report.warnings.append(f"{len(missing)} admin unit(s) have no population in the table "
                                f"(e.g. {', '.join(missing[:5])}); their cells show no population")
-    return ReadResult(frame=accepted, rejects=rejects, report=report)
+    return ReadResult(frame=accepted, rejects=with_partial(rejects, raw), report=report)
 
 
 def spread_over_cells(unit_population: pd.Series, *, cell_admin: np.ndarray,
@@ -182,8 +266,8 @@ def spread_over_cells(unit_population: pd.Series, *, cell_admin: np.ndarray,
 
 
 __all__ = [
-    "population_per_admin",
     "population_per_cell",
     "read_population_table",
     "spread_over_cells",
+    "zonal_population",
 ]

@@ -99,6 +99,7 @@ CONSULTATION = Table(
         Column("safety_score", "float", False, "Reported safety/trust score (1 low .. 5 high)."),
         Column("commitments_made", "bool", False, "Whether the mission made commitments."),
         Column("follow_up_status", "str", False, "none / pending / done."),
+        Column("follow_up_due", "date", False, "When the commitment's follow-up is due."),
     ),
 )
 

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, NoReturn
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +18,73 @@ from rasterio.transform import from_origin
 from shapely.geometry import box
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Browsers on PATH, in order of preference, when playwright has no browser build of its own.
+BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+BROWSER_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def in_ci() -> bool:
+    """True when the environment variable CI is 'true' (as CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def skip_or_fail(reason: str) -> NoReturn:
+    """Skip the test, or fail it under CI=true: in CI nothing may vanish silently."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true: this test must run here, not be skipped)",
+                    pytrace=False)
+    pytest.skip(reason)
+
+
+def require_files(*paths: Path) -> None:
+    """Skip (fail under CI=true) unless the real data files exist (../shared/data)."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        skip_or_fail(f"real data not present: {missing[0]} (../shared/data)")
+
+
+def find_chromium(chromium_type: Any) -> str | None:
+    """The browser to launch: playwright's own build if installed, else one on PATH.
+
+    ``chromium_type`` is playwright's ``p.chromium``. Returns an executable path or None.
+    """
+    try:
+        own = chromium_type.executable_path
+    except Exception:
+        own = ""
+    if own and Path(own).exists():
+        return str(own)
+    for name in BROWSER_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for all browser tests (skipped, or failed under CI=true,
+    when playwright or a browser is missing)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail("playwright is not installed (pip install playwright)")
+    with sync_playwright() as p:
+        path = find_chromium(p.chromium)
+        if path is None:
+            skip_or_fail("no browser: playwright has no Chromium build and none of "
+                         f"{', '.join(BROWSER_NAMES)} is on PATH (apt-get install chromium)")
+        b = p.chromium.launch(executable_path=path, args=BROWSER_ARGS)
+        yield b
+        b.close()
 
 # Four 0.5-degree square districts in two provinces around (30.5, 5.5).
 UNITS = [
@@ -140,6 +211,12 @@ def write_kobo(path: Path) -> Path:
 @pytest.fixture()
 def mini_scenario(tmp_path: Path) -> Path:
     """A tiny, complete input folder with a config; returns the config path."""
+    return write_mini_scenario(tmp_path)
+
+
+def write_mini_scenario(tmp_path: Path) -> Path:
+    """Write the tiny scenario of :func:`mini_scenario` into a folder; returns the config."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     write_boundaries(tmp_path / "boundaries.gpkg")
     acled_rows().to_csv(tmp_path / "acled.csv", index=False)
     write_kobo(tmp_path / "kobo.csv")

@@ -84,7 +84,7 @@ def make(text: str | None = None) -> dict[str, Any]:
             "level": ["high", "low"],
             "level_prev": ["medium", "low"],
             "level_change": ["up", "same"],
-            "expected_incidents": [1.4, 0.4],
+            "expected_incident_cells": [1.4, 0.4],
             "trend": [text or "intensifying", text or "diminishing"],
             "civilian_targeting_12w": [7, 0],
             "restricted_share": [0.25, 0.0],
@@ -241,7 +241,7 @@ def test_priority_list_of_a_run_grouped_by_kind() -> None:
             "cell": [""] * n_units + ["876a46558ffffff"] * n_cells,
             "level": ["critical"] * n_units + ["very high"] * n_cells,
             "risk": 0.87,
-            "expected_incidents": 2.25,
+            "expected_incident_cells": 2.25,
             "why": "critical risk; 3 commitment(s) without follow-up",
             "engagement_status": "not engaged",
             "access_status": "partly restricted",
@@ -258,7 +258,8 @@ def test_priority_list_of_a_run_grouped_by_kind() -> None:
     assert "Unit 11" in section and "Unit 12" not in section  # top 12 units
     assert "Top 12 of 15 shown." in section
     assert section.count("cell 876a46558ffffff") == n_cells
-    for text in ("p = 87%", "2.2 expected incidents", "3 commitment(s) without follow-up",
+    for text in ("p = 87%", "2.2 expected cells with incidents",
+                 "3 commitment(s) without follow-up",
                  "partly restricted", "exposed, rising", "Alpha base (12 km)",
                  "remote: phone/SMS focal points and radio",
                  'background:#b3262b;color:#ffffff">very high<'):
@@ -421,3 +422,24 @@ def test_write_outputs_from_a_run(tmp_path: Path) -> None:
     assert "rising" in page and "Jane Doe" not in page and "not available" not in page
     size = write_brief(tmp_path / "b.html", **b).stat().st_size
     assert size < len(b["map_html"]) * 1.1 + len(b["map_png"]) * 1.4 + 60_000
+
+
+def test_a_surge_leads_top_changes_even_when_its_probability_is_saturated() -> None:
+    from geo_risk.analyse import change_measures
+
+    m = pd.DataFrame({
+        "admin_pcode": ["SURGE", "SMALL"], "admin_name": ["Surgeville", "Smallton"],
+        "level": ["critical", "low"], "level_prev": ["critical", "low"],
+        "level_change": ["same", "same"], "likelihood": [0.999, 0.30],
+        "likelihood_change": [0.0, 0.10], "risk_score": [20, 4],
+        "incidents_4w": [52, 2], "incidents_baseline_4w": [3.0, 1.5],
+        "expected_incident_cells": [4.3, 0.35], "expected_incident_cells_prev": [4.2, 0.25],
+    })
+    m = pd.concat([m, change_measures(m)], axis=1)
+    assert m.loc[0, "change_score"] > 3 > m.loc[1, "change_score"]
+    assert "incidents 52 in the last 4 weeks vs 3.0 usual" in m.loc[0, "change_reason"]
+    page = render_brief(title="t", week=dt.date(2024, 7, 1), synthetic=False, matrix=m)
+    rising = page[page.index("risk rising"):page.index("risk falling")]
+    assert "Surgeville" in rising and rising.index("Surgeville") < rising.find("Smallton") \
+        or "Smallton" not in rising
+    assert "52 in the last 4 weeks" in html.unescape(rising)

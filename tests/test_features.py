@@ -134,3 +134,29 @@ def test_training_set_weights_stand_for_all_cells() -> None:
     # every positive cell-week in the window is in the set
     n_pos = sum(int((weekly.count[weekly.slice(w)] > 0).sum()) for w in range(first, first + 10))
     assert int(ts.y.sum()) == n_pos
+
+
+def test_long_run_rate_counts_all_history_even_when_streaming_starts_late() -> None:
+    """The historical average is a true rate over all weeks since the data began, however
+    late the streamed state starts (it used to count only weeks after the start)."""
+    cells = np.array([h3.str_to_int(h3.latlng_to_cell(5.0, 30.0 + 0.1 * i, 7))
+                      for i in range(3)], dtype=np.uint64)
+    cells.sort()
+    grid = CellGrid(cells=cells, admin_pcode=np.array(["A"] * 3, dtype=object),
+                    population=np.full(3, np.nan), area_km2=np.ones(3))
+    # cell 0: an event every other week for weeks 0..99; cell 1: weeks 0..9 only
+    weeks = [w for w in range(0, 100, 2)] + list(range(10))
+    pos = [0] * 50 + [1] * 10
+    dates = [week_start(2800 + w) + pd.Timedelta(days=2) for w in weeks]
+    events = WeeklyEvents.from_events(grid, cells=cells[pos], dates=pd.Series(dates),
+                                      civilian=np.zeros(60), fatalities=np.zeros(60))
+    early, late = (HistoryState(grid, events, half_lives=(4.0,), rings=0) for _ in range(2))
+    early.start(2800)
+    late.start(2860)
+    for s in (early, late):
+        while s.week < 2900:
+            s.advance()
+    np.testing.assert_allclose(early.event_week_rate(np.arange(3)),
+                               late.event_week_rate(np.arange(3)))
+    np.testing.assert_allclose(late.event_week_rate(np.arange(3)), [0.5, 0.1, 0.0])
+    assert late.weeks_since_last(np.array([1]))[0] == 2900 - 2809

@@ -6,7 +6,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, require_files
 
 from geo_risk.config import BoundariesConfig
 from geo_risk.gazetteer import Gazetteer, normalise_names
@@ -59,8 +59,7 @@ def test_alt_names_are_used() -> None:
 
 def _real(stem: str, name: str) -> Gazetteer:
     path = SHARED_DATA / "boundaries" / f"{stem}.shp"
-    if not path.exists():
-        pytest.skip("../shared/data not present")
+    require_files(path)
     admin = read_boundaries(BoundariesConfig(path=path, pcode_column="ADM2_PCODE",
                                              name_column=name))
     return Gazetteer.from_admin(admin)

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import re
 import warnings
-from pathlib import Path
 
 import folium
 import geopandas as gpd
@@ -17,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import shapely
+from conftest import SHARED_DATA, require_files
 
 from geo_risk.errors import GeoRiskError, ValidationError
 from geo_risk.render import MapMeta, assets, render_map, write_map
@@ -430,15 +430,12 @@ def test_assets_inline_safely() -> None:
     assert not re.search(r"\.innerHTML\s*=|insertAdjacentHTML|document\.write", assets.own_js())
 
 
-REAL_SSD = (
-    Path(__file__).resolve().parents[2]
-    / "shared/data/boundaries/ssd_admbnda_adm2_imwg_nbs_20180817.shp"
-)
+REAL_SSD = SHARED_DATA / "boundaries" / "ssd_admbnda_adm2_imwg_nbs_20180817.shp"
 
 
 @pytest.mark.realdata
-@pytest.mark.skipif(not REAL_SSD.exists(), reason="real COD-AB files in ../shared/data not present")
 def test_real_cod_ab_boundaries_simplify_and_label() -> None:
+    require_files(REAL_SSD)
     raw = gpd.read_file(REAL_SSD)
     b = raw.rename(columns={"ADM2_PCODE": "admin_pcode", "ADM2_EN": "admin_name"})
     lists = pa.array(h3v.wkb_to_cells(shapely.to_wkb(b.geometry.values), 5))

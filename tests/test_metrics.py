@@ -1,4 +1,4 @@
-"""Forecast metrics: hand-worked cases, agreement with scikit-learn, streaming == one-shot."""
+"""Streaming forecast metrics: hand-worked cases and agreement with scikit-learn."""
 
 from __future__ import annotations
 
@@ -6,17 +6,18 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, brier_score_loss
 
-from geo_risk.metrics import (
-    StreamingMetrics,
-    _round_sig,
-    average_precision,
-    brier_score,
-    brier_skill,
-    hit_rate_at_area,
-    reliability_curve,
-)
+from geo_risk.metrics import StreamingMetrics, _round_sig, brier_skill, hit_rate_at_area
+
+
+def _one_week(y: object, p: object) -> dict:
+    """Streaming metrics of one week of unit-area cells, kept at full precision."""
+    sm = StreamingMetrics(sig_digits=15)
+    y_arr = np.asarray(y, dtype=float)
+    sm.update(y_true=y_arr, prob=np.asarray(p, dtype=float), area=np.ones(len(y_arr)))
+    return sm.result()
 
 
 def _weeks(seed: int, n_weeks: int, n_cells: int, intercept: float = -6.0):
@@ -32,78 +33,55 @@ def _weeks(seed: int, n_weeks: int, n_cells: int, intercept: float = -6.0):
 
 # ---------------------------------------------------------------------------- average precision
 
-def test_average_precision_by_hand():
+def test_streaming_average_precision_by_hand():
     # Ranked: .9 (event) .8 (no) .7 (event) .1 (no); 2 events.
     # Thresholds: .9 -> P=1, R=.5; .8 -> R unchanged; .7 -> P=2/3, R=1.
     # AP = .5 * 1 + .5 * 2/3 = 5/6.
-    assert average_precision(y_true=[1, 0, 1, 0], score=[0.9, 0.8, 0.7, 0.1]) == pytest.approx(
+    assert _one_week([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])["average_precision"] == pytest.approx(
         5 / 6)
     # Counts instead of labels: any count > 0 is an event.
-    assert average_precision(y_true=[3, 0, 1, 0], score=[0.9, 0.8, 0.7, 0.1]) == pytest.approx(
+    assert _one_week([3, 0, 1, 0], [0.9, 0.8, 0.7, 0.1])["average_precision"] == pytest.approx(
         5 / 6)
 
 
-def test_average_precision_ties_form_one_threshold():
+def test_streaming_average_precision_ties_form_one_threshold():
     # Scores .5 (event), .5 (no), .2 (event). Threshold .5 flags both tied rows at once:
     # P = 1/2, R = 1/2; threshold .2: P = 2/3, R = 1.  AP = .5*.5 + .5*2/3 = 7/12.
     y, s = [1, 0, 1], [0.5, 0.5, 0.2]
-    assert average_precision(y_true=y, score=s) == pytest.approx(7 / 12)
-    assert average_precision(y_true=y, score=s) == pytest.approx(average_precision_score(y, s))
+    assert _one_week(y, s)["average_precision"] == pytest.approx(7 / 12)
+    assert _one_week(y, s)["average_precision"] == pytest.approx(average_precision_score(y, s))
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_average_precision_matches_sklearn(seed):
+def test_streaming_average_precision_and_brier_match_sklearn(seed):
     rng = np.random.default_rng(seed)
     n = 5000
     score = np.round(rng.random(n), 2)  # many ties
     y = (rng.random(n) < 0.05 + 0.3 * score).astype(int)
-    w = rng.uniform(0.0, 3.0, n)
-    w[:50] = 0.0
-    assert average_precision(y_true=y, score=score) == pytest.approx(
-        average_precision_score(y, score), abs=1e-12)
-    assert average_precision(y_true=y, score=score, sample_weight=w) == pytest.approx(
-        average_precision_score(y, score, sample_weight=w), abs=1e-12)
+    r = _one_week(y, score)
+    assert r["average_precision"] == pytest.approx(average_precision_score(y, score), abs=1e-12)
+    assert r["brier"] == pytest.approx(brier_score_loss(y, score), rel=1e-12)
 
 
-def test_average_precision_without_events_is_nan():
-    assert math.isnan(average_precision(y_true=[0, 0], score=[0.1, 0.2]))
-    assert math.isnan(average_precision(y_true=[], score=[]))
+def test_streaming_average_precision_without_events_is_nan():
+    assert math.isnan(_one_week([0, 0], [0.1, 0.2])["average_precision"])
 
 
-def test_average_precision_rejects_bad_input():
-    with pytest.raises(ValueError, match="length"):
-        average_precision(y_true=[1, 0], score=[0.1])
+def test_streaming_rejects_nan_scores():
     with pytest.raises(ValueError, match="NaN"):
-        average_precision(y_true=[1, 0], score=[0.1, np.nan])
+        _one_week([1, 0], [0.1, np.nan])
 
 
 # ---------------------------------------------------------------------------- Brier
 
-def test_brier_by_hand_and_skill():
+def test_streaming_brier_by_hand_and_skill():
     # (0.8 - 1)^2 = 0.04, (0.3 - 0)^2 = 0.09 -> mean 0.065.
-    assert brier_score(y_true=[1, 0], prob=[0.8, 0.3]) == pytest.approx(0.065)
-    # Weighted: (1*0.04 + 3*0.09) / 4 = 0.0775.
-    assert brier_score(y_true=[2, 0], prob=[0.8, 0.3], sample_weight=[1, 3]) == pytest.approx(
-        0.0775)
+    assert _one_week([1, 0], [0.8, 0.3])["brier"] == pytest.approx(0.065)
+    assert _one_week([2, 0], [0.8, 0.3])["brier"] == pytest.approx(0.065)
     assert brier_skill(brier=0.065, reference=0.13) == pytest.approx(0.5)
     assert brier_skill(brier=0.2, reference=0.1) == pytest.approx(-1.0)
     assert math.isnan(brier_skill(brier=0.1, reference=0.0))
     assert math.isnan(brier_skill(brier=math.nan, reference=0.1))
-
-
-def test_brier_matches_sklearn():
-    rng = np.random.default_rng(3)
-    p = rng.random(1000)
-    y = (rng.random(1000) < p).astype(int)
-    w = rng.uniform(0, 2, 1000)
-    assert brier_score(y_true=y, prob=p) == pytest.approx(brier_score_loss(y, p))
-    assert brier_score(y_true=y, prob=p, sample_weight=w) == pytest.approx(
-        brier_score_loss(y, p, sample_weight=w))
-
-
-def test_brier_rejects_probabilities_outside_0_1():
-    with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        brier_score(y_true=[1], prob=[1.2])
 
 
 # ---------------------------------------------------------------------------- hit rate / PAI
@@ -151,38 +129,6 @@ def test_hit_rate_without_events_is_nan():
     assert math.isnan(hr) and math.isnan(pai)
     with pytest.raises(ValueError, match="fraction"):
         hit_rate_at_area(y_true=[1], score=[0.1], area=[1], fraction=0)
-
-
-# ---------------------------------------------------------------------------- reliability
-
-def test_reliability_curve_on_calibrated_probabilities():
-    rng = np.random.default_rng(4)
-    n = 200_000
-    p = rng.uniform(0, 0.2, n)
-    y = (rng.random(n) < p).astype(int)
-    table = reliability_curve(y_true=y, prob=p, n_bins=10)
-    assert list(table.columns) == ["mean_predicted", "observed_rate", "weight", "n"]
-    assert len(table) == 10
-    assert table["n"].sum() == n
-    assert (table["n"] > 19_000).all()  # quantile bins: about equal counts
-    assert table["mean_predicted"].is_monotonic_increasing
-    se = np.sqrt(table["mean_predicted"] * (1 - table["mean_predicted"]) / table["n"])
-    assert (np.abs(table["observed_rate"] - table["mean_predicted"]) < 4 * se + 1e-9).all()
-
-
-def test_reliability_curve_keeps_ties_together_and_uses_weights():
-    # 90% of rows share one probability: they all land in one bin.
-    p = np.r_[np.full(90, 0.01), np.linspace(0.2, 0.9, 10)]
-    y = np.r_[np.zeros(89), 1, np.ones(10)]
-    table = reliability_curve(y_true=y, prob=p, n_bins=10)
-    assert table["n"].iloc[0] == 90
-    assert table["mean_predicted"].iloc[0] == pytest.approx(0.01)
-    assert table["observed_rate"].iloc[0] == pytest.approx(1 / 90)
-    assert table["n"].sum() == 100
-    # Weights: two rows, weight 3 on the event -> observed 3/4 in the single bin.
-    w_table = reliability_curve(y_true=[1, 0], prob=[0.5, 0.5], n_bins=4, sample_weight=[3, 1])
-    assert w_table["observed_rate"].tolist() == [0.75]
-    assert w_table["weight"].tolist() == [4.0]
 
 
 # ---------------------------------------------------------------------------- streaming
@@ -361,3 +307,21 @@ def test_streaming_rejects_bad_input():
         sm.update(y_true=[1], prob=[-0.1], area=[1])
     with pytest.raises(ValueError):
         StreamingMetrics(fractions=(0.0,))
+
+
+def test_streaming_reliability_matches_sklearn_calibration_curve():
+    # Four forecast values that fall in four different bins of both binnings.
+    rng = np.random.default_rng(13)
+    sm = StreamingMetrics()
+    ys, ps = [], []
+    for _ in range(6):
+        p = rng.choice([0.0123, 0.0456, 0.234, 0.789], size=20_000)
+        y = (rng.random(len(p)) < p).astype(int)
+        sm.update(y_true=y, prob=p, area=np.ones(len(p)))
+        ys.append(y)
+        ps.append(p)
+    observed, predicted = calibration_curve(np.concatenate(ys), np.concatenate(ps), n_bins=100)
+    rel = sm.result()["reliability"]
+    assert len(rel) == 4
+    np.testing.assert_allclose([b["observed_rate"] for b in rel], observed, rtol=1e-12)
+    np.testing.assert_allclose([b["mean_predicted"] for b in rel], predicted, rtol=1e-12)

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, require_files
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -42,8 +42,8 @@ def _text(nb: nbformat.NotebookNode) -> str:
 
 @pytest.mark.parametrize("use_shared", [False, True])
 def test_analyst_own_data_notebook_runs(tmp_path: Path, use_shared: bool) -> None:
-    if use_shared and not SHARED_DATA.exists():
-        pytest.skip("../shared/data not present")
+    if use_shared:
+        require_files(SHARED_DATA)
     env = {"GEO_RISK_SHARED_DATA": str(SHARED_DATA) if use_shared else "/nonexistent"}
     nb = _run(NOTEBOOKS / "01_analyst_own_data.ipynb", tmp_path, env)
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]

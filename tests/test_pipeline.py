@@ -121,12 +121,13 @@ def test_rejects_file_names_file_row_and_reason(mini_scenario: Path, tmp_path: P
     cfg = load_config(mini_scenario)
     inputs = load_inputs(cfg, now=pd.Timestamp("2025-01-01"))
     rej = inputs.rejects.set_index("row")
-    assert "swapped" in rej.loc[5, "reason"]
-    assert "outside every admin unit" in rej.loc[9, "reason"]
+    assert "swapped" in rej.loc[5, "reason"] and rej.loc[5, "category"] == "invalid"
+    assert rej.loc[9, "reason"].startswith("outside the area (Testland)")
+    assert rej.loc[9, "category"] == "outside_area"
     assert "date is missing" in rej.loc[11, "reason"]
     assert (inputs.rejects["file"] == str(acled)).all()
     rep = next(x for x in inputs.reports if x.kind == "incidents")
-    assert (rep.rows_read, rep.rows_rejected) == (len(df), 3)
+    assert (rep.rows_read, rep.rows_rejected, rep.rows_outside) == (len(df), 3, 1)
 
 
 def test_admin_level_events_stay_off_the_hex_grid(mini_scenario: Path) -> None:

@@ -1,7 +1,7 @@
 """A weekly run on real South Sudan COD-AB counties with an OLD-STYLE ACLED export.
 
 The events are generated here, inside the real county polygons; the boundaries and the
-population table are the real files in ../shared/data (skipped cleanly when absent).
+population table are the real files in ../shared/data (skipped when absent, failed under CI=true).
 """
 
 from __future__ import annotations
@@ -13,16 +13,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, require_files
 
 from geo_risk.config import load_config
 from geo_risk.pipeline import load_inputs, run_week
 
 SHP = SHARED_DATA / "boundaries" / "ssd_admbnda_adm2_imwg_nbs_20180817.shp"
 POP = SHARED_DATA / "tables" / "ssd_adm2_population_2020.csv"
-pytestmark = [pytest.mark.realdata,
-              pytest.mark.skipif(not (SHP.exists() and POP.exists()),
-                                 reason="../shared/data not present")]
+pytestmark = pytest.mark.realdata
+
+
+@pytest.fixture(autouse=True)
+def _real_files() -> None:
+    require_files(SHP, POP)
 
 HOT = "SS0308"  # Pibor
 OLD_COLUMNS = ["ISO", "EVENT_ID_CNTY", "EVENT_ID_NO_CNTY", "EVENT_DATE", "YEAR",

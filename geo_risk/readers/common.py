@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..errors import InputFileError
 from ..validate import Check
-from .tabular import blank, file_sha256, parse_dates, parse_numbers, unparsed
+from .tabular import RawTable, blank, file_sha256, parse_dates, parse_numbers, unparsed
 
 if TYPE_CHECKING:
     from ..gazetteer import Gazetteer
@@ -32,6 +32,7 @@ class InputReport:
     rows_read: int
     rows_accepted: int = 0
     rows_rejected: int = 0
+    rows_outside: int = 0  # of rows_rejected: outside the boundaries' area, not errors
     newest_date: str | None = None
     oldest_date: str | None = None
     stale: bool = False
@@ -50,6 +51,27 @@ class ReadResult:
 def new_report(path: Path, *, name: str, kind: str, fmt: str, rows_read: int) -> InputReport:
     return InputReport(name=name, kind=kind, path=str(path), format=fmt,
                        sha256=file_sha256(path), rows_read=rows_read)
+
+
+def table_report(raw: RawTable, *, name: str, kind: str, fmt: str,
+                 data_rows: int | None = None) -> InputReport:
+    """The report of a table read by :func:`read_table`, its partial last row included.
+
+    ``data_rows`` counts the rows the reader treats as data when it is not every row of
+    ``raw.frame`` (HXL files: rows after the hashtag row).
+    """
+    rows = len(raw.frame) if data_rows is None else data_rows
+    partial = 0 if raw.partial is None else len(raw.partial)
+    report = new_report(raw.path, name=name, kind=kind, fmt=fmt, rows_read=rows + partial)
+    report.warnings.extend(raw.notes)
+    return report
+
+
+def with_partial(rejects: pd.DataFrame, raw: RawTable) -> pd.DataFrame:
+    """``rejects`` plus the partial last row of a truncated file, if it had one."""
+    if raw.partial is None or raw.partial.empty:
+        return rejects
+    return pd.concat([rejects, raw.partial], ignore_index=True) if len(rejects) else raw.partial
 
 
 def find_column(columns: Iterable[str], candidates: Sequence[str]) -> str | None:

@@ -27,8 +27,8 @@ import pandas as pd
 
 from ..config import SourceConfig
 from ..errors import ConfigError, InputFileError
-from .common import ReadResult, new_report, today
-from .consultations import (
+from .common import ReadResult, table_report, today, with_partial
+from .consultation_table import (
     build_consultations,
     default_modality,
     is_sensitive,
@@ -172,7 +172,8 @@ def read_hxl_consultations(source: SourceConfig, *, now: pd.Timestamp | None = N
                     f"{', '.join(DEFAULT_TAGS)}")
             raise ConfigError(f"{source.path}: tags.{key}: {what}.")
         patterns[key] = (Pattern(parsed),)
-    raw = read_table(source.path, sheet=source.options.get("sheet"))
+    raw = read_table(source.path, sheet=source.options.get("sheet"),
+                     encoding=source.options.get("encoding"))
     frame = raw.frame
     frame.attrs["path"] = str(raw.path)
     at = _tag_row(frame)
@@ -203,8 +204,8 @@ def read_hxl_consultations(source: SourceConfig, *, now: pd.Timestamp | None = N
     mapped_personal = {k: str(tags[lab]) for k in overrides
                        if (lab := _pick(tags, patterns[k])) in personal}
     refuse_sensitive(raw.path, mapped_personal, set(mapped_personal.values()) | sensitive)
-    report = new_report(raw.path, name=source.name, kind="consultations", fmt="hxl",
-                        rows_read=len(data))
+    report = table_report(raw, name=source.name, kind="consultations", fmt="hxl",
+                          data_rows=len(data))
     note_dropped(report, sorted(personal), {p.lower() for p in personal})
     usable = {lab: t for lab, t in tags.items() if lab not in personal}
     cols = {k: _pick(usable, pats) for k, pats in patterns.items()}
@@ -219,9 +220,11 @@ def read_hxl_consultations(source: SourceConfig, *, now: pd.Timestamp | None = N
     topics = None
     if cols["topics"] is not None:
         topics = select_multiple(data, cols["topics"], cols["topics"])
-    return build_consultations(f=data, rows=np.asarray(rows), path=raw.path, cols=cols,
-                               source=source, now=now, report=report, gazetteer=gazetteer,
-                               topics=topics)
+    result = build_consultations(f=data, rows=np.asarray(rows), path=raw.path, cols=cols,
+                                 source=source, now=now, report=report, gazetteer=gazetteer,
+                                 topics=topics)
+    result.rejects = with_partial(result.rejects, raw)
+    return result
 
 
 __all__ = ["DEFAULT_TAGS", "SENSITIVE_TAGS", "Tag", "read_hxl_consultations"]

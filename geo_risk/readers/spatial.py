@@ -15,7 +15,7 @@ import shapely
 from ..config import BoundariesConfig, SourceConfig
 from ..errors import InputFileError, MissingInputError
 from ..gazetteer import Gazetteer
-from ..schemas import ACCESS_RESTRICTION, ADMIN_UNIT, BASE, SEVERITIES
+from ..schemas import ACCESS_RESTRICTION, ADMIN_UNIT, SEVERITIES
 from ..validate import Check, apply_checks
 from .common import (
     ReadResult,
@@ -29,8 +29,10 @@ from .common import (
     new_report,
     numbers,
     stamp_dates,
+    table_report,
     text,
     today,
+    with_partial,
 )
 from .tabular import blank, read_table, unparsed
 
@@ -226,7 +228,8 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
     path = source.path
     is_table = path.suffix.lower() in (".csv", ".tsv", ".txt", ".xlsx")
     if is_table:
-        raw = read_table(path, sheet=source.options.get("sheet"))
+        raw = read_table(path, sheet=source.options.get("sheet"),
+                         encoding=source.options.get("encoding"))
         f = raw.frame
         rows = raw.rows
         lon_c = find_column(f.columns, ("lon", "longitude", "lng"))
@@ -243,8 +246,12 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
         rows = np.arange(len(f)) + 1  # feature number
         geometry = gdf.geometry.reset_index(drop=True)
         lon_c = lat_c = None
-    report = new_report(path, name=source.name, kind="access_restrictions", fmt=source.format,
-                        rows_read=len(f))
+    if is_table:
+        report = table_report(raw, name=source.name, kind="access_restrictions",
+                              fmt=source.format)
+    else:
+        report = new_report(path, name=source.name, kind="access_restrictions",
+                            fmt=source.format, rows_read=len(f))
     names = {
         "restriction_id": ("restriction_id", "id", "incident_id"),
         "start_date": ("start_date", "start", "date_start", "from"),
@@ -336,56 +343,7 @@ def read_restrictions(source: SourceConfig, *, admin: gpd.GeoDataFrame | None = 
     accepted["severity"] = accepted["severity"].astype("int8")
     out = gpd.GeoDataFrame(accepted, geometry="geometry", crs=WGS84)
     stamp_dates(report, pd.concat([out["start_date"], out["end_date"].dropna()]))
+    if is_table:
+        rejects = with_partial(rejects, raw)
     return ReadResult(frame=out[[*ACCESS_RESTRICTION.names, "source_file", "source_row"]],
-                      rejects=rejects, report=report)
-
-
-def read_bases(source: SourceConfig, *, now: pd.Timestamp | None = None) -> ReadResult:
-    """Read mission bases (CSV/XLSX: base_name, lon, lat, open_date, close_date, liaison_staff)."""
-    now = now if now is not None else today()
-    raw = read_table(source.path, sheet=source.options.get("sheet"))
-    f = raw.frame
-    names = {
-        "base_name": ("base_name", "name", "base", "team_site"),
-        "lon": ("lon", "longitude", "lng", "x"),
-        "lat": ("lat", "latitude", "y"),
-        "open_date": ("open_date", "opened"),
-        "close_date": ("close_date", "closed"),
-        "liaison_staff": ("liaison_staff", "clas", "cla_count", "staff"),
-    }
-    cols = {k: find_column(f.columns, v) for k, v in names.items()}
-    missing = {k: names[k] for k in ("base_name", "lon", "lat") if cols[k] is None}
-    if missing:
-        raise missing_columns_error(raw.path, missing, list(f.columns),
-                                    "Bases need a name, lon and lat.")
-    report = new_report(raw.path, name=source.name, kind="bases", fmt="csv", rows_read=len(f))
-    lon, lat = numbers(f, cols["lon"]), numbers(f, cols["lat"])
-    staff = numbers(f, cols["liaison_staff"])
-    frame = pd.DataFrame({
-        "base_name": text(f, cols["base_name"]),
-        "lon": lon,
-        "lat": lat,
-        "open_date": dates(f, cols["open_date"]),
-        "close_date": dates(f, cols["close_date"]),
-        "liaison_staff": staff.fillna(0),
-        "source_file": str(raw.path),
-        "source_row": raw.rows,
-    })
-    checks = [
-        Check(blank(frame["base_name"]), cols["base_name"] or "base_name", "base name missing"),
-        *coordinate_checks(f[cols["lon"]], f[cols["lat"]], lon, lat, lon_col=cols["lon"] or "",
-                           lat_col=cols["lat"] or "", required=True),
-        Check(((staff < 0) | (staff % 1 != 0)).to_numpy()
-              | (unparsed(text(f, cols["liaison_staff"]), staff)).to_numpy(),
-              cols["liaison_staff"] or "liaison_staff", "liaison_staff must be a whole number"),
-        duplicate_check(frame["base_name"], column=cols["base_name"] or "", what="base name"),
-    ]
-    for key in ("open_date", "close_date"):
-        if cols[key]:
-            checks += date_checks(f[cols[key]], frame[key], column=cols[key] or key,
-                                  required=False, now=now + pd.Timedelta(days=3650))
-    accepted, rejects = apply_checks(frame, checks, raw=f)
-    accepted["liaison_staff"] = accepted["liaison_staff"].astype("int64")
-    stamp_dates(report, accepted["open_date"])
-    return ReadResult(frame=accepted[[*BASE.names, "source_file", "source_row"]],
                       rejects=rejects, report=report)

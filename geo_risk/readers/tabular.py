@@ -6,11 +6,14 @@ every failure kept as a reject, never silently turned into a missing value.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -39,15 +42,33 @@ DATE_FORMATS = (
 )
 
 
+#: Reason given to the partial last row of a file cut mid-row.
+TRUNCATED_REASON = ("file ends mid-row: truncated download? The complete rows before it were "
+                    "read; download or export the file again to get this row")
+#: Encodings found by detection other than UTF-8 get a warning naming the ``encoding`` key.
+_LEGACY = {"cp1252": "Windows Western (cp1252)", "latin-1": "Latin-1"}
+
+
 @dataclass(frozen=True)
 class RawTable:
-    """Text cells of a file, with the spreadsheet row number of each data row."""
+    """Text cells of a file, with the spreadsheet row number of each data row.
+
+    ``partial`` holds the reject row of a last row cut mid-row (a truncated download), if any;
+    ``notes`` are warnings about how the file was read (e.g. a legacy encoding was assumed).
+    """
 
     path: Path
     frame: pd.DataFrame  # all object/str columns, "" for empty
     rows: np.ndarray  # 1-based spreadsheet row numbers (header = 1)
     encoding: str
     delimiter: str
+    partial: pd.DataFrame | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def rows_read(self) -> int:
+        """Data rows in the file: the rows of ``frame`` plus a partial last row."""
+        return len(self.frame) + (0 if self.partial is None else len(self.partial))
 
 
 def file_sha256(path: Path) -> str:
@@ -58,19 +79,117 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _decode(path: Path, data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8"), "utf-8-sig"
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16"), "utf-16"
+def _decode(path: Path, data: bytes, encoding: str | None = None) -> tuple[str, str]:
+    """Text of a file: in ``encoding`` when given, else detected.
+
+    Detection: a byte-order mark (UTF-8, UTF-16 little- or big-endian), else UTF-8, else cp1252
+    (what Excel on Windows writes), else Latin-1 (which decodes any byte).
+    """
+    if encoding is not None:
+        try:
+            return data.decode(encoding), encoding
+        except UnicodeDecodeError as e:
+            line = data[:e.start].count(b"\n") + 1
+            raise InputFileError(path, f"line {line} (byte {e.start}) cannot be read as "
+                                 f"{encoding!r}: {e.reason}. Fix the 'encoding' key of this "
+                                 "source, or remove it to let geo-risk detect the encoding."
+                                 ) from None
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8"), "utf-8-sig"
+    for bom, name in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            try:
+                return data[len(bom):].decode(name), name
+            except UnicodeDecodeError as e:
+                raise InputFileError(path, f"starts like UTF-16 but byte {e.start} is not: "
+                                     "set the right 'encoding' for this source.") from None
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        # cp1252 is what Excel on Windows writes; it decodes almost any byte, like Latin-1.
         try:
             return data.decode("cp1252"), "cp1252"
         except UnicodeDecodeError:
             return data.decode("latin-1"), "latin-1"
+
+
+def _split_partial_row(text: str, delimiter: str) -> tuple[str, str | None]:
+    """Split off the last record of a file cut mid-row: ``(complete text, partial record)``.
+
+    The last record is partial when the file ends inside a quoted value, or ends without a
+    line break on a record with fewer fields than the header. A file whose last line is
+    complete but has no final line break is whole.
+    """
+    quotes = text.count('"')
+    ends_clean = text.endswith(("\n", "\r"))
+    if ends_clean and quotes % 2 == 0:
+        return text, None
+    # Last line break outside quotes: walk back, counting quotes after each candidate.
+    pos, after = len(text), 0
+    while True:
+        cut = text.rfind("\n", 0, pos)
+        if cut < 0:
+            return text, None  # one record only (the header): nothing to keep apart
+        after += text.count('"', cut, pos)
+        if (quotes - after) % 2 == 0:
+            break
+        pos = cut
+    tail = text[cut + 1:]
+    if not tail.strip():
+        return text, None
+    if quotes % 2 == 0:  # balanced quotes: partial only if it has fewer fields than the header
+        header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+        fields = next(csv.reader(io.StringIO(tail), delimiter=delimiter), [])
+        if len(fields) >= len(header):
+            return text, None
+    return text[:cut + 1], tail
+
+
+def _read_csv_text(text: str, delimiter: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
+                       skip_blank_lines=False, engine="c")
+
+
+def _parse_delimited(path: Path, text: str, delimiter: str) -> tuple[pd.DataFrame, str | None]:
+    """The table of a delimited text, without a partial last row (returned apart, if any).
+
+    A cut inside a quoted value makes the parser fail: the text up to the last complete row is
+    parsed instead. A cut between separators leaves a short last row that the parser pads: it
+    is dropped when it is exactly the partial record found by :func:`_split_partial_row` (a
+    stray quote mark elsewhere in the file can never make complete rows go missing).
+    """
+    try:
+        frame = _read_csv_text(text, delimiter)
+    except (pd.errors.ParserError, ValueError) as e:
+        refused = InputFileError(path, f"cannot parse as a delimited table ({e}). Check that "
+                                 "quotes are balanced and every row has the same columns.")
+        head, tail = _split_partial_row(text, delimiter)
+        if tail is None:
+            raise refused from None
+        try:
+            return _read_csv_text(head, delimiter), tail
+        except (pd.errors.ParserError, ValueError):
+            raise refused from None
+    if text.endswith(("\n", "\r")) or frame.empty:
+        return frame, None
+    header = next(csv.reader(io.StringIO(text), delimiter=delimiter), [])
+    last_line = text[text.rfind("\n") + 1:]
+    for tail in (_split_partial_row(text, delimiter)[1], last_line):
+        if tail is None:
+            continue
+        fields = next(csv.reader(io.StringIO(tail), delimiter=delimiter), [])
+        last = frame.iloc[-1, :len(fields)].fillna("").astype(str).tolist()
+        if len(fields) < len(header) and last == fields:
+            return frame.iloc[:-1], tail
+    return frame, None
+
+
+def _partial_reject(path: Path, frame: pd.DataFrame, tail: str, delimiter: str) -> pd.DataFrame:
+    """The reject row of a partial last record, naming the column where it was cut."""
+    fields = next(csv.reader(io.StringIO(tail.replace("\r", "")), delimiter=delimiter), [""])
+    columns = [str(c).strip() for c in frame.columns]
+    column = columns[min(len(fields), len(columns)) - 1] if columns else ""
+    return pd.DataFrame({"file": [str(path)], "row": [len(frame) + 2], "column": [column],
+                         "value": [tail.strip()[:200]], "reason": [TRUNCATED_REASON]})
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -83,11 +202,14 @@ def _sniff_delimiter(text: str) -> str:
         return max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
 
 
-def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
-    """Read a CSV/TSV/XLSX file as text cells.
+def read_table(path: str | Path, *, sheet: str | int | None = None,
+               encoding: str | None = None) -> RawTable:
+    """Read a CSV/TSV/XLSX/XLS file as text cells.
 
-    Encoding (UTF-8 with or without BOM, UTF-16, cp1252/Latin-1) and delimiter (comma,
-    semicolon, tab, pipe) are detected.
+    Encoding (UTF-8 with or without BOM, UTF-16 LE/BE with BOM, cp1252/Latin-1) and delimiter
+    (comma, semicolon, tab, pipe) are detected; ``encoding`` overrides detection. A file cut
+    mid-row (a truncated download) keeps its complete rows: the partial last row is returned
+    in ``partial`` as a reject instead of the whole file being refused.
 
     Raises
     ------
@@ -99,28 +221,25 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
     p = Path(path)
     if not p.is_file():
         raise MissingInputError(p, "file not found. Check the path in the config.")
+    partial: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
     if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-        try:
-            frame = pd.read_excel(p, sheet_name=sheet or 0, dtype=str, keep_default_na=False,
-                                  engine="openpyxl" if p.suffix.lower() != ".xls" else None)
-        except Exception as e:  # openpyxl raises many types for broken files
-            raise InputFileError(p, f"cannot read this spreadsheet ({e}). Save it again as "
-                                 "XLSX or CSV.") from None
-        encoding, delimiter = "xlsx", ""
+        frame = _read_spreadsheet(p, sheet)
+        encoding, delimiter = p.suffix.lower().lstrip("."), ""
     else:
         data = p.read_bytes()
         if not data.strip():
             raise InputFileError(p, "file is empty. Export it again; a feed with no rows would "
                                  "otherwise look like a quiet week.")
-        text, encoding = _decode(p, data)
+        chosen = encoding is not None
+        text, encoding = _decode(p, data, encoding)
+        if encoding in _LEGACY and not chosen:
+            notes = (f"not UTF-8: read as {_LEGACY[encoding]}; if accented names look wrong, "
+                     "set encoding = \"...\" for this source in the config",)
         delimiter = _sniff_delimiter(text)
-        try:
-            frame = pd.read_csv(io.StringIO(text), sep=delimiter, dtype=str,
-                                keep_default_na=False, skip_blank_lines=False, engine="c")
-        except (pd.errors.ParserError, ValueError) as e:
-            raise InputFileError(p, f"cannot parse as a delimited table ({e}). Check that "
-                                 "quotes are balanced and every row has the same columns."
-                                 ) from None
+        frame, tail = _parse_delimited(p, text, delimiter)
+        if tail is not None:
+            partial = _partial_reject(p, frame, tail, delimiter)
     frame.columns = [str(c).strip() for c in frame.columns]
     # Drop rows where every cell is empty (trailing blank lines), but keep row numbering.
     rows = np.arange(len(frame)) + 2
@@ -134,7 +253,25 @@ def read_table(path: str | Path, *, sheet: str | int | None = None) -> RawTable:
         raise InputFileError(p, "has a header but no data rows. Export it again; a feed with no "
                              "rows would otherwise look like a quiet week.")
     return RawTable(path=p, frame=frame.fillna(""), rows=rows, encoding=encoding,
-                    delimiter=delimiter)
+                    delimiter=delimiter, partial=partial, notes=notes)
+
+
+def _read_spreadsheet(p: Path, sheet: str | int | None) -> pd.DataFrame:
+    """An XLSX (openpyxl) or legacy XLS (xlrd) sheet as text cells."""
+    engine: Literal["xlrd", "openpyxl"] = "xlrd" if p.suffix.lower() == ".xls" else "openpyxl"
+    try:
+        with warnings.catch_warnings():
+            # pandas 3 announces the end of its xlrd engine; until then xlrd reads .xls fine.
+            warnings.filterwarnings("ignore", message="The xlrd engine is deprecated")
+            return pd.read_excel(p, sheet_name=sheet or 0, dtype=str, keep_default_na=False,
+                                 engine=engine)
+    except ImportError:
+        raise InputFileError(p, f"reading {p.suffix} files needs the {engine} package; "
+                             "install geo-risk with its dependencies, or save the sheet as "
+                             "XLSX or CSV.") from None
+    except Exception as e:  # openpyxl and xlrd raise many types for broken files
+        raise InputFileError(p, f"cannot read this spreadsheet ({type(e).__name__}: {e}). "
+                             "Save it again as XLSX or CSV.") from None
 
 
 def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS) -> pd.Series:

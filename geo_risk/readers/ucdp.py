@@ -20,6 +20,7 @@ Mapping onto the canonical Incident table:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,7 +29,7 @@ import pandas as pd
 from ..config import SourceConfig
 from ..validate import Check
 from .common import ReadResult, dates, numbers, text, today
-from .incidents import _resolve, build_incidents
+from .incident_table import build_incidents, column_overrides, resolve_columns
 from .spatial import _read_vector, to_wgs84
 from .tabular import RawTable, read_table, unparsed
 
@@ -60,6 +61,7 @@ UCDP_OPTIONAL: dict[str, tuple[str, ...]] = {
     "notes": ("where_description",),
     "admin_name": ("adm_2",),
     "admin_parent": ("adm_1",),
+    "country": ("country",),
 }
 _VECTOR_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp", ".fgb")
 
@@ -107,13 +109,14 @@ def read_ucdp(source: SourceConfig, *, now: pd.Timestamp | None = None,
     if source.path.suffix.lower() in _VECTOR_SUFFIXES:
         raw = _read_geojson(source)
     else:
-        raw = read_table(source.path, sheet=source.options.get("sheet"))
+        raw = read_table(source.path, sheet=source.options.get("sheet"),
+                         encoding=source.options.get("encoding"))
     raw.frame.columns = [str(c).lower() for c in raw.frame.columns]
     optional = dict(UCDP_OPTIONAL)
     level = gazetteer.level if gazetteer is not None else 2
     if level == 1:
         optional.update(admin_name=("adm_1",), admin_parent=("__none__",))
-    cols = _resolve(raw, UCDP_REQUIRED, optional, dict(source.options.get("columns", {})),
+    cols = resolve_columns(raw, UCDP_REQUIRED, optional, column_overrides(source),
                     "Is this a UCDP GED file? Its columns include id, date_start, "
                     "type_of_violence and best.")
     f = raw.frame
@@ -122,7 +125,7 @@ def read_ucdp(source: SourceConfig, *, now: pd.Timestamp | None = None,
         if cols[k] is None:  # a GED extract without coordinates: admin names only
             f = f.assign(**{f"__{k}": ""})
             cols[k] = f"__{k}"
-    raw = RawTable(raw.path, f, raw.rows, raw.encoding, raw.delimiter)
+    raw = replace(raw, frame=f)
 
     tov_text = text(f, cols["type_of_violence"]).str.replace(r"\.0$", "", regex=True)
     where = numbers(f, cols["where_prec"])

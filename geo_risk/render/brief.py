@@ -42,8 +42,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from geo_risk.analyse import likelihood_legend
 from geo_risk.errors import Problem, ValidationError
-from geo_risk.render.map import _KNOWN_LEVEL, format_probability, quantise_probability
+from geo_risk.render.map import LEVEL_COLOURS, format_probability, quantise_probability
 
 if TYPE_CHECKING:
     from geo_risk.config import RunConfig
@@ -63,13 +64,14 @@ MAX_PRIORITIES = 20
 #: Rows of the priority list shown per kind (the rest is in priorities.csv).
 PRIORITY_LIMITS = {"admin unit": 12, "cell": 8}
 _DOT = " \u00b7 "
-_MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM)", "persistence": "persistence baseline",
+_MODEL_TEXT = {"model": "gradient-boosted trees (LightGBM) blended with conflictology",
+               "persistence": "persistence baseline",
                "historical_average": "historical-average baseline",
                "conflictology": "conflictology baseline"}
 _LEVEL_ORDER = {"critical": 3, "high": 2, "medium": 1, "low": 0}
 _LEVEL_TEXT_DARK = {"critical", "very high", "high"}
 #: Badge colours: the map's admin-level colours, plus words other tables use.
-_LEVEL_COLOURS = {**_KNOWN_LEVEL, "very high": "#b3262b", "moderate": _KNOWN_LEVEL["medium"],
+_LEVEL_COLOURS = {**LEVEL_COLOURS, "very high": "#b3262b", "moderate": LEVEL_COLOURS["medium"],
                   "very low": "#fdf3e1"}
 #: Columns of a priority table that are never shown (people, places of people, free text).
 _PERSONAL_RE = re.compile(
@@ -226,7 +228,7 @@ def _sorted_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
     m = matrix.copy()
     level = m["level"] if "level" in m.columns else pd.Series("", index=m.index)
     m["_lv"] = level.astype("string").str.lower().map(_LEVEL_ORDER).fillna(-1)
-    keys = ["_lv"] + [c for c in ("risk_score", "likelihood", "expected_incidents")
+    keys = ["_lv"] + [c for c in ("risk_score", "likelihood", "expected_incident_cells")
                       if c in m.columns]
     return m.sort_values(keys, ascending=False, kind="stable")
 
@@ -247,9 +249,11 @@ def _matrix_section(matrix: pd.DataFrame) -> str:
             i,
             _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
             _level_badge(_get(r, "level"), _get(r, "level_prev"), _get(r, "level_change")),
-            _prob(_get(r, "likelihood")),
+            _Html(f"{_e(_prob(_get(r, 'likelihood')))}"
+                  f'<span class="grb-sub">{_e(_text_or_blank(_get(r, "likelihood_label")))}'
+                  "</span>"),
             _pp(_get(r, "likelihood_change")),
-            _num(_get(r, "expected_incidents"), 1),
+            _num(_get(r, "expected_incident_cells"), 1),
             _text_or_blank(_get(r, "trend")),
             _num(_get(r, "civilian_targeting_12w")),
             access,
@@ -258,45 +262,90 @@ def _matrix_section(matrix: pd.DataFrame) -> str:
                          ""])
     table = _table(
         ["#", "Admin unit", "Level", "P(\u22651 incident)", "Change vs last week",
-         "Expected incidents", "Trend", "Civilians targeted, 12 wk", "Access restricted"],
+         "Expected cells with incidents", "Trend", "Civilians targeted, 12 wk",
+         "Access restricted"],
         rows, cls="grb-matrix", numeric=(0, 3, 4, 5, 7), cell_classes=cell_cls,
     )
     return (
         '<section class="grb-section" id="grb-matrix"><h2>Admin risk matrix</h2>'
         '<p class="grb-lead">Level = likelihood \u00d7 impact on the 5\u00d75 risk-assessment '
         "matrix. P(\u22651 incident) is the chance of at least one incident in the unit next "
-        "week; change is against last week's forecast, in percentage points. Access: share of "
-        "the unit's area under a restriction in force.</p>"
+        "week, with its likelihood word (" + _e(likelihood_legend()) + "); change is against "
+        "last week's forecast, in percentage points. Expected cells with incidents is the sum "
+        "of the cells' probabilities: how many grid cells should see at least one incident, "
+        "not a count of incidents. Access: share of the unit's area under a restriction in "
+        "force.</p>"
         f"{table}</section>"
     )
 
 
+def _actors_section(actors: pd.DataFrame | None, matrix: pd.DataFrame,
+                    priorities: pd.DataFrame | None, *, top: int = 8, per_unit: int = 3) -> str:
+    """Armed actors active in the top units (priority order, else level), with counts."""
+    head = ('<section class="grb-section" id="grb-actors"><h2>Armed actors in the top units'
+            "</h2>")
+    if not isinstance(actors, pd.DataFrame) or actors.empty:
+        return head + _empty("No armed actor reported in the window.") + "</section>"
+    if isinstance(priorities, pd.DataFrame) and "kind" in priorities.columns:
+        order = priorities.loc[priorities["kind"] == "admin unit", "admin_pcode"]
+    else:
+        order = _sorted_matrix(matrix)["admin_pcode"]
+    codes = [c for c in order.astype(str).tolist() if c in set(actors["admin_pcode"])][:top]
+    names: dict[Any, Any] = (dict(matrix.set_index("admin_pcode")["admin_name"])
+                             if "admin_name" in matrix else {})
+    rows = []
+    for code in codes:
+        a = actors[actors["admin_pcode"].astype(str) == code].head(per_unit)
+        who = "; ".join(f"{actor} ({n:.0f} incidents, {civ:.0f} targeting civilians)"
+                        for actor, n, civ in zip(a["actor"].astype(str),
+                                                 a["incidents"].to_numpy(float),
+                                                 a["civilian_targeting"].to_numpy(float),
+                                                 strict=True))
+        rows.append([_unit(names.get(code, ""), code), who])
+    return (head + '<p class="grb-lead">Armed actors named in the incident reports of the last '
+            "weeks, by unit (up to three each): incidents involving the actor and, of those, "
+            "civilian targeting it perpetrated. Names are as the sources report them; this is "
+            "not an attribution of responsibility. Do no harm: do not pair these names with "
+            "any community, person or meeting the mission engaged.</p>"
+            + _table(["Admin unit", "Actors (incidents, civilian targeting)"], rows,
+                     cls="grb-actors") + "</section>")
+
+
 def _admin_changes(matrix: pd.DataFrame, *, up: bool) -> str:
+    """Units that changed most, on a scale that does not saturate (``change_score``: recent
+    incidents against the unit's own baseline, plus the change in expected cells), with the
+    reason in words; level moves always qualify."""
     m = matrix.copy()
-    change = (pd.to_numeric(m["likelihood_change"], errors="coerce")
-              if "likelihood_change" in m.columns else pd.Series(np.nan, index=m.index))
+    col = "change_score" if "change_score" in m.columns else "likelihood_change"
+    change = (pd.to_numeric(m[col], errors="coerce") if col in m.columns
+              else pd.Series(np.nan, index=m.index))
     moved = (m["level_change"].astype("string").str.lower()
              if "level_change" in m.columns else pd.Series("", index=m.index, dtype="string"))
     sign = 1 if up else -1
     m["_moved"] = (moved == ("up" if up else "down")).fillna(False).astype(int)
     m["_chg"] = change * sign
-    m = m[(m["_moved"] == 1) | (m["_chg"] >= 0.005)]
-    m = m.sort_values(["_moved", "_chg"], ascending=False, kind="stable").head(TOP_ADMIN_CHANGES)
+    cut = 0.5 if col == "change_score" else 0.005
+    m = m[(m["_moved"] == 1) | (m["_chg"] >= cut)]
+    m = m.sort_values(["_chg", "_moved"], ascending=False, kind="stable").head(TOP_ADMIN_CHANGES)
     word = "rising" if up else "falling"
     if m.empty:
         return (f"<h3>Admin units, risk {word}</h3>"
-                + _empty(f"No admin unit changed level or moved by \u22650.5 pp ({word})."))
+                + _empty(f"No admin unit changed level or moved markedly ({word})."))
     rows = [[
         _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
         _level_badge(_get(r, "level"), _get(r, "level_prev"), _get(r, "level_change")),
-        _prob(_get(r, "likelihood_prev")),
+        _Html(f"{_e(_num(_get(r, 'incidents_4w')))}"
+              f'<span class="grb-sub">usual {_e(_num(_get(r, "incidents_baseline_4w"), 1))}'
+              "</span>"),
+        _Html(f"{_e(_num(_get(r, 'expected_incident_cells_prev'), 1))} \u2192 "
+              f"{_e(_num(_get(r, 'expected_incident_cells'), 1))}"),
         _prob(_get(r, "likelihood")),
-        _pp(_get(r, "likelihood_change")),
-        _text_or_blank(_get(r, "trend")),
+        _text_or_blank(_get(r, "change_reason")),
     ] for r in _records(m)]
-    cls = [["", "", "", "", "grb-up" if up else "grb-down", ""] for _ in rows]
+    cls = [["", "", "", "grb-up" if up else "grb-down", "", "grb-drivers"] for _ in rows]
     return f"<h3>Admin units, risk {word}</h3>" + _table(
-        ["Admin unit", "Level", "Last week", "This week", "Change", "Trend"], rows,
+        ["Admin unit", "Level", "Incidents, last 4 wk", "Expected cells with incidents",
+         "P(\u22651) now", "Why"], rows,
         numeric=(2, 3, 4), cell_classes=cls, cls="grb-changes")
 
 
@@ -419,7 +468,7 @@ def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
     """The priority table of a run (rank, unit or cell, risk, why, engagement, approach)."""
     have = set(cols)
     headers = ["#", "Where"]
-    risk_cols = have & {"level", "risk", "likelihood", "expected_incidents"}
+    risk_cols = have & {"level", "risk", "likelihood", "expected_incident_cells"}
     if risk_cols:
         headers.append("Risk")
     if "why" in have:
@@ -445,9 +494,10 @@ def _curated_priorities(frame: pd.DataFrame, cols: list[str]) -> _Html:
             bits = [] if _missing(_get(r, "level")) else [str(_level_badge(r["level"]))]
             if not _missing(p):
                 bits.append(f'<span class="grb-line">p = {_e(_prob(p))}</span>')
-            if not _missing(_get(r, "expected_incidents")):
-                bits.append(f'<span class="grb-line">{_e(_num(r["expected_incidents"], 1))} '
-                            "expected incidents</span>")
+            if not _missing(_get(r, "expected_incident_cells")):
+                bits.append(f'<span class="grb-line">'
+                            f'{_e(_num(r["expected_incident_cells"], 1))} expected cells with '
+                            "incidents</span>")
             row.append(_Html("".join(bits)))
         if "why" in have:
             row.append(_text_or_blank(_get(r, "why")))
@@ -594,9 +644,13 @@ def _key_figures(matrix: pd.DataFrame, grid: pd.DataFrame | None,
         ch = matrix["level_change"].astype("string").str.lower()
         tiles.append((f"\u25b2{int((ch == 'up').sum())}  \u25bc{int((ch == 'down').sum())}",
                       "admin units changed level", ""))
-    if "expected_incidents" in matrix.columns:
-        tiles.append((_num(pd.to_numeric(matrix["expected_incidents"], errors="coerce").sum(), 0),
-                      "expected incidents next week (all units)", ""))
+    if "expected_incident_cells" in matrix.columns:
+        tiles.append((_num(pd.to_numeric(matrix["expected_incident_cells"], errors="coerce")
+                           .sum(), 0),
+                      "expected grid cells with \u22651 incident next week", ""))
+    if "incidents_4w" in matrix.columns:
+        tiles.append((_num(pd.to_numeric(matrix["incidents_4w"], errors="coerce").sum() / 4, 0),
+                      "incidents reported per week, last 4 weeks", ""))
     if grid is not None and len(grid):
         risk = pd.to_numeric(grid["risk"], errors="coerce").to_numpy(dtype="float64")
         if np.isfinite(risk).any():
@@ -687,6 +741,8 @@ body { margin: 0; background: #f3f4f1; }
   font-weight: 700; }
 .grb-week { font-size: 16px; font-weight: 600; margin: 0; }
 .grb-meta { color: #555; font-size: 12.5px; margin: 2px 0 0; }
+.grb-model-check { font-size: 13px; margin: 6px 0 0; padding: 6px 8px; background: #f4f6f8;
+  border-left: 3px solid #4a6fa5; }
 .grb-keys { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 10px;
   margin: 14px 0 16px; }
 .grb-tile { border: 1px solid #d9dbd5; border-left: 4px solid #1d3b8f; border-radius: 4px;
@@ -792,6 +848,8 @@ def render_brief(
     model: str | None = None,
     generated_at: dt.datetime | None = None,
     personal_columns: Sequence[str] = (),
+    actors: pd.DataFrame | None = None,
+    model_check: str | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -835,6 +893,9 @@ def render_brief(
         Shown in the title block and footer (omit for a reproducible page).
     personal_columns : sequence of str
         More column names never to show from ``priorities``.
+    actors : pandas.DataFrame, optional
+        Armed actors per unit (``admin_pcode``, ``actor``, ``incidents``,
+        ``civilian_targeting``); those of the top units are listed.
 
     Returns
     -------
@@ -873,12 +934,15 @@ def render_brief(
         f"<h1>{_e(title)}</h1>",
         f'<p class="grb-week">Forecast week {week.isoformat()} (Mon) to {week_end.isoformat()} '
         "(Sun)</p>",
-        f'<p class="grb-meta">{_e(_DOT.join(meta))}</p></header>',
+        f'<p class="grb-meta">{_e(_DOT.join(meta))}</p>'
+        + (f'<p class="grb-model-check" id="grb-model-check">{_e(model_check)}</p>'
+           if model_check else "") + "</header>",
         _key_figures(matrix, grid, rows),
         _warnings_block(warnings, rows),
         _map_section(map_html, map_png, title),
         _priorities_section(priorities, personal_columns),
         _changes_section(matrix, grid),
+        _actors_section(actors, matrix, priorities),
         _matrix_section(matrix),
         _freshness_section(rows, week),
         _sources_section(sources, notes, rows),
@@ -983,7 +1047,17 @@ def brief_for_run(
         model=str(model) if model else None,
         generated_at=generated_at,
         personal_columns=tuple(getattr(config, "sensitive_columns", ()) or ()),
+        actors=getattr(result, "actors", None),
+        model_check=_model_check(result.model),
     )
+
+
+def _model_check(model: Any) -> str | None:
+    """The weekly run's validation in words (which model scored the week, how it did)."""
+    if not isinstance(model, dict):
+        return None
+    v = model.get("validation")
+    return str(v["summary"]) if isinstance(v, dict) and v.get("summary") else None
 
 
 def write_brief_outputs(
@@ -1014,8 +1088,8 @@ def write_brief_outputs(
     png = _png_for_run(result, config)
     png_path = out / "map.png"
     png_path.write_bytes(png)
-    page = brief_for_run(result, config, map_html=map_html, map_png=png,
-                         generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None))
+    # No clock time in the page: the same inputs give the same file (run.json has the time).
+    page = brief_for_run(result, config, map_html=map_html, map_png=png)
     brief_path = out / "brief.html"
     brief_path.write_text(page, encoding="utf-8")
     return {"map_png": png_path, "brief": brief_path}

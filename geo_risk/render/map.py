@@ -54,10 +54,12 @@ from jinja2 import Template
 
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render import assets
+from geo_risk.render.coverage import simplify_coverage
 
 __all__ = [
     "BOUNDARY_SIMPLIFY_DEG",
     "MAX_HISTORY_WEEKS",
+    "LEVEL_COLOURS",
     "MapMeta",
     "format_probability",
     "quantise_probability",
@@ -65,9 +67,9 @@ __all__ = [
     "write_map",
 ]
 
-#: Douglas-Peucker tolerance (degrees, about 220 m at the equator) for boundaries and
-#: restriction areas. Each polygon is simplified on its own, so shared borders may differ by
-#: up to this much; that is invisible at the zooms a country map is read at.
+#: Simplification tolerance (degrees, about 220 m at the equator) for boundaries and
+#: restriction areas. Boundaries are simplified as one coverage (shared borders stay shared,
+#: :mod:`geo_risk.render.coverage`); restrictions, which overlap, polygon by polygon.
 BOUNDARY_SIMPLIFY_DEG = 0.002
 #: At most this many past weeks are offered in the week selector (most recent kept).
 MAX_HISTORY_WEEKS = 26
@@ -130,7 +132,8 @@ _KNOWN_ENGAGEMENT = {
     "not engaged": "#f08a6c",
     "suppressed": "#9a9a9a",
 }
-_KNOWN_LEVEL = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
+#: Colour of each admin level of the risk matrix (map, brief and GIS styles).
+LEVEL_COLOURS = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")
 
 _REQUIRED_GRID = ("cell", "risk", "admin_pcode", "admin_name")
@@ -766,7 +769,7 @@ def _boundaries_payload(
     b = _check_crs(boundaries, "boundaries")
     geoms = np.asarray(b.geometry.values, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    simplified = shapely.simplify(geoms[present], BOUNDARY_SIMPLIFY_DEG, preserve_topology=True)
+    simplified = simplify_coverage(geoms[present], tolerance=BOUNDARY_SIMPLIFY_DEG)
     parts, owner = _polygon_parts(simplified)
     kept = np.flatnonzero(present)
     # Labels sit on the largest part of each unit, on the surface (not the centroid).
@@ -786,11 +789,11 @@ def _boundaries_payload(
         ],
     }
     if "level" in b.columns:
-        codes, values = _codes(b["level"].iloc[kept], tuple(_KNOWN_LEVEL))
+        codes, values = _codes(b["level"].iloc[kept], tuple(LEVEL_COLOURS))
         payload["level"] = {
             "codes": codes.tolist(),
             "values": values,
-            "colours": _category_scale(values, _KNOWN_LEVEL),
+            "colours": _category_scale(values, LEVEL_COLOURS),
         }
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))

@@ -39,6 +39,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from geo_risk.errors import Problem, ValidationError
+from geo_risk.render.coverage import simplify_coverage
 from geo_risk.render.map import (
     BOUNDARY_SIMPLIFY_DEG,
     NO_DATA_COLOUR,
@@ -52,11 +53,11 @@ from geo_risk.render.map import (
     quantise_probability,
 )
 
-__all__ = ["render_png", "write_png"]
+__all__ = ["SEVERITY_COLOURS", "SEVERITY_TEXT", "render_png", "risk_class_labels", "write_png"]
 
 #: Restriction outline/hatch colour per severity (1 low, 2 medium, 3 high), as in ``map.js``.
 SEVERITY_COLOURS = {1: "#9c7400", 2: "#d9480f", 3: "#7a0019"}
-_SEVERITY_TEXT = {1: "low", 2: "medium", 3: "high"}
+SEVERITY_TEXT = {1: "low", 2: "medium", 3: "high"}
 _BACKGROUND = "#eef0ec"
 _BASE_COLOUR = "#1d3b8f"
 _HALO = [patheffects.withStroke(linewidth=2.6, foreground="white")]
@@ -95,7 +96,7 @@ def _class_of(risk: np.ndarray) -> np.ndarray:
     return np.where(q < 0, -1, cls)
 
 
-def _class_labels() -> list[str]:
+def risk_class_labels() -> list[str]:
     units = [round(b * 1e4) for b in RISK_BREAKS]
     out = [f"< {format_probability(units[0])}"]
     out += [
@@ -309,7 +310,7 @@ def render_png(
     if b is not None:
         geoms = np.asarray(b.geometry.values, dtype=object)
         ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        parts, _ = _polygon_parts(shapely.simplify(geoms[ok], BOUNDARY_SIMPLIFY_DEG))
+        parts, _ = _polygon_parts(simplify_coverage(geoms[ok], tolerance=BOUNDARY_SIMPLIFY_DEG))
         boundary_path = _compound_path(parts)
         if boundary_path is not None:
             ax.add_artist(PathPatch(boundary_path, facecolor="none", edgecolor="#2b2b2b",
@@ -372,7 +373,7 @@ def render_png(
              fontsize=7.5, color="#555", ha="left", va="bottom")
 
     # Legend: same classes and colours as the interactive map.
-    labels = _class_labels()
+    labels = risk_class_labels()
     handles: list[Patch | Line2D] = [
         Patch(facecolor=RISK_COLOURS[i], edgecolor="#888", linewidth=0.4, label=labels[i])
         for i in range(len(RISK_COLOURS) - 1, -1, -1)
@@ -390,7 +391,7 @@ def render_png(
     extra: list[Patch | Line2D] = []
     for s in sorted(severities, reverse=True):
         extra.append(Patch(facecolor="none", edgecolor=SEVERITY_COLOURS[s], hatch="////",
-                           label=f"Restricted access ({_SEVERITY_TEXT[s]})"))
+                           label=f"Restricted access ({SEVERITY_TEXT[s]})"))
     if restricted_cells:
         extra.append(Patch(facecolor="none", edgecolor="#262626", hatch="////",
                            label="Inaccessible cells"))
