@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -177,19 +178,43 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
             notes=(*_model_check_note(result.model),
                    f"Engagement counts below {config.min_count} are suppressed."),
         )
+        units, bases = _map_layers(result, config)
+        network = config.network is not None
         paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
-                                 boundaries=result.inputs.admin.assign(
-                                     level=result.inputs.admin["admin_pcode"].map(
-                                         result.matrix.set_index("admin_pcode")["level"])),
-                                 meta=meta, restrictions=result.restrictions_in_force,
-                                 bases=result.inputs.bases, history=result.history)
+                                 boundaries=units, meta=meta,
+                                 restrictions=result.restrictions_in_force, bases=bases,
+                                 history=result.history, base_reach_km=config.base_reach_km,
+                                 network_reach=network)
 
-        # Weekly brief (brief.html, embeds the map) and a static map.png for documents.
+        # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
+        # brief draws map.png from result.inputs: give it the same units (level, engagement,
+        # priority, top changes) and bases (reach) as map.html.
         from .render.brief import write_brief_outputs
 
-        paths.update(write_brief_outputs(result, config, out,
+        for_png = replace(result, inputs=replace(result.inputs, admin=units, bases=bases))
+        paths.update(write_brief_outputs(for_png, config, out,
                                          map_html=paths["map"].read_text(encoding="utf-8")))
     return paths
+
+
+def _map_layers(result: WeeklyResult, config: RunConfig
+                ) -> tuple[gpd.GeoDataFrame, pd.DataFrame | None]:
+    """The admin units with their matrix columns and the bases with their reach, for both maps.
+
+    Each open base's reach is its row of base_reach.csv (else ``base_reach_km``); with a
+    [network] no circle is drawn (reach is the outline of the reachable cells instead).
+    """
+    from .render.layers import unit_layers
+
+    units = unit_layers(boundaries=result.inputs.admin, matrix=result.matrix)
+    bases = result.inputs.bases
+    if bases is None or config.network is not None:
+        return units, bases
+    reach = pd.Series(config.base_reach_km, index=bases.index, dtype="float64")
+    if result.base_reach is not None and "reach_km" in result.base_reach.columns:
+        own = result.base_reach.drop_duplicates("base_name").set_index("base_name")["reach_km"]
+        reach = bases["base_name"].map(own).astype("float64").fillna(config.base_reach_km)
+    return units, bases.assign(reach_km=reach.to_numpy())
 
 
 def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path

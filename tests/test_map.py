@@ -314,18 +314,28 @@ def test_restrictions_only_in_force_and_bases() -> None:
     )
     bases = pd.DataFrame(
         {
-            "base_name": ["Alpha"],
-            "lon": [30.2],
-            "lat": [5.3],
-            "liaison_staff": [3],
-            "reach_km": [20],
+            "base_name": ["Alpha", "Closed", "Future", "Default"],
+            "lon": [30.2, 30.3, 30.4, 30.1],
+            "lat": [5.3, 5.1, 5.2, -0.5],
+            "liaison_staff": [3, 2, 1, 1],
+            "reach_km": [20, 20, 20, None],
+            "open_date": pd.to_datetime(["2020-01-01", "2020-01-01", "2024-06-01", None]),
+            "close_date": pd.to_datetime([None, "2024-05-05", None, "2024-05-06"]),
         }
     )
-    data = data_of(render_map(**inputs, restrictions=restrictions, bases=bases))
+    data = data_of(render_map(**inputs, restrictions=restrictions, bases=bases,
+                              base_reach_km=25))
     assert data["restrictions"]["id"] == ["open"]
     assert data["restrictions"]["end"] == [None]
+    # Closed the day before the week (2024-05-06): greyed with its date, no reach; a base
+    # opening after the week is not drawn; closing on the week's Monday is still open.
     assert data["bases"] == [
-        {"name": "Alpha", "lat": 5.3, "lon": 30.2, "staff": 3, "reachKm": 20.0}
+        {"name": "Alpha", "lat": 5.3, "lon": 30.2, "staff": 3, "reachKm": 20.0, "open": True,
+         "closed": None},
+        {"name": "Closed", "lat": 5.1, "lon": 30.3, "staff": 2, "reachKm": None,
+         "open": False, "closed": "2024-05-05"},
+        {"name": "Default", "lat": -0.5, "lon": 30.1, "staff": 1, "reachKm": 25.0,
+         "open": True, "closed": None},
     ]
 
 

@@ -521,3 +521,53 @@ def test_brief_xss_payloads_stay_text(browser: Any, tmp_path: Path) -> None:
         assert not [c for c in page.console if "Content Security Policy" in c], page.console
     finally:
         page.page.close()
+
+
+def test_units_engagement_reason_and_bases_in_the_browser(browser: Any, tmp_path: Path) -> None:
+    """Engagement theme at admin level, the under-engaged reason, a closed base greyed, and
+    base labels that never cover a unit name."""
+    inputs = build()
+    grid = inputs["grid"]
+    hot = grid["under_engaged"].to_numpy()
+    reason = "high risk (top 5% of cells) and low engagement: fewer than 5 engagements"
+    grid["under_engaged_reason"] = np.where(hot, reason, "")
+    inputs["boundaries"] = inputs["boundaries"].assign(
+        engagement_status=["engaged", "suppressed"], engagements=[9, np.nan])
+    # Bases right on the unit names' points: their labels must move aside or hide.
+    pts = shapely.get_coordinates(shapely.point_on_surface(inputs["boundaries"].geometry.values))
+    inputs["bases"] = pd.DataFrame({
+        "base_name": ["Open base with a long name", "Shut base"],
+        "lon": pts[:, 0], "lat": pts[:, 1], "liaison_staff": [3, 1], "reach_km": [10.0, 10.0],
+        "open_date": ["2020-01-01", "2020-01-01"], "close_date": [None, "2024-01-31"]})
+    page = Page(browser, write_map(tmp_path / "units.html", **inputs))
+    try:
+        assert page.errors == []
+        page.reset()
+        page.page.check("#gr-theme-engagement")
+        legend = page.js("document.getElementById('geo-risk-legend').innerText")
+        assert "Engagement coverage per admin unit" in legend
+        assert "engaged (1 unit)" in legend and "suppressed (1 unit)" in legend
+        centres = cell_centres(grid["cell"].to_numpy())
+        tip = page.hover(*centres[40])
+        assert "Unit engagement" in tip and "engaged \u00b7 9 engagements" in tip
+        assert reason in tip and "yes: high risk" not in tip
+        east = int(np.flatnonzero(grid["admin_name"].to_numpy() == "Eastfield")[10])
+        tip = page.hover(*centres[east])
+        assert "suppressed" in tip and "engagements" not in tip.split("Unit engagement")[1]
+        labels = page.js(
+            "[...document.querySelectorAll('.gr-label-text')].map(e => [e.textContent,"
+            " getComputedStyle(e).visibility, ...Object.values(e.getBoundingClientRect().toJSON())"
+            ".slice(0, 4)])")
+        by = {t: (v, x, y, w, h) for t, v, x, y, w, h in labels}
+        assert "Shut base (closed 2024-01-31)" in by and "Shut base" not in by
+        for name in ("Westville", "Eastfield"):
+            v, x, y, w, h = by[name]
+            assert v == "visible"
+            for base in ("Open base with a long name", "Shut base (closed 2024-01-31)"):
+                bv, bx, bw_y, bw, bh = by[base]
+                overlap = bx < x + w and x < bx + bw and bw_y < y + h and y < bw_y + bh
+                assert bv == "hidden" or not overlap, (name, base)
+        tip = page.js("(() => { const g = geoRisk; return g.data.bases.map(b => b.open); })()")
+        assert tip == [True, False]
+    finally:
+        page.page.close()

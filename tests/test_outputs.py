@@ -261,3 +261,32 @@ def test_geopackage_opens_with_its_layers_and_styles(written) -> None:  # type: 
                            ).fetchall()
     assert {r[0] for r in rows} == set(LAYERS) and all(r[1] == 1 for r in rows)
     assert all(r[2] == (out / f"{r[0]}.qml").read_text(encoding="utf-8") for r in rows)
+
+
+def test_written_grid_and_map_carry_the_columns_the_maps_show(written) -> None:  # type: ignore[no-untyped-def]
+    out, _ = written
+    grid = pd.read_parquet(out / "risk_grid.parquet")
+    wanted = {"cell", "risk", "risk_low", "risk_high", "risk_prev", "risk_band", "trend",
+              "onset", "drivers", "incidents_4w", "incidents_52w", "engagement_status",
+              "coverage_status", "under_engaged", "under_engaged_score",
+              "under_engaged_reason", "access_status", "nearest_base", "nearest_base_km",
+              "reprisal_exposure", "geometry"}
+    assert wanted <= set(grid.columns), wanted - set(grid.columns)
+    under = grid["under_engaged"].fillna(False).astype(bool)
+    reason = grid["under_engaged_reason"].fillna("").astype(str)
+    assert (reason[~under] == "").all() and (reason[under] != "").all()
+    # The map's engagement theme colours units exactly as admin_matrix.csv has them.
+    import re
+
+    page = (out / "map.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="geo-risk-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+    b = data["boundaries"]
+    shown = {pc: b["engagement"]["values"][c] for pc, c in zip(b["pcode"], b["engagement"]["codes"],
+                                                               strict=True)}
+    matrix = pd.read_csv(out / "admin_matrix.csv", dtype={"admin_pcode": str})
+    assert shown == dict(zip(matrix["admin_pcode"], matrix["engagement_status"], strict=True))
+    counts = dict(zip(b["pcode"], b["engagements"], strict=True))
+    for pc, status, n in matrix[["admin_pcode", "engagement_status", "engagements"]].itertuples(
+            index=False):
+        assert counts[pc] == (-1 if pd.isna(n) else int(n)), (pc, status)
+    assert all(base["open"] and base["reachKm"] for base in data["bases"])

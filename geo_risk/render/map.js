@@ -184,6 +184,8 @@ function geoRiskMap(map, dataElementId) {
   var B = data.boundaries;
   var bShapes = B ? decodeShapes(B.shapes) : [];
   var levelOfPcode = {};
+  var pcodeIndex = {};
+  if (B) { B.pcode.forEach(function (pc, i) { pcodeIndex[pc] = i; }); }
   if (B && B.level) {
     B.pcode.forEach(function (pc, i) { if (B.level.codes[i] >= 0) { levelOfPcode[pc] = i; } });
   }
@@ -191,6 +193,14 @@ function geoRiskMap(map, dataElementId) {
     var code = B.level.codes[i];
     return code >= 0 ? B.level.colours[code] : S.noData;
   }
+  // Engagement coverage is an admin-level fact (cells are mostly below the suppression
+  // threshold): with the units' status from the matrix, the engagement theme colours units.
+  var unitEngagement = !!(B && B.engagement);
+  function unitEngColour(i) {
+    var code = B.engagement.codes[i];
+    return code >= 0 ? B.engagement.colours[code] : S.noData;
+  }
+  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement); }
 
   // ------------------------------------------------------------------ grid
   var gShapes = decodeShapes(G.shapes);
@@ -219,7 +229,7 @@ function geoRiskMap(map, dataElementId) {
     return S.noData;
   }
   function gridStyle(gi) {
-    if (state.theme === 'level') {
+    if (unitTheme()) {
       return { fillOpacity: 0, opacity: 0, fill: true, stroke: false };
     }
     var col = gridColour(gi);
@@ -320,7 +330,7 @@ function geoRiskMap(map, dataElementId) {
       });
       lg.addLayer(m);
       var bb = item.length ? bboxOf(item) : [0, 0, 0, 0];
-      labels.push({ span: span, latlng: L.latLng(B.label[i]), rank: (bb[2] - bb[0]) * (bb[3] - bb[1]), prio: 1 });
+      labels.push({ span: span, latlng: L.latLng(B.label[i]), rank: (bb[2] - bb[0]) * (bb[3] - bb[1]), prio: 0 });
     });
     overlays.push({
       key: 'boundaries', label: 'Admin boundaries and names', on: true, layers: [bg, lg],
@@ -328,34 +338,49 @@ function geoRiskMap(map, dataElementId) {
     });
   }
 
-  if (data.bases && data.bases.length) {
+  if ((data.bases && data.bases.length) || (data.reach && data.reach.nCells > 0)) {
     var reach = L.featureGroup();
     var marks = L.featureGroup();
     var baseLabels = L.layerGroup();
-    data.bases.forEach(function (b) {
-      if (b.reachKm) {
+    var anyClosed = false;
+    if (data.reach && data.reach.nCells > 0) {
+      // Reach measured along the road network: the outline of the cells it reaches.
+      reach.addLayer(outlineLayer(data.reach, {
+        color: '#1d3b8f', weight: 1.4, dashArray: '5 4', fill: true, fillColor: '#1d3b8f', fillOpacity: 0.04
+      }));
+    }
+    (data.bases || []).forEach(function (b) {
+      if (b.open && b.reachKm && !data.reach) {
         reach.addLayer(L.circle([b.lat, b.lon], {
           radius: b.reachKm * 1000, renderer: R, interactive: false, color: '#1d3b8f',
           weight: 1.4, dashArray: '5 4', fill: true, fillColor: '#1d3b8f', fillOpacity: 0.04
         }));
       }
-      var mk = L.circleMarker([b.lat, b.lon], {
-        renderer: R, radius: 6, color: '#ffffff', weight: 2, fillColor: '#1d3b8f', fillOpacity: 1
-      });
+      // A base closed before the week is greyed and hollow, never drawn as open.
+      var mk = L.circleMarker([b.lat, b.lon], b.open
+        ? { renderer: R, radius: 6, color: '#ffffff', weight: 2, fillColor: '#1d3b8f', fillOpacity: 1 }
+        : { renderer: R, radius: 5, color: '#8a8a8a', weight: 2, fillColor: '#ffffff', fillOpacity: 1, dashArray: '2 2' });
+      if (!b.open) { anyClosed = true; }
       mk.bindTooltip(function () { return baseTip(b); }, { direction: 'top', offset: [0, -7], className: 'gr-tip', opacity: 1 });
       mk.on('click', function (e) { L.popup({ maxWidth: 320, className: 'gr-popup' }).setLatLng(e.latlng).setContent(baseTip(b)).openOn(map); });
       marks.addLayer(mk);
-      var span = el('span', 'gr-label-text gr-base-label', b.name);
+      var text = b.open ? b.name : b.name + ' (closed ' + b.closed + ')';
+      var span = el('span', 'gr-label-text gr-base-label' + (b.open ? '' : ' gr-base-closed'), text);
       var holder = el('div');
       holder.appendChild(span);
       baseLabels.addLayer(L.marker([b.lat, b.lon], {
         icon: L.divIcon({ className: 'gr-label', html: holder, iconSize: null }),
         interactive: false, keyboard: false, pane: 'gr-labels'
       }));
-      labels.push({ span: span, latlng: L.latLng(b.lat, b.lon), rank: Infinity, prio: 0, base: true });
+      // Unit names are placed first; a base label takes a free side of its marker or hides.
+      labels.push({ span: span, latlng: L.latLng(b.lat, b.lon), rank: b.open ? 1 : 0, prio: 1, base: true });
     });
-    var bLegend = [{ cls: 'gr-sw-base', text: 'Mission base (hover for liaison staff)' }];
-    if (reach.getLayers().length) { bLegend.push({ cls: 'gr-sw-reach', text: 'Base reach' }); }
+    var bLegend = [];
+    if (data.bases && data.bases.length) { bLegend.push({ cls: 'gr-sw-base', text: 'Mission base, open (hover for liaison staff)' }); }
+    if (anyClosed) { bLegend.push({ cls: 'gr-sw-base-closed', text: 'Base closed before this week (with its close date)' }); }
+    if (reach.getLayers().length) {
+      bLegend.push({ cls: 'gr-sw-reach', text: data.reach ? 'Reachable from open bases along the road network' : 'Base reach (straight line)' });
+    }
     overlays.push({ key: 'bases', label: 'Bases and their reach', on: true, layers: [reach, marks, baseLabels], legend: bLegend });
   }
 
@@ -363,8 +388,9 @@ function geoRiskMap(map, dataElementId) {
     var box = el('div', 'gr-tip-body');
     add(box, el('div', 'gr-tip-title', b.name));
     var tb = add(box, el('table', 'gr-tip-table'));
+    if (!b.open) { row(tb, 'Status', 'closed on ' + b.closed + ' (before this week)', 'gr-tip-warn'); }
     if (b.staff !== null && b.staff !== undefined) { row(tb, 'Liaison staff', b.staff); }
-    if (b.reachKm) { row(tb, 'Reach', b.reachKm + ' km'); }
+    if (b.open && b.reachKm) { row(tb, 'Reach', b.reachKm + ' km'); }
     return box;
   }
 
@@ -415,7 +441,16 @@ function geoRiskMap(map, dataElementId) {
       if (cols.eng) { eparts.push(cols.eng[gi] >= 0 ? cols.eng[gi] + ' engagements in 12 wk' : 'count suppressed'); }
       row(tb, 'Engagement', eparts.join(' \u00b7 ') || 'n/a');
     }
-    if (cols.under && cols.under[gi] === 1) { row(tb, 'Under-engaged', 'yes: high risk, little engagement', 'gr-tip-warn'); }
+    if (unitEngagement && admin[0] in pcodeIndex) {
+      var ui = pcodeIndex[admin[0]], uc = B.engagement.codes[ui];
+      var ut = uc >= 0 ? B.engagement.values[uc] : 'n/a';
+      if (B.engagements && B.engagements[ui] >= 0) { ut += ' \u00b7 ' + B.engagements[ui] + ' engagements'; }
+      row(tb, 'Unit engagement', ut);
+    }
+    if (cols.under && cols.under[gi] === 1) {
+      var why = cols.ureason && cols.ureason[gi] >= 0 ? G.tables.ureason[cols.ureason[gi]] : 'high risk and little engagement';
+      row(tb, 'Under-engaged', why, 'gr-tip-warn');
+    }
     if (cols.restricted) {
       row(tb, 'Access', cols.restricted[gi] === 1 ? 'restricted' : cols.restricted[gi] === 0 ? 'accessible' : 'n/a',
           cols.restricted[gi] === 1 ? 'gr-tip-warn' : null);
@@ -487,15 +522,23 @@ function geoRiskMap(map, dataElementId) {
         lab.w = lab.span.offsetWidth; lab.h = lab.span.offsetHeight;
       }
       var pt = map.latLngToContainerPoint(lab.latlng);
-      var dx = lab.base ? 0 : lab.w / 2;
-      var x0 = lab.base ? pt.x + 8 : pt.x - dx, y0 = lab.base ? pt.y - lab.h / 2 : pt.y - lab.h / 2;
-      var bx = [x0 - 3, y0 - 1, x0 + lab.w + 3, y0 + lab.h + 1];
-      var ok = bx[0] >= 0 && bx[1] >= 0 && bx[2] <= size.x && bx[3] <= size.y;
-      for (var i = 0; ok && i < placed.length; i++) {
-        var o = placed[i];
-        if (bx[0] < o[2] && bx[2] > o[0] && bx[1] < o[3] && bx[3] > o[1]) { ok = false; }
+      // Unit names centre on their point; a base label tries right, left, above, below.
+      var spots = lab.base
+        ? [[8, -lab.h / 2], [-8 - lab.w, -lab.h / 2], [-lab.w / 2, -8 - lab.h], [-lab.w / 2, 8]]
+        : [[-lab.w / 2, -lab.h / 2]];
+      var ok = false, bx = null;
+      for (var k = 0; !ok && k < spots.length; k++) {
+        var x0 = pt.x + spots[k][0], y0 = pt.y + spots[k][1];
+        bx = [x0 - 3, y0 - 1, x0 + lab.w + 3, y0 + lab.h + 1];
+        ok = bx[0] >= 0 && bx[1] >= 0 && bx[2] <= size.x && bx[3] <= size.y;
+        for (var i = 0; ok && i < placed.length; i++) {
+          var o = placed[i];
+          if (bx[0] < o[2] && bx[2] > o[0] && bx[1] < o[3] && bx[3] > o[1]) { ok = false; }
+        }
+        if (ok && lab.base) { lab.span.style.left = spots[k][0] + 'px'; lab.span.style.top = spots[k][1] + 'px'; }
       }
       lab.span.style.visibility = ok ? 'visible' : 'hidden';
+      lab.placed = ok ? bx : null;
       if (ok) { placed.push(bx); }
     });
   }
@@ -506,7 +549,9 @@ function geoRiskMap(map, dataElementId) {
   var themes = [{ key: 'risk', label: 'Risk probability' }];
   if (hasChange) { themes.push({ key: 'change', label: 'Change vs last week' }); }
   if (cols.trend) { themes.push({ key: 'trend', label: 'Trend class' }); }
-  if (cols.status) { themes.push({ key: 'engagement', label: 'Engagement coverage' }); }
+  if (cols.status || unitEngagement) {
+    themes.push({ key: 'engagement', label: unitEngagement ? 'Engagement coverage (admin units)' : 'Engagement coverage' });
+  }
   if (B && B.level) { themes.push({ key: 'level', label: 'Admin risk level (matrix)' }); }
 
   function restyle() {
@@ -514,9 +559,9 @@ function geoRiskMap(map, dataElementId) {
     var bo = overlays.filter(function (o) { return o.key === 'boundaries'; })[0];
     if (bo) {
       bo.bPolys.forEach(function (poly) {
-        poly.setStyle(state.theme === 'level'
-          ? { fill: true, fillColor: levelColour(poly.gr_i), fillOpacity: 0.85 }
-          : { fill: false });
+        var fillColour = state.theme === 'level' ? levelColour(poly.gr_i)
+          : unitTheme() ? unitEngColour(poly.gr_i) : null;
+        poly.setStyle(fillColour ? { fill: true, fillColor: fillColour, fillOpacity: 0.85 } : { fill: false });
       });
     }
     tipKey = null;
@@ -555,6 +600,13 @@ function geoRiskMap(map, dataElementId) {
       var cl = classLabels(S.change.breaks, fmtPP, '<', '\u2265');
       cl[Math.floor(cl.length / 2)] = 'little change (' + cl[Math.floor(cl.length / 2)] + ')';
       for (i = S.change.colours.length - 1; i >= 0; i--) { swatchRow(legendDiv, S.change.colours[i], cl[i]); }
+    } else if (th === 'engagement' && unitEngagement) {
+      add(legendDiv, el('div', 'gr-legend-title', 'Engagement coverage per admin unit'));
+      add(legendDiv, el('div', 'gr-legend-unit', 'as in the risk-assessment matrix; small counts suppressed'));
+      B.engagement.values.forEach(function (v, j) {
+        var n = B.engagement.codes.filter(function (c) { return c === j; }).length;
+        swatchRow(legendDiv, B.engagement.colours[j], v + ' (' + n + (n === 1 ? ' unit)' : ' units)'));
+      });
     } else if (th === 'trend' || th === 'engagement') {
       var key = th === 'trend' ? 'trend' : 'status';
       add(legendDiv, el('div', 'gr-legend-title', th === 'trend' ? 'Trend class' : 'Engagement coverage'));

@@ -55,6 +55,7 @@ from jinja2 import Template
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render import assets
 from geo_risk.render.coverage import simplify_coverage
+from geo_risk.render.layers import bases_in_week
 
 __all__ = [
     "BOUNDARY_SIMPLIFY_DEG",
@@ -128,9 +129,10 @@ _KNOWN_ENGAGEMENT = {
     "rarely engaged": "#f0a33a",
     "no women": "#8e5bb5",
     "no youth": "#b58ed6",
-    "never engaged": "#f08a6c",
-    "not engaged": "#f08a6c",
+    "never engaged": "#c8553d",
+    "not engaged": "#f4a582",
     "suppressed": "#9a9a9a",
+    "withheld": "#6f6f6f",
 }
 #: Colour of each admin level of the risk matrix (map, brief and GIS styles).
 LEVEL_COLOURS = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
@@ -138,7 +140,7 @@ _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#
 
 _REQUIRED_GRID = ("cell", "risk", "admin_pcode", "admin_name")
 _PROB_COLUMNS = ("risk_low", "risk_high", "risk_prev")
-_TEXT_COLUMNS = ("risk_band", "trend", "drivers")
+_TEXT_COLUMNS = ("risk_band", "trend", "drivers", "under_engaged_reason")
 _COUNT_COLUMNS = ("incidents_4w", "incidents_52w")
 
 
@@ -627,7 +629,7 @@ def _grid_payload(
     admin_codes, admin_uniques = pd.factorize(admin_text, sort=True)
     cols["admin"] = np.asarray(admin_codes, dtype=np.int64)
     admins = [u.split("\x1f", 1) for u in admin_uniques]
-    for col, short in zip(_TEXT_COLUMNS, ("band", "trend", "drivers"), strict=True):
+    for col, short in zip(_TEXT_COLUMNS, ("band", "trend", "drivers", "ureason"), strict=True):
         if col in grid.columns:
             known = tuple(_KNOWN_TREND) if short == "trend" else ()
             cols[short], tables[short] = _codes(grid[col], known)
@@ -713,6 +715,17 @@ def _grid_payload(
     return payload, overlay("under"), overlay("restricted"), bounds_xy
 
 
+def _reach_outline(grid: pd.DataFrame, cells: np.ndarray, scale: int) -> dict[str, Any] | None:
+    """Outline of the cells reachable from an open base along the network (``access_status``)."""
+    if "access_status" not in grid.columns:
+        return None
+    sel = cells[(grid["access_status"].astype("string") == "reachable").fillna(False).to_numpy()]
+    polys = _outline(sel)
+    return _encode_shapes(polys, np.zeros(len(polys), dtype=np.int64), 1, scale) | {
+        "nCells": int(sel.size)
+    }
+
+
 def _history_matrix(
     history: pd.DataFrame, cells: np.ndarray, week: dt.date
 ) -> tuple[list[dt.date], np.ndarray]:
@@ -788,13 +801,21 @@ def _boundaries_payload(
             None if np.isnan(x) else [round(float(y), 4), round(float(x), 4)] for x, y in label_xy
         ],
     }
-    if "level" in b.columns:
-        codes, values = _codes(b["level"].iloc[kept], tuple(LEVEL_COLOURS))
-        payload["level"] = {
-            "codes": codes.tolist(),
-            "values": values,
-            "colours": _category_scale(values, LEVEL_COLOURS),
-        }
+    for col, key, known in (("level", "level", LEVEL_COLOURS),
+                            ("engagement_status", "engagement", _KNOWN_ENGAGEMENT)):
+        if col in b.columns:
+            codes, values = _codes(b[col].iloc[kept], tuple(known))
+            payload[key] = {
+                "codes": codes.tolist(),
+                "values": values,
+                "colours": _category_scale(values, known),
+            }
+    if "engagements" in b.columns:  # empty where suppressed or withheld: never a count there
+        payload["engagements"] = _int_or_missing(b["engagements"].iloc[kept]).tolist()
+    if "priority_rank" in b.columns:
+        payload["rank"] = _int_or_missing(b["priority_rank"].iloc[kept]).tolist()
+    if "top_change" in b.columns:
+        payload["topChange"] = (_bool_or_missing(b["top_change"].iloc[kept]) == 1).tolist()
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))
     return payload, xy
@@ -868,7 +889,9 @@ def _restrictions_payload(
     }
 
 
-def _bases_payload(bases: pd.DataFrame) -> list[dict[str, Any]]:
+def _bases_payload(
+    bases: pd.DataFrame, week: dt.date, reach_km: float | None
+) -> list[dict[str, Any]]:
     if not isinstance(bases, pd.DataFrame):
         raise ValidationError([Problem("bases", "bases must be a pandas DataFrame")])
     _require(bases, "bases", ("base_name", "lon", "lat"))
@@ -880,25 +903,24 @@ def _bases_payload(bases: pd.DataFrame) -> list[dict[str, Any]]:
         raise ValidationError(
             [Problem("bases", "lon/lat missing or out of range", row=first + 2, column="lon")]
         )
+    b = bases_in_week(bases=bases, week=week, reach_km=reach_km)
 
     def numbers(col: str) -> list[float | None]:
-        if col not in bases.columns:
-            return [None] * len(bases)
-        vals = pd.to_numeric(bases[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        if col not in b.columns:
+            return [None] * len(b)
+        vals = pd.to_numeric(b[col], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         return [None if not np.isfinite(v) or v < 0 else float(v) for v in vals]
 
-    names = bases["base_name"].astype("string").fillna("").tolist()
-    staff = numbers("liaison_staff")
-    reach = numbers("reach_km")
-    return [
-        {
-            "name": str(names[i]),
-            "lat": round(float(lat[i]), 5),
-            "lon": round(float(lon[i]), 5),
-            "staff": None if s is None else round(s),
-            "reachKm": r,
-        }
-        for i, (s, r) in enumerate(zip(staff, reach, strict=True))  # tens of bases, not cells
+    names = b["base_name"].astype("string").fillna("").tolist()
+    blat = pd.to_numeric(b["lat"]).to_numpy(dtype="float64")
+    blon = pd.to_numeric(b["lon"]).to_numpy(dtype="float64")
+    rows = zip(names, blat, blon, numbers("liaison_staff"), numbers("reach_km"), b["open"],
+               b["closed_on"], strict=True)
+    return [  # tens of bases, not cells
+        {"name": str(name), "lat": round(float(y), 5), "lon": round(float(x), 5),
+         "staff": None if s is None else round(s), "reachKm": r, "open": bool(o),
+         "closed": None if pd.isna(c) else str(c)}
+        for name, y, x, s, r, o, c in rows
     ]
 
 
@@ -988,6 +1010,8 @@ def render_map(
     history: pd.DataFrame | None = None,
     basemap_url: str | None = None,
     basemap_attribution: str | None = None,
+    base_reach_km: float | None = None,
+    network_reach: bool = False,
 ) -> str:
     """Render the weekly risk map as one self-contained HTML page.
 
@@ -998,10 +1022,14 @@ def render_map(
         ``risk`` (0-1), ``admin_pcode``, ``admin_name``. Optional: ``risk_low``,
         ``risk_high``, ``risk_prev``, ``risk_band``, ``trend``, ``drivers``, ``incidents_4w``,
         ``incidents_52w``, ``engagements_12w`` (NaN when suppressed), ``engagement_status``,
-        ``restricted``, ``under_engaged``. Other columns are ignored.
+        ``restricted``, ``under_engaged``, ``under_engaged_reason`` (shown in the tooltip of
+        under-engaged cells), ``access_status``. Other columns are ignored.
     boundaries : geopandas.GeoDataFrame
-        Admin units (``admin_pcode``, ``admin_name``, geometry; optional ``level``), drawn as
-        outlines with name labels. Reprojected to EPSG:4326 with a warning if needed.
+        Admin units (``admin_pcode``, ``admin_name``, geometry), drawn as outlines with name
+        labels; optional unit columns from the matrix (:func:`geo_risk.render.layers.unit_layers`):
+        ``level``, ``engagement_status`` and ``engagements`` (the engagement theme then colours
+        units, as ``admin_matrix.csv`` has them), ``priority_rank``, ``top_change``.
+        Reprojected to EPSG:4326 with a warning if needed.
     meta : MapMeta
         Title block contents.
     restrictions : geopandas.GeoDataFrame, optional
@@ -1009,7 +1037,10 @@ def render_map(
         ``restriction_id``, ``start_date``, ``end_date``). Only those in force during the
         forecast week are drawn.
     bases : pandas.DataFrame, optional
-        ``base_name``, ``lon``, ``lat``; optional ``liaison_staff``, ``reach_km``.
+        ``base_name``, ``lon``, ``lat``; optional ``liaison_staff``, ``reach_km``,
+        ``open_date``, ``close_date``. A base closed before the week is drawn greyed with its
+        close date and no reach; one not yet open is not drawn
+        (:func:`geo_risk.render.layers.bases_in_week`).
     history : pandas.DataFrame, optional
         ``cell``, ``week``, ``risk`` for past weeks; adds a week selector (at most
         :data:`MAX_HISTORY_WEEKS` most recent weeks before ``meta.week``).
@@ -1017,6 +1048,11 @@ def render_map(
         An online XYZ tile URL template. Default None: the page is fully offline.
     basemap_attribution : str, optional
         Attribution text for the basemap (plain text).
+    base_reach_km : float, optional
+        Reach of open bases without their own ``reach_km``, drawn as a circle.
+    network_reach : bool
+        Reach is measured along a road network: draw it as the outline of the grid's
+        ``access_status == "reachable"`` cells instead of circles.
 
     Returns
     -------
@@ -1041,7 +1077,8 @@ def render_map(
     restr_payload = (
         None if restrictions is None else _restrictions_payload(restrictions, meta.week, scale)
     )
-    bases_payload = [] if bases is None else _bases_payload(bases)
+    bases_payload = [] if bases is None else _bases_payload(bases, meta.week, base_reach_km)
+    reach = _reach_outline(grid, cells, scale) if network_reach else None
 
     xy = np.vstack([grid_xy, bounds_xy])
     west, south = xy.min(axis=0)
@@ -1078,6 +1115,7 @@ def render_map(
         "boundaries": bounds_payload,
         "restrictions": restr_payload,
         "bases": bases_payload,
+        "reach": reach,
         "basemap": _basemap(basemap_url, basemap_attribution),
     }
 
@@ -1129,6 +1167,8 @@ def write_map(
     history: pd.DataFrame | None = None,
     basemap_url: str | None = None,
     basemap_attribution: str | None = None,
+    base_reach_km: float | None = None,
+    network_reach: bool = False,
 ) -> Path:
     """Render the map (see :func:`render_map`) and write it as UTF-8.
 
@@ -1137,6 +1177,8 @@ def write_map(
     path : str or os.PathLike
         Output file, e.g. ``out/map.html``; parent folders are created.
     grid, boundaries, meta, restrictions, bases, history, basemap_url, basemap_attribution
+        As for :func:`render_map`.
+    base_reach_km, network_reach
         As for :func:`render_map`.
 
     Returns
@@ -1153,6 +1195,8 @@ def write_map(
         history=history,
         basemap_url=basemap_url,
         basemap_attribution=basemap_attribution,
+        base_reach_km=base_reach_km,
+        network_reach=network_reach,
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

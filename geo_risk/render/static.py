@@ -1,4 +1,10 @@
-"""A static PNG of the weekly risk map, for documents that cannot hold HTML.
+"""A static PNG of the weekly risk map, for briefings and documents that cannot hold HTML.
+
+Given admin units with their matrix columns (:func:`geo_risk.render.layers.unit_layers`), the
+main map fills each unit by its ``level``, boxes the top units' names with their priority
+number, outlines the top changes, and shows the cell probabilities as an inset; bases are
+drawn open (with their reach) or closed (greyed, with the close date). Labels never overlap:
+unit names are placed first, a base label takes a free side of its marker or is left out.
 
 The picture uses the same probability classes and colours as the interactive map's legend
 (:data:`geo_risk.render.map.RISK_BREAKS`, :data:`~geo_risk.render.map.RISK_COLOURS`) and the
@@ -18,6 +24,7 @@ import datetime as dt
 import io
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +38,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch, PathPatch, Rectangle
+from matplotlib.patches import Ellipse, Patch, PathPatch, Rectangle
 from matplotlib.path import Path as MplPath
 from matplotlib.text import Text
 from matplotlib.transforms import Bbox
@@ -40,8 +47,10 @@ from PIL.PngImagePlugin import PngInfo
 
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render.coverage import simplify_coverage
+from geo_risk.render.layers import TOP_PRIORITIES, bases_in_week
 from geo_risk.render.map import (
     BOUNDARY_SIMPLIFY_DEG,
+    LEVEL_COLOURS,
     NO_DATA_COLOUR,
     RISK_BREAKS,
     RISK_COLOURS,
@@ -53,13 +62,22 @@ from geo_risk.render.map import (
     quantise_probability,
 )
 
-__all__ = ["SEVERITY_COLOURS", "SEVERITY_TEXT", "render_png", "risk_class_labels", "write_png"]
+__all__ = [
+    "SEVERITY_COLOURS",
+    "SEVERITY_TEXT",
+    "draw_map_figure",
+    "render_png",
+    "risk_class_labels",
+    "write_png",
+]
 
 #: Restriction outline/hatch colour per severity (1 low, 2 medium, 3 high), as in ``map.js``.
 SEVERITY_COLOURS = {1: "#9c7400", 2: "#d9480f", 3: "#7a0019"}
 SEVERITY_TEXT = {1: "low", 2: "medium", 3: "high"}
 _BACKGROUND = "#eef0ec"
 _BASE_COLOUR = "#1d3b8f"
+_CLOSED_COLOUR = "#7a7a7a"
+_CHANGE_COLOUR = "#5b1f8f"
 _HALO = [patheffects.withStroke(linewidth=2.6, foreground="white")]
 
 
@@ -191,6 +209,387 @@ def _to_4326(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     return gdf
 
 
+@dataclass
+class _Canvas:
+    """The figure being drawn and what later steps need to know about it."""
+
+    fig: Figure
+    canvas: FigureCanvasAgg
+    ax: Axes
+    extent: tuple[float, float, float, float]  # west, south, east, north
+    height_in: float
+    map_w: float
+    top: float
+    bottom: float
+    name_labels: list[Text] = field(default_factory=list)
+    name_spots: list[list[tuple[float, float, str, str]]] = field(default_factory=list)
+    base_labels: list[Text] = field(default_factory=list)
+    base_spots: list[list[tuple[float, float, str, str]]] = field(default_factory=list)
+    marks_xy: list[tuple[float, float]] = field(default_factory=list)
+    legend: list[Patch | Line2D] = field(default_factory=list)
+
+
+def _has(frame: pd.DataFrame | None, col: str) -> bool:
+    return frame is not None and col in frame.columns and bool(frame[col].notna().any())
+
+
+def _canvas(polygons: np.ndarray, b: gpd.GeoDataFrame | None, *, width_in: float, dpi: int,
+            levels: bool) -> _Canvas:
+    """Figure and map axes sized to the area (EPSG:4326 with a cos(latitude) aspect)."""
+    allxy = shapely.bounds(polygons)
+    west, south = allxy[:, 0].min(), allxy[:, 1].min()
+    east, north = allxy[:, 2].max(), allxy[:, 3].max()
+    if b is not None:
+        bw, bs, be, bn = b.total_bounds
+        west, south, east, north = min(west, bw), min(south, bs), max(east, be), max(north, bn)
+    pad_x, pad_y = 0.02 * (east - west), 0.02 * (north - south)
+    west, east, south, north = west - pad_x, east + pad_x, south - pad_y, north + pad_y
+    aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
+    map_w = 0.68 if levels else 0.70  # share of the figure width the map may use
+    map_h_in = width_in * map_w * (north - south) * aspect / max(east - west, 1e-9)
+    height_in = float(np.clip(map_h_in + 1.3, 6.8 if levels else 5.0, 1.6 * width_in))
+    fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="white")
+    canvas = FigureCanvasAgg(fig)  # no pyplot, no global backend
+    top = 1 - 0.95 / height_in
+    bottom = 0.45 / height_in
+    ax = fig.add_axes((0.015, bottom, map_w, top - bottom))
+    _map_axes(ax, (west, south, east, north), aspect)
+    return _Canvas(fig, canvas, ax, (west, south, east, north), height_in, map_w, top, bottom)
+
+
+def _map_axes(ax: Axes, extent: tuple[float, float, float, float], aspect: float) -> None:
+    west, south, east, north = extent
+    ax.set_facecolor(_BACKGROUND)
+    ax.set_xlim(west, east)
+    ax.set_ylim(south, north)
+    ax.set_aspect(aspect, adjustable="box", anchor="NW")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_edgecolor("#9a9d97")
+        spine.set_linewidth(0.8)
+
+
+def _draw_risk(ax: Axes, polygons: np.ndarray, cls_of_poly: np.ndarray) -> None:
+    """Risk classes: one compound path per class."""
+    for c in np.unique(cls_of_poly):
+        colour = NO_DATA_COLOUR if c < 0 else RISK_COLOURS[int(c)]
+        _add_path(ax, polygons[cls_of_poly == c], facecolor=colour, edgecolor=colour,
+                  linewidth=0.25, zorder=1)
+
+
+def _draw_access(c: _Canvas, r: gpd.GeoDataFrame | None, grid: pd.DataFrame,
+                 cells: np.ndarray) -> None:
+    """Restrictions in force hatched by severity (or restricted cells)."""
+    severities: list[int] = []
+    if r is not None and "severity" in r.columns:
+        sev = pd.to_numeric(r["severity"], errors="coerce").fillna(2).clip(1, 3).astype(int)
+        geoms = np.asarray(r.geometry.values, dtype=object)
+        for s in (1, 2, 3):
+            sel = geoms[(sev == s).to_numpy()]
+            sel = sel[~(shapely.is_missing(sel) | shapely.is_empty(sel))]
+            if sel.size == 0:
+                continue
+            parts, _ = _polygon_parts(shapely.simplify(sel, BOUNDARY_SIMPLIFY_DEG))
+            _add_path(c.ax, parts, facecolor="none", edgecolor=SEVERITY_COLOURS[s],
+                      hatch="////", linewidth=0.9, zorder=3)
+            severities.append(s)
+    for s in sorted(severities, reverse=True):
+        c.legend.append(Patch(facecolor="none", edgecolor=SEVERITY_COLOURS[s], hatch="////",
+                              label=f"Restricted access ({SEVERITY_TEXT[s]})"))
+    if not severities and "restricted" in grid.columns:
+        flag = pd.to_numeric(grid["restricted"], errors="coerce").fillna(0).to_numpy() != 0
+        if flag.any():
+            _add_path(c.ax, _outline(cells[flag]), facecolor="none", edgecolor="#262626",
+                      hatch="////", linewidth=0.7, zorder=3)
+            c.legend.append(Patch(facecolor="none", edgecolor="#262626", hatch="////",
+                                  label="Inaccessible cells"))
+
+
+def _draw_levels(c: _Canvas, b: gpd.GeoDataFrame) -> list[Patch | Line2D]:
+    """Unit fill by matrix level, and the top changes outlined; returns their legend."""
+    geoms = np.asarray(b.geometry.values, dtype=object)
+    level = b["level"].astype("string").str.strip().str.lower().fillna("")
+    handles: list[Patch | Line2D] = []
+    for name, colour in LEVEL_COLOURS.items():
+        sel = (level == name).to_numpy() & ~shapely.is_missing(geoms)
+        if sel.any():
+            parts, _ = _polygon_parts(simplify_coverage(geoms[sel],
+                                                        tolerance=BOUNDARY_SIMPLIFY_DEG))
+            _add_path(c.ax, parts, facecolor=colour, edgecolor=colour, linewidth=0.3, zorder=1)
+        handles.append(Patch(facecolor=colour, edgecolor="#888", linewidth=0.4, label=name))
+    rest = ~level.isin(list(LEVEL_COLOURS)).to_numpy() & ~shapely.is_missing(geoms)
+    if rest.any():
+        parts, _ = _polygon_parts(geoms[rest])
+        _add_path(c.ax, parts, facecolor=NO_DATA_COLOUR, edgecolor=NO_DATA_COLOUR, zorder=1)
+        handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#888", label="no level"))
+    if _has(b, "top_change"):
+        top = b["top_change"].fillna(False).astype(bool).to_numpy() & ~shapely.is_missing(geoms)
+        if top.any():
+            parts, _ = _polygon_parts(geoms[top])
+            _add_path(c.ax, parts, facecolor="none", edgecolor=_CHANGE_COLOUR, linewidth=2.2,
+                      linestyle=(0, (3, 1.5)), zorder=5)
+        handles.append(Line2D([], [], color=_CHANGE_COLOUR, linewidth=2.2, linestyle="--",
+                              label="Top change: risk rising most"))
+    if _has(b, "priority_rank"):
+        handles.append(Patch(facecolor="white", edgecolor="#1c1c1c", linewidth=0.9,
+                             label=f"1\u2013{TOP_PRIORITIES} priority for engagement"))
+    return handles
+
+
+def _draw_units(c: _Canvas, b: gpd.GeoDataFrame) -> None:
+    """Unit outlines and names; the top priority units' names carry their rank, boxed."""
+    geoms = np.asarray(b.geometry.values, dtype=object)
+    ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    parts, _ = _polygon_parts(simplify_coverage(geoms[ok], tolerance=BOUNDARY_SIMPLIFY_DEG))
+    path = _compound_path(parts)
+    if path is not None:
+        c.ax.add_artist(PathPatch(path, facecolor="none", edgecolor="#2b2b2b", linewidth=0.6,
+                                  zorder=4))
+    c.legend.append(Line2D([], [], color="#2b2b2b", linewidth=0.9, label="Admin boundary"))
+    if "admin_name" not in b.columns:
+        return
+    orig, orig_owner = _polygon_parts(geoms[ok])
+    area = shapely.area(orig)
+    biggest = pd.Series(area).groupby(orig_owner).idxmax()
+    pts = shapely.get_coordinates(shapely.point_on_surface(orig[biggest.to_numpy()]))
+    names = b["admin_name"].astype("string").fillna("").to_numpy(dtype=object)[ok]
+    rank = (pd.to_numeric(b["priority_rank"], errors="coerce").to_numpy(dtype="float64")[ok]
+            if "priority_rank" in b.columns else np.full(int(ok.sum()), np.nan))
+    unit_area = pd.Series(area).groupby(orig_owner).sum().to_numpy()
+    dy = 0.008 * (c.extent[3] - c.extent[1])
+    top_rank = np.where(rank[biggest.index] <= TOP_PRIORITIES, rank[biggest.index], np.inf)
+    # Ranked units first (their numbers must show), then the biggest units win overlaps.
+    for i in np.lexsort((-unit_area, top_rank)):
+        unit = biggest.index[i]
+        name = str(names[unit])
+        if not name:
+            continue
+        style: dict[str, Any] = {"fontsize": 7, "color": "#1c1c1c", "path_effects": _HALO}
+        if np.isfinite(top_rank[i]):
+            name = f"{int(top_rank[i])}  {name}"
+            style = {"fontsize": 7.2, "fontweight": "bold", "color": "#1c1c1c",
+                     "bbox": {"boxstyle": "round,pad=0.22", "facecolor": "white",
+                              "edgecolor": "#1c1c1c", "linewidth": 0.8}}
+        x, y = pts[i]
+        c.name_labels.append(_text(c.ax, x, y, name, ha="center", va="center", zorder=6,
+                                   clip_on=True, **style))
+        # On its point, else just above or below it (a base marker may sit on the point).
+        c.name_spots.append([(x, y, "center", "center"), (x, y + dy, "center", "bottom"),
+                             (x, y - dy, "center", "top")])
+
+
+def _draw_bases(c: _Canvas, bases: pd.DataFrame, week: dt.date) -> None:
+    """Open bases (blue, with their reach), closed ones greyed with their close date."""
+    lon = pd.to_numeric(bases["lon"], errors="coerce").to_numpy(dtype="float64")
+    lat = pd.to_numeric(bases["lat"], errors="coerce").to_numpy(dtype="float64")
+    b = bases_in_week(bases=bases.loc[np.isfinite(lon) & np.isfinite(lat)], week=week)
+    if b.empty:
+        return
+    x = pd.to_numeric(b["lon"]).to_numpy(dtype="float64")
+    y = pd.to_numeric(b["lat"]).to_numpy(dtype="float64")
+    is_open = b["open"].to_numpy(dtype=bool)
+    reach = pd.to_numeric(b["reach_km"], errors="coerce").to_numpy(dtype="float64")
+    for xi, yi, km in zip(x, y, reach, strict=True):  # tens of bases, not cells
+        if np.isfinite(km) and km > 0:
+            dlat = km / 111.32
+            c.ax.add_artist(Ellipse((xi, yi), 2 * dlat / max(np.cos(np.radians(yi)), 0.05),
+                                    2 * dlat, facecolor=(0.11, 0.23, 0.56, 0.05),
+                                    edgecolor=_BASE_COLOUR, linestyle=(0, (4, 3)),
+                                    linewidth=0.9, zorder=5))
+    c.ax.scatter(x[is_open], y[is_open], s=30, marker="o", color=_BASE_COLOUR,
+                 edgecolor="white", linewidth=1.2, zorder=7)
+    c.ax.scatter(x[~is_open], y[~is_open], s=22, marker="o", color="white",
+                 edgecolor=_CLOSED_COLOUR, linewidth=1.2, zorder=7)
+    west, south, east, north = c.extent
+    dx, dy = 0.012 * (east - west), 0.012 * (north - south)
+    names = b["base_name"].astype("string").fillna("").tolist()
+    for name, xi, yi, o, closed in zip(names, x, y, is_open, b["closed_on"], strict=True):
+        text = str(name) if o else f"{name} (closed {closed})"
+        c.base_labels.append(_text(c.ax, xi + dx, yi, text, fontsize=7.5 if o else 6.8,
+                                   ha="left", va="center",
+                                   color=_BASE_COLOUR if o else _CLOSED_COLOUR,
+                                   fontweight="bold" if o else "normal",
+                                   fontstyle="normal" if o else "italic",
+                                   path_effects=_HALO, zorder=8, clip_on=True))
+        c.base_spots.append([(xi + dx, yi, "left", "center"), (xi - dx, yi, "right", "center"),
+                             (xi, yi + dy, "center", "bottom"), (xi, yi - dy, "center", "top")])
+        c.marks_xy.append((xi, yi))
+    if is_open.any():
+        c.legend.append(Line2D([], [], marker="o", linestyle="none", markersize=6,
+                               markerfacecolor=_BASE_COLOUR, markeredgecolor="white",
+                               label="Mission base, open"))
+    if np.isfinite(reach).any():
+        c.legend.append(Patch(facecolor=(0.11, 0.23, 0.56, 0.05), edgecolor=_BASE_COLOUR,
+                              linestyle="--", label="Base reach"))
+    if (~is_open).any():
+        c.legend.append(Line2D([], [], marker="o", linestyle="none", markersize=5.5,
+                               markerfacecolor="white", markeredgecolor=_CLOSED_COLOUR,
+                               label="Base closed before this week"))
+
+
+def _draw_reach_cells(c: _Canvas, grid: pd.DataFrame, cells: np.ndarray) -> None:
+    """Reach along a road network: the outline of the grid's reachable cells."""
+    sel = (grid["access_status"].astype("string") == "reachable").fillna(False).to_numpy()
+    if sel.any():
+        _add_path(c.ax, _outline(cells[sel]), facecolor=(0.11, 0.23, 0.56, 0.05),
+                  edgecolor=_BASE_COLOUR, linestyle=(0, (4, 3)), linewidth=0.9, zorder=5)
+        c.legend.append(Patch(facecolor=(0.11, 0.23, 0.56, 0.05), edgecolor=_BASE_COLOUR,
+                              linestyle="--", label="Reachable along the road network"))
+
+
+def _title_block(c: _Canvas, *, title: str, week: dt.date, synthetic: bool, levels: bool,
+                 h3_resolution: int | None) -> None:
+    fig, h = c.fig, c.height_in
+    week_end = week + dt.timedelta(days=6)
+    _text(fig, 0.015, 1 - 0.22 / h, title, fontsize=14, fontweight="bold", va="top",
+          ha="left", color="#1c1c1c")
+    res_text = f", H3 resolution {h3_resolution} cells" if h3_resolution is not None else ""
+    what = ("admin risk level from the risk-assessment matrix; boxed numbers: priority for "
+            "engagement" if levels else
+            f"probability of at least one incident per cell{res_text}")
+    fig.text(0.015, 1 - 0.56 / h, f"Forecast week {week.isoformat()} to {week_end.isoformat()}: "
+             f"{what}", fontsize=8.5 if levels else 9, va="top", ha="left", color="#444")
+    if synthetic:
+        fig.text(0.985, 1 - 0.22 / h, "SYNTHETIC DATA", fontsize=11, fontweight="bold",
+                 color="white", va="top", ha="right",
+                 bbox={"boxstyle": "square,pad=0.35", "facecolor": "#c8102e", "edgecolor": "none"})
+        c.ax.text(0.5, 0.985, "SYNTHETIC DATA \u2014 not real events", transform=c.ax.transAxes,
+                  ha="center", va="top", fontsize=8, fontweight="bold", color="white", zorder=9,
+                  bbox={"boxstyle": "square,pad=0.3", "facecolor": "#c8102e", "edgecolor": "none"})
+    fig.text(0.015, 0.16 / h,
+             "Low values where access is restricted may mean incidents were not reported, "
+             "not that the area is safe. Generated by geo-risk.",
+             fontsize=7.5, color="#555", ha="left", va="bottom")
+
+
+def _risk_handles(classes: np.ndarray) -> list[Patch | Line2D]:
+    labels = risk_class_labels()
+    handles: list[Patch | Line2D] = [
+        Patch(facecolor=RISK_COLOURS[i], edgecolor="#888", linewidth=0.4, label=labels[i])
+        for i in range(len(RISK_COLOURS) - 1, -1, -1)
+    ]
+    if (classes < 0).any():
+        handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#888", linewidth=0.4,
+                             label="no data"))
+    return handles
+
+
+def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> float:
+    """The legend column: the main theme, then the other layers under it.
+
+    Returns the bottom of the lowest legend, as a fraction of the figure height.
+    """
+    legend_ax = c.fig.add_axes((c.map_w + 0.03, c.bottom, 1 - c.map_w - 0.045, c.top - c.bottom))
+    legend_ax.axis("off")
+    kw: dict[str, Any] = {"loc": "upper left", "frameon": False, "fontsize": 8.5,
+                          "title_fontsize": 9, "alignment": "left", "handlelength": 1.6,
+                          "handleheight": 1.1, "borderaxespad": 0}
+    renderer = c.canvas.get_renderer()
+    leg = legend_ax.legend(handles=first, title=first_title, **kw)
+    legend_ax.add_artist(leg)
+    if c.legend:
+        # The first legend's size (no draw needed) places the second under it.
+        box = leg.get_window_extent(renderer).transformed(legend_ax.transAxes.inverted())
+        leg = legend_ax.legend(handles=c.legend, bbox_to_anchor=(0, box.y0 - 0.03),
+                               title="Other layers", **kw)
+    return float(leg.get_window_extent(renderer).transformed(c.fig.transFigure.inverted()).y0)
+
+
+def _risk_inset(c: _Canvas, polygons: np.ndarray, cls_of_poly: np.ndarray, top: float) -> None:
+    """The cell probabilities as a small map in the legend column, under ``top``."""
+    west, south, east, north = c.extent
+    aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
+    width = 1 - c.map_w - 0.045
+    fig_w, fig_h = c.fig.get_size_inches()
+    height = width * fig_w * (north - south) * aspect / max(east - west, 1e-9) / fig_h
+    legend_h = 1.05 / fig_h  # the colour strip and its labels under the inset
+    room = top - 0.35 / fig_h - c.bottom - legend_h  # 0.35 in for the inset's title
+    height = max(min(height, room), 0.08)
+    inset = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height, width, height))
+    _map_axes(inset, c.extent, aspect)
+    _draw_risk(inset, polygons, cls_of_poly)
+    inset.set_title("Probability of \u22651 incident per cell", fontsize=8, loc="left",
+                    pad=3)
+    labels = risk_class_labels()
+    strip = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height - 0.45 / fig_h, width,
+                            0.16 / fig_h))
+    strip.axis("off")
+    n = len(RISK_COLOURS)
+    for i, colour in enumerate(RISK_COLOURS):
+        strip.add_patch(Rectangle((i / n, 0), 1 / n, 1, facecolor=colour, edgecolor="#888",
+                                  linewidth=0.3))
+    strip.text(0, -0.4, labels[0], fontsize=6.5, ha="left", va="top")
+    strip.text(1, -0.4, labels[-1], fontsize=6.5, ha="right", va="top")
+
+
+def draw_map_figure(
+    *,
+    grid: pd.DataFrame,
+    title: str,
+    week: dt.date,
+    synthetic: bool,
+    boundaries: gpd.GeoDataFrame | None = None,
+    restrictions: gpd.GeoDataFrame | None = None,
+    bases: pd.DataFrame | None = None,
+    h3_resolution: int | None = None,
+    width_in: float = 9.0,
+    dpi: int = 170,
+) -> Figure:
+    """Draw the briefing map as a matplotlib figure (what :func:`render_png` encodes).
+
+    With a ``level`` column on ``boundaries`` (see :func:`geo_risk.render.layers.unit_layers`)
+    the main map fills each admin unit by its matrix level, outlines the top changes, boxes the
+    names of the top :data:`~geo_risk.render.layers.TOP_PRIORITIES` units with their
+    ``priority_rank``, and shows the cell probabilities as an inset; without it the main map
+    is the cell probabilities. Parameters are those of :func:`render_png`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The drawn figure (with an Agg canvas), labels already placed without overlaps.
+    """
+    cells, risk = _check(grid)
+    if isinstance(week, dt.datetime):
+        week = week.date()
+    cls_of_poly = _class_of(risk)
+    # One hexagon per cell, in one vectorised call; each class becomes one compound path,
+    # which Agg fills without seams between neighbours (no dissolve needed).
+    polygons = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells))
+    b = _to_4326(boundaries)
+    levels = b is not None and _has(b, "level")
+    c = _canvas(polygons, b, width_in=width_in, dpi=dpi, levels=levels)
+    if levels:
+        assert b is not None
+        first = _draw_levels(c, b)
+        first_title = "Admin risk level\n(risk-assessment matrix)"
+    else:
+        _draw_risk(c.ax, polygons, cls_of_poly)
+        first, first_title = _risk_handles(np.unique(cls_of_poly)), (
+            "Probability of \u22651 incident\nnext week")
+    _draw_access(c, _to_4326(restrictions), grid, cells)
+    if b is not None:
+        _draw_units(c, b)
+    if bases is not None and len(bases) and {"base_name", "lon", "lat"} <= set(bases.columns):
+        _draw_bases(c, bases, week)
+        if "reach_km" not in bases.columns and "access_status" in grid.columns:
+            _draw_reach_cells(c, grid, cells)
+    _scale_bar(c.ax, *c.extent)
+    _title_block(c, title=title, week=week, synthetic=synthetic, levels=levels,
+                 h3_resolution=h3_resolution)
+    legends_bottom = _legends(c, first, first_title)
+    if levels:
+        _risk_inset(c, polygons, cls_of_poly, top=legends_bottom - 0.1 / c.height_in)
+    c.ax.apply_aspect()  # final axes box, so label extents are measured where they are drawn
+    renderer = c.canvas.get_renderer()
+    taken = [Bbox.from_extents(px - 5, py - 5, px + 5, py + 5)
+             for px, py in c.ax.transData.transform(np.asarray(c.marks_xy).reshape(-1, 2))]
+    # Unit names first: a base label takes a free side of its marker or is hidden, never a name.
+    _place_labels(renderer, c.name_labels, taken, c.name_spots)
+    _place_labels(renderer, c.base_labels, taken, c.base_spots)
+    return c.fig
+
+
 def render_png(
     *,
     grid: pd.DataFrame,
@@ -204,13 +603,15 @@ def render_png(
     width_in: float = 9.0,
     dpi: int = 170,
 ) -> bytes:
-    """Draw the weekly risk grid as a PNG image.
+    """Draw the weekly map as a PNG image for briefings (see :func:`draw_map_figure`).
 
     Parameters
     ----------
     grid : pandas.DataFrame
         ``cell`` (H3, uint64 or hex string) and ``risk`` (0-1); optional ``restricted``
-        (cells drawn hatched when no ``restrictions`` are given). Other columns are ignored.
+        (cells drawn hatched when no ``restrictions`` are given) and ``access_status`` (with
+        bases lacking ``reach_km``: reach is drawn as the outline of the reachable cells).
+        Other columns are ignored.
     title : str
         Map title (plain text).
     week : datetime.date
@@ -218,11 +619,14 @@ def render_png(
     synthetic : bool
         Adds a SYNTHETIC DATA label to the title and the image.
     boundaries : geopandas.GeoDataFrame, optional
-        Admin units (``admin_name``, geometry), drawn as outlines with names.
+        Admin units (``admin_name``, geometry), drawn as outlines with names; optional
+        ``level``, ``priority_rank``, ``top_change`` (the briefing layout).
     restrictions : geopandas.GeoDataFrame, optional
         Access restrictions in force (``severity`` 1-3, geometry), drawn hatched by severity.
     bases : pandas.DataFrame, optional
-        ``base_name``, ``lon``, ``lat``.
+        ``base_name``, ``lon``, ``lat``; optional ``open_date``, ``close_date`` (a base
+        closed before the week is drawn greyed with its close date, one not yet open is not
+        drawn) and ``reach_km`` (a dashed circle around each open base).
     h3_resolution : int, optional
         Shown in the caption.
     width_in, dpi : float, int
@@ -238,186 +642,15 @@ def render_png(
     geo_risk.errors.ValidationError
         When the grid lacks ``cell`` or ``risk`` or has no rows.
     """
-    cells, risk = _check(grid)
-    if isinstance(week, dt.datetime):
-        week = week.date()
-    cls_of_poly = _class_of(risk)
-    classes = np.unique(cls_of_poly)
-    # One hexagon per cell, in one vectorised call; each class becomes one compound path,
-    # which Agg fills without seams between neighbours (no dissolve needed).
-    polygons = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells))
-
-    b = _to_4326(boundaries)
-    r = _to_4326(restrictions)
-    allxy = shapely.bounds(polygons)
-    west, south = allxy[:, 0].min(), allxy[:, 1].min()
-    east, north = allxy[:, 2].max(), allxy[:, 3].max()
-    if b is not None:
-        bw, bs, be, bn = b.total_bounds
-        west, south, east, north = min(west, bw), min(south, bs), max(east, be), max(north, bn)
-    pad_x, pad_y = 0.02 * (east - west), 0.02 * (north - south)
-    west, east, south, north = west - pad_x, east + pad_x, south - pad_y, north + pad_y
-    aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
-
-    map_w = 0.70  # share of the figure width the map may use
-    map_h_in = width_in * map_w * (north - south) * aspect / max(east - west, 1e-9)
-    height_in = float(np.clip(map_h_in + 1.3, 5.0, 1.6 * width_in))
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="white")
-    canvas = FigureCanvasAgg(fig)  # no pyplot, no global backend
-    top = 1 - 0.95 / height_in
-    bottom = 0.45 / height_in
-    ax = fig.add_axes((0.015, bottom, map_w, top - bottom))
-    ax.set_facecolor(_BACKGROUND)
-    ax.set_xlim(west, east)
-    ax.set_ylim(south, north)
-    ax.set_aspect(aspect, adjustable="box", anchor="NW")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for spine in ax.spines.values():
-        spine.set_edgecolor("#9a9d97")
-        spine.set_linewidth(0.8)
-
-    # Risk classes: one compound path per class.
-    for c in classes:
-        colour = NO_DATA_COLOUR if c < 0 else RISK_COLOURS[int(c)]
-        _add_path(ax, polygons[cls_of_poly == c], facecolor=colour, edgecolor=colour,
-                  linewidth=0.25, zorder=1)
-
-    # Access: restrictions in force hatched by severity (or restricted cells).
-    severities: list[int] = []
-    if r is not None and "severity" in r.columns:
-        sev = pd.to_numeric(r["severity"], errors="coerce").fillna(2).clip(1, 3).astype(int)
-        geoms = np.asarray(r.geometry.values, dtype=object)
-        for s in (1, 2, 3):
-            sel = geoms[(sev == s).to_numpy()]
-            sel = sel[~(shapely.is_missing(sel) | shapely.is_empty(sel))]
-            if sel.size == 0:
-                continue
-            parts, _ = _polygon_parts(shapely.simplify(sel, BOUNDARY_SIMPLIFY_DEG))
-            _add_path(ax, parts, facecolor="none", edgecolor=SEVERITY_COLOURS[s],
-                      hatch="////", linewidth=0.9, zorder=3)
-            severities.append(s)
-    restricted_cells = False
-    if not severities and "restricted" in grid.columns:
-        flag = pd.to_numeric(grid["restricted"], errors="coerce").fillna(0).to_numpy() != 0
-        if flag.any():
-            _add_path(ax, _outline(cells[flag]), facecolor="none", edgecolor="#262626",
-                      hatch="////", linewidth=0.7, zorder=3)
-            restricted_cells = True
-
-    # Admin boundaries and names.
-    name_labels: list[Text] = []
-    if b is not None:
-        geoms = np.asarray(b.geometry.values, dtype=object)
-        ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        parts, _ = _polygon_parts(simplify_coverage(geoms[ok], tolerance=BOUNDARY_SIMPLIFY_DEG))
-        boundary_path = _compound_path(parts)
-        if boundary_path is not None:
-            ax.add_artist(PathPatch(boundary_path, facecolor="none", edgecolor="#2b2b2b",
-                                   linewidth=0.6, zorder=4))
-        if "admin_name" in b.columns:
-            orig, orig_owner = _polygon_parts(geoms[ok])
-            area = shapely.area(orig)
-            biggest = pd.Series(area).groupby(orig_owner).idxmax()
-            pts = shapely.get_coordinates(shapely.point_on_surface(orig[biggest.to_numpy()]))
-            names = b["admin_name"].astype("string").fillna("").to_numpy(dtype=object)[ok]
-            unit_area = pd.Series(area).groupby(orig_owner).sum().to_numpy()
-            for i in np.argsort(-unit_area, kind="stable"):  # biggest units win overlaps
-                name = str(names[biggest.index[i]])
-                if not name:
-                    continue
-                name_labels.append(_text(ax, pts[i, 0], pts[i, 1], name, fontsize=7,
-                                         ha="center", va="center", color="#1c1c1c",
-                                         path_effects=_HALO, zorder=6, clip_on=True))
-
-    # Bases.
-    base_labels: list[Text] = []
-    base_spots: list[list[tuple[float, float, str, str]]] = []
-    base_xy = np.zeros((0, 2))
-    if bases is not None and len(bases) and {"base_name", "lon", "lat"} <= set(bases.columns):
-        lon = pd.to_numeric(bases["lon"], errors="coerce").to_numpy(dtype="float64")
-        lat = pd.to_numeric(bases["lat"], errors="coerce").to_numpy(dtype="float64")
-        ok = np.isfinite(lon) & np.isfinite(lat)
-        base_xy = np.column_stack([lon[ok], lat[ok]])
-        ax.scatter(lon[ok], lat[ok], s=30, marker="o", color=_BASE_COLOUR, edgecolor="white",
-                   linewidth=1.2, zorder=7)
-        dx, dy = 0.012 * (east - west), 0.012 * (north - south)
-        for name, x, y in zip(bases["base_name"].astype("string").fillna("")[ok], lon[ok],
-                              lat[ok], strict=True):  # tens of bases, not cells
-            base_labels.append(_text(ax, x + dx, y, str(name), fontsize=7.5, ha="left",
-                                     va="center", color=_BASE_COLOUR, fontweight="bold",
-                                     path_effects=_HALO, zorder=8, clip_on=True))
-            base_spots.append([(x + dx, y, "left", "center"), (x - dx, y, "right", "center"),
-                               (x, y + dy, "center", "bottom"), (x, y - dy, "center", "top")])
-    _scale_bar(ax, west, south, east, north)
-
-    # Title block.
-    week_end = week + dt.timedelta(days=6)
-    _text(fig, 0.015, 1 - 0.22 / height_in, title, fontsize=14, fontweight="bold",
-          va="top", ha="left", color="#1c1c1c")
-    res_text = f", H3 resolution {h3_resolution} cells" if h3_resolution is not None else ""
-    fig.text(0.015, 1 - 0.56 / height_in,
-             f"Forecast week {week.isoformat()} to {week_end.isoformat()}: probability of at "
-             f"least one incident per cell{res_text}",
-             fontsize=9, va="top", ha="left", color="#444")
-    if synthetic:
-        fig.text(0.985, 1 - 0.22 / height_in, "SYNTHETIC DATA", fontsize=11, fontweight="bold",
-                 color="white", va="top", ha="right",
-                 bbox={"boxstyle": "square,pad=0.35", "facecolor": "#c8102e", "edgecolor": "none"})
-        ax.text(0.5, 0.985, "SYNTHETIC DATA \u2014 not real events", transform=ax.transAxes,
-                ha="center", va="top", fontsize=8, fontweight="bold", color="white", zorder=9,
-                bbox={"boxstyle": "square,pad=0.3", "facecolor": "#c8102e", "edgecolor": "none"})
-    fig.text(0.015, 0.16 / height_in,
-             "Low values where access is restricted may mean incidents were not reported, "
-             "not that the area is safe. Generated by geo-risk.",
-             fontsize=7.5, color="#555", ha="left", va="bottom")
-
-    # Legend: same classes and colours as the interactive map.
-    labels = risk_class_labels()
-    handles: list[Patch | Line2D] = [
-        Patch(facecolor=RISK_COLOURS[i], edgecolor="#888", linewidth=0.4, label=labels[i])
-        for i in range(len(RISK_COLOURS) - 1, -1, -1)
-    ]
-    if (classes < 0).any():
-        handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#888", linewidth=0.4,
-                             label="no data"))
-    legend_ax = fig.add_axes((map_w + 0.03, bottom, 1 - map_w - 0.045, top - bottom))
-    legend_ax.axis("off")
-    leg = legend_ax.legend(handles=handles, loc="upper left", frameon=False, fontsize=8.5,
-                           title="Probability of \u22651 incident\nnext week",
-                           title_fontsize=9, alignment="left", handlelength=1.6,
-                           handleheight=1.1, borderaxespad=0)
-    legend_ax.add_artist(leg)
-    extra: list[Patch | Line2D] = []
-    for s in sorted(severities, reverse=True):
-        extra.append(Patch(facecolor="none", edgecolor=SEVERITY_COLOURS[s], hatch="////",
-                           label=f"Restricted access ({SEVERITY_TEXT[s]})"))
-    if restricted_cells:
-        extra.append(Patch(facecolor="none", edgecolor="#262626", hatch="////",
-                           label="Inaccessible cells"))
-    if b is not None:
-        extra.append(Line2D([], [], color="#2b2b2b", linewidth=0.9, label="Admin boundary"))
-    if base_labels:
-        extra.append(Line2D([], [], marker="o", linestyle="none", markersize=6,
-                            markerfacecolor=_BASE_COLOUR, markeredgecolor="white",
-                            label="Mission base"))
-    renderer = canvas.get_renderer()
-    if extra:
-        # The first legend's size (no draw needed) places the second under it.
-        box = leg.get_window_extent(renderer).transformed(legend_ax.transAxes.inverted())
-        legend_ax.legend(handles=extra, loc="upper left", bbox_to_anchor=(0, box.y0 - 0.03),
-                         frameon=False, fontsize=8.5, title="Other layers",
-                         title_fontsize=9,
-                         alignment="left", handlelength=1.6, handleheight=1.1, borderaxespad=0)
-
-    ax.apply_aspect()  # final axes box, so label extents are measured where they are drawn
-    taken = [Bbox.from_extents(px - 5, py - 5, px + 5, py + 5)
-             for px, py in ax.transData.transform(base_xy)] if len(base_xy) else []
-    _place_labels(renderer, base_labels, taken, base_spots)
-    _place_labels(renderer, name_labels, taken)
+    fig = draw_map_figure(grid=grid, title=title, week=week, synthetic=synthetic,
+                          boundaries=boundaries, restrictions=restrictions, bases=bases,
+                          h3_resolution=h3_resolution, width_in=width_in, dpi=dpi)
+    canvas = fig.canvas
+    assert isinstance(canvas, FigureCanvasAgg)
     canvas.draw()
     rgb = np.asarray(canvas.buffer_rgba())[..., :3]
-    exact = [*RISK_COLOURS, NO_DATA_COLOUR, *SEVERITY_COLOURS.values(), _BASE_COLOUR]
+    exact = [*RISK_COLOURS, NO_DATA_COLOUR, *SEVERITY_COLOURS.values(), _BASE_COLOUR,
+             *LEVEL_COLOURS.values()]
     return _palette_png(rgb, exact=exact)
 
 
