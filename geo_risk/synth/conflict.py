@@ -38,6 +38,8 @@ _FLARES_PER_WEEK = 0.04  # new short-lived sites per week
 _FLARE_PEAK = (0.6, 1.6)  # expected episodes per week at the peak of a flare
 _EXC_LAGS = np.array([0.45, 0.25, 0.18, 0.12])  # weights of the last 1..4 weeks
 _REPORTING = (0.45, 1.15)  # range of the reporting factor of a region (changes over years)
+_STORY_WEEKS, _STORY_LEVEL = 20, 2.5  # the remote zone is at least this active (x its mean)
+#                                       in the last weeks: the demo's under-engaged unit
 # ============================================================================================
 # The conflict process
 # ============================================================================================
@@ -154,7 +156,7 @@ def _persistent_hotspots(
                     break
         amp = _spells(rng, T)
         if k == 0:  # the remote zone is active in the last months (the demo's story)
-            amp[-20:] = np.maximum(amp[-20:], 1.0)
+            amp[-_STORY_WEEKS:] = np.maximum(amp[-_STORY_WEEKS:], _STORY_LEVEL)
         amp = amp * per_week[k]
         start_w, end_w = 0, T - 1
         if k == 2 and k_hot == 4:  # one zone fades out

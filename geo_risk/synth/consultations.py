@@ -34,7 +34,7 @@ _FOCAL_POINTS_PER_BASE = 4  # early-warning focal points per base, in its reach
 _FOCAL_REACH_KM = 70.0
 _FOCAL_RADIUS_KM = 12.0  # a focal point hears of events this close
 _FALSE_ALARMS_PER_WEEK = 0.15  # alerts per focal point and week with no event behind them
-_ALERT_PER_EVENT = 0.15  # chance an event near a focal point is reported (this or next week)
+_ALERT_PER_EVENT = 0.10  # chance an event near a focal point is reported (this or next week)
 
 # ============================================================================================
 # Consultations (KoBo export)

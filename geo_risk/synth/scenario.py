@@ -81,8 +81,10 @@ def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str
         " started where nothing happened in the past year)",
         "  hotspot_admin_pcodes        units holding the centre of a hotspot or flare-up active"
         " in the forecast week",
-        "  under_engaged_admin_pcodes  high-risk units the mission rarely visited in the last year"
-        " (early-warning alerts not counted), including the one deliberately neglected",
+        "  under_engaged_admin_pcodes  units clearly at high risk (true expected incident cells"
+        " over the last 8 weeks at least twice the top-quarter cut of units) that the mission"
+        " rarely visited in the last year (early-warning alerts not counted); by design the"
+        " remote conflict zone's unit, deliberately neglected and active in the last months",
         "  never_engaged_admin_pcodes  units with no engagement record at all",
         "  no_women_admin_pcodes       units where no women took part (no_youth_...: no youth)",
         "  restricted_admin_pcodes     units at least 25% covered by restrictions in force in the"

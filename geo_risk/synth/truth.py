@@ -19,6 +19,25 @@ from .population import _Cells
 from .restrictions import _in_force, _Restriction
 from .spec import ScenarioSpec
 
+#: Weeks of history (the last before the forecast week) a unit's true risk is measured over.
+_RISK_WEEKS = 8
+#: High risk: the top quarter of units, as the product's ``under_engaged_risk_quantile`` ...
+_HIGH_QUANTILE = 0.75
+#: ... and clearly so: at least this multiple of that quantile. In a sparse world most units
+#: have near-equal small risks; a unit just above the cut is high risk by chance of the draw,
+#: not by design, and no forecast can be held to it.
+_CLEAR_MARGIN = 2.0
+
+
+def _unit_risk(sim: _Sim, cells: _Cells, T: int, events_per_episode: float,
+               n_adm2: int) -> np.ndarray:
+    """True expected incident cells per unit and week (what the product's matrix estimates:
+    the sum over the unit's cells of P(>= 1 event)), mean of the last ``_RISK_WEEKS`` weeks
+    of history: the intensity the forecast can see, not flare-ups starting in its week."""
+    lam = sim.lam[max(0, T - 1 - _RISK_WEEKS) : T - 1].astype(np.float64)
+    p_any = 1.0 - np.exp(-lam / events_per_episode)  # lam counts events; episodes are Poisson
+    return np.bincount(cells.adm2, weights=p_any.mean(0), minlength=n_adm2)
+
 
 def _truth(
     seed: int,
@@ -75,15 +94,16 @@ def _truth(
 
     # engagement gaps, measured on what was written
     # never engaged: no record at all; under-engaged: few engagements by the mission itself
-    # (early-warning alerts come from the communities) in the last year, in a high-risk unit
+    # (early-warning alerts come from the communities) in the last year, in a unit clearly
+    # at high risk (see _unit_risk)
     cons = np.bincount(eng.adm2, minlength=n_adm2)
     recent = (eng.week >= T - 1 - 52) & ~eng.alert
     cons52 = np.bincount(eng.adm2[recent], minlength=n_adm2)
-    risk = np.bincount(cells.adm2, weights=sim.lam[max(0, T - 27) : T - 1].sum(0), minlength=n_adm2)
-    high = np.argsort(-risk, kind="stable")[: max(3, n_adm2 // 4)]
+    risk = _unit_risk(sim, cells, T, spec.events_per_episode, n_adm2)
+    high = risk >= _CLEAR_MARGIN * float(np.quantile(risk, _HIGH_QUANTILE))
     engaged = cons52[cons52 > 0]
     thr = 0.25 * float(np.median(engaged)) if len(engaged) else 0.0
-    under = sorted({int(i) for i in high if cons52[i] <= thr} | set(eng.under_designated))
+    under = [int(i) for i in np.flatnonzero(high & (cons52 <= thr))]
     never = sorted(int(i) for i in np.flatnonzero(cons == 0))
 
     # restrictions in force in the forecast week covering much of a unit
