@@ -53,8 +53,8 @@ class ScenarioSpec:
 
     @classmethod
     def sparse(cls, **overrides: object) -> ScenarioSpec:
-        """The ``sparse`` preset: real-like sparsity (~0.04% of res-6 cell-weeks with an event,
-        ~5-10 events a week country-wide, most of them in and around the capital).
+        """The ``sparse`` preset: real-like sparsity (0.042% of res-6 cell-weeks with an event
+        for seed 42, ~5 events a week country-wide, most of them in and around the capital).
 
         Parameters
         ----------
