@@ -231,14 +231,17 @@ def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit
 @main.command()
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--preset", default="default", show_default=True,
+              type=click.Choice(["default", "sparse"]),
+              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event).")
 @click.pass_obj
 @_user_errors
-def synth(ctx: Ctx, out: Path, seed: int) -> None:
+def synth(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
     """Write a SYNTHETIC scenario (fictional country) in real export formats."""
-    from .synth import generate_scenario
+    from .synth import ScenarioSpec, generate_scenario
 
-    files = generate_scenario(out_dir=out, seed=seed)
-    click.echo(f"Wrote a SYNTHETIC scenario (seed {seed}) to {out}/; config: "
+    files = generate_scenario(out_dir=out, seed=seed, spec=ScenarioSpec.preset(preset))
+    click.echo(f"Wrote a SYNTHETIC scenario ({preset}, seed {seed}) to {out}/; config: "
                f"{Path(files.config).name}, forecast week {files.forecast_week}.")
 
 
@@ -246,17 +249,20 @@ def synth(ctx: Ctx, out: Path, seed: int) -> None:
 @click.option("--out", default=Path("out/demo"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=42, show_default=True, type=int)
+@click.option("--preset", default="default", show_default=True,
+              type=click.Choice(["default", "sparse"]),
+              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event).")
 @click.pass_obj
 @_user_errors
-def demo(ctx: Ctx, out: Path, seed: int) -> None:
+def demo(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
     """Generate the SYNTHETIC scenario and run the weekly job on it, offline."""
     from .outdir import output_lock
-    from .synth import generate_scenario
+    from .synth import ScenarioSpec, generate_scenario
 
     scenario = out / "scenario"
     with output_lock(out):
-        ctx.say(f"generating the SYNTHETIC scenario (seed {seed}) in {scenario}/")
-        files = generate_scenario(out_dir=scenario, seed=seed)
+        ctx.say(f"generating the SYNTHETIC scenario ({preset}, seed {seed}) in {scenario}/")
+        files = generate_scenario(out_dir=scenario, seed=seed, spec=ScenarioSpec.preset(preset))
         _run(ctx, Path(files.config), None, out, False, keep=("scenario",))
 
 

@@ -439,7 +439,7 @@ def test_config_keys_parse_and_validate(tmp_path: Path) -> None:
 
 # ============================================================================= SYNTHETIC scenario
 
-WITHHELD_UNIT = "XV0404"  # engaged, high risk, in no truth list: withheld in the scenario run
+WITHHELD_UNIT = "XV0404"  # engaged, in no truth list: withheld in the scenario run
 SHARED = ("risk_grid.parquet", "admin_matrix.csv", "admin_matrix.html", "priorities.csv",
           "actors.csv", "base_reach.csv", "map.html", "brief.html", "run.json")
 

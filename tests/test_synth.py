@@ -10,6 +10,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import h3
+import h3ronpy
 import numpy as np
 import pandas as pd
 import pytest
@@ -246,26 +247,26 @@ def test_population_raster(scen: ScenarioFiles, adm: dict[str, gpd.GeoDataFrame]
     assert np.percentile(vals, 99.9) > 10 * np.median(vals)
 
 
-def test_persistent_hotspots_hold_far_more_events(
-    good: pd.DataFrame, truth: dict, adm: dict[str, gpd.GeoDataFrame]
+def test_events_concentrate_in_few_places(
+    good: pd.DataFrame, truth: dict, adm: dict[str, gpd.GeoDataFrame], scen: ScenarioFiles
 ) -> None:
-    area = adm["adm0"].to_crs(EQUAL_AREA).area.iloc[0] / 1e6
+    """Real event data are sparse and concentrated: most events fall in a few places (capital,
+    towns, the sites of conflict zones) and violence returns there. A single conflict zone is
+    not checked on its own: in its dormant spells it can be quieter than the country mean."""
     exact = good[good.geo_precision == "1"]
-    lon, lat = exact.longitude.astype(float).to_numpy(), exact.latitude.astype(float).to_numpy()
-    mean_density = len(exact) / area
-    # hotspots active over the whole history that stayed in place (drifting ones spread out)
-    steady = [
-        h
-        for h in truth["hotspots"]
-        if h["kind"] == "persistent"
-        and h["active_from"] == SMALL.start
-        and h["active_to"] is None
-        and "drift_from" not in h
-    ]
-    assert steady
-    for h in steady:
-        near = _km(lon, lat, h["lon"], h["lat"]) < 10
-        assert near.sum() / (np.pi * 100) > 4 * mean_density, h["name"]
+    cell = np.asarray(h3ronpy.vector.coordinates_to_cells(
+        exact.latitude.astype(float).to_numpy(), exact.longitude.astype(float).to_numpy(),
+        SMALL.h3_resolution))
+    cells, n = np.unique(cell, return_counts=True)
+    n = np.sort(n)[::-1]
+    # the busiest 1% of the country's cells hold most events (events spread evenly over the
+    # cells would put a small share there); few cells ever see one
+    assert n[: scen.n_cells // 100].sum() > 0.5 * n.sum()
+    assert len(cells) < 0.1 * scen.n_cells
+    # violence returns: most events are in cells with events in at least two different weeks
+    week = pd.to_datetime(exact.event_date, format="%d %B %Y").dt.to_period("W").to_numpy()
+    weeks_per_cell = pd.Series(week).groupby(cell).nunique()
+    assert (weeks_per_cell.reindex(cell).to_numpy() >= 2).mean() > 0.5
     assert set(truth["hotspot_admin_pcodes"]) <= set(adm["adm2"].ADM2_PCODE)
     assert any(h["kind"] == "flare" and h.get("onset") for h in truth["hotspots"])
 
@@ -367,26 +368,43 @@ def test_designated_engagement_gaps(kobo: pd.DataFrame, truth: dict) -> None:
         assert visits.get(u, 0) < 0.5 * visits.median(), u
 
 
-def test_early_warning_alerts_lead_flare_ups(
-    kobo: pd.DataFrame, truth: dict, adm: dict[str, gpd.GeoDataFrame], scen: ScenarioFiles
+def test_early_warning_alerts_are_partial_noisy_and_do_not_lead(
+    kobo: pd.DataFrame, good: pd.DataFrame, truth: dict, adm: dict[str, gpd.GeoDataFrame],
+    scen: ScenarioFiles
 ) -> None:
+    """Alerts carry only what real networks carry: partial coverage, mostly false alarms, and
+    no more alerts before a flare-up than after its start."""
     ew = kobo[(kobo["meeting/modality"] == "early_warning_alert") & (kobo["location/gps"] != "")]
     lon = ew["_location/gps_longitude"].astype(float).to_numpy()
     lat = ew["_location/gps_latitude"].astype(float).to_numpy()
-    day = pd.to_datetime(ew["meeting/meeting_date"])
-    first = pd.Timestamp(SMALL.start)
-    span_days = (pd.Timestamp(scen.forecast_week) - first).days
-    area = adm["adm0"].to_crs(EQUAL_AREA).area.iloc[0] / 1e6
-    seen = expected = 0.0
+    day = pd.to_datetime(ew["meeting/meeting_date"]).to_numpy()
+    assert len(ew) > 50
+    # partial coverage: a sample of the country mostly lies far from every alert
+    pts = adm["adm0"].sample_points(2000, rng=1).explode()
+    px, py = pts.x.to_numpy(), pts.y.to_numpy()
+    d = np.min([_km(px, py, x, y) for x, y in zip(lon[::5], lat[::5], strict=True)], axis=0)
+    assert (d > 15).mean() > 0.4
+    # mostly false alarms: no event within 15 km in the same or the next two weeks
+    ev = good[good.geo_precision == "1"]
+    elon, elat = ev.longitude.astype(float).to_numpy(), ev.latitude.astype(float).to_numpy()
+    eday = pd.to_datetime(ev.event_date, format="%d %B %Y").to_numpy()
+    sample = np.arange(0, len(ew), max(1, len(ew) // 300))
+    backed = [((_km(elon, elat, lon[i], lat[i]) < 15) & (eday >= day[i] - np.timedelta64(7, "D"))
+               & (eday <= day[i] + np.timedelta64(14, "D"))).any() for i in sample]
+    assert np.mean(backed) < 0.5
+    # no clean leading signal: near a flare-up, the two weeks before it hold about what any
+    # two weeks there hold (the old generator planted 5x that)
+    first, last = day.min(), day.max()
+    span = (last - first) / np.timedelta64(1, "D")
+    before = chance = 0.0
     for h in truth["hotspots"]:
-        start = pd.Timestamp(h["active_from"])
-        if h["kind"] != "flare" or start - first < pd.Timedelta(days=14):
+        s = np.datetime64(h["active_from"])
+        if h["kind"] != "flare" or s - first < np.timedelta64(14, "D"):
             continue
-        r = 1.5 * h["radius_km"]
-        before = (day >= start - pd.Timedelta(days=14)) & (day < start)
-        seen += (before.to_numpy() & (_km(lon, lat, h["lon"], h["lat"]) < r)).sum()
-        expected += len(ew) * (np.pi * r * r / area) * (14 / span_days)
-    assert seen > 5 * expected > 0
+        near = _km(lon, lat, h["lon"], h["lat"]) < 1.5 * h["radius_km"]
+        before += int((near & (day >= s - np.timedelta64(14, "D")) & (day < s)).sum())
+        chance += near.sum() * 14 / span
+    assert before < 2.5 * chance + 3
 
 
 def test_access_restrictions(
@@ -477,9 +495,52 @@ def test_invalid_spec_raises_config_error(tmp_path: Path) -> None:
 
 def test_default_scenario_calibration(tmp_path: Path) -> None:
     f = generate_scenario(out_dir=tmp_path, seed=42)
-    assert 20_000 < f.n_incidents < 31_000
-    assert 0.003 <= f.weekly_base_rate <= 0.01
+    assert 1_000 < f.n_incidents < 5_000  # ~5-15 events a week, not ~100
+    assert 0.00003 <= f.weekly_base_rate <= 0.0003  # share of res-7 cells a week
     assert f.forecast_week == date(2025, 12, 29)
     tr = json.loads(f.truth.read_text())
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", tr["forecast_week"])
     assert tr["restricted_admin_pcodes"] and tr["hotspot_admin_pcodes"]
+
+
+def test_presets_and_bad_preset() -> None:
+    sparse = ScenarioSpec.sparse()
+    assert ScenarioSpec.preset("sparse") == sparse and ScenarioSpec.preset("default") == SPEC0
+    assert sparse.incident_scale < SPEC0.incident_scale
+    assert ScenarioSpec.sparse(weeks=60).weeks == 60
+    with pytest.raises(ConfigError, match="sparse"):
+        ScenarioSpec.preset("dense")
+
+
+SPEC0 = ScenarioSpec()
+
+
+REALISM = ScenarioSpec(weeks=130)  # the default country, 2.5 years: stats + backtest ~20 s
+
+
+@pytest.mark.parametrize("seed", [42, 1, 2])
+def test_default_world_is_sparse_with_onsets_and_real_baseline_ranking(
+    tmp_path: Path, seed: int
+) -> None:
+    """Real ACLED data at res 6: ~0.04% event cell-weeks, ~20% onsets, AP conflictology >=
+    historical average >> persistence. The default scenario stays within ~3x of that
+    sparsity (the demo must show something) and keeps the onsets and the ranking."""
+    import dataclasses
+
+    from geo_risk.backtest import run_backtest
+    from geo_risk.config import load_config
+    from geo_risk.synth import scenario_statistics
+
+    f = generate_scenario(out_dir=tmp_path, seed=seed, spec=REALISM)
+    s = scenario_statistics(f, resolution=6)
+    assert 0.0004 <= s["base_rate"] <= 0.002, s
+    assert 0.12 <= s["onset_share"] <= 0.35, s
+    assert s["quiet_unit_share"] >= 0.25 and 4 <= s["events_per_week"] <= 25, s
+    cfg = dataclasses.replace(load_config(f.config), h3_resolution=6)
+    last = f.forecast_week - timedelta(weeks=1)
+    rep = run_backtest(cfg, start=str(f.forecast_week - timedelta(weeks=52)), end=str(last),
+                       models=("persistence", "historical_average", "conflictology"),
+                       refit_every=13)
+    ap = {m: r["average_precision"] for m, r in rep["models"].items()}
+    assert ap["conflictology"] >= 0.95 * ap["historical_average"], ap
+    assert ap["historical_average"] > ap["persistence"], ap
