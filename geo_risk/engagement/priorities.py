@@ -14,7 +14,7 @@ PRIORITY_METHOD = (
     "(0.4 + gap) x (1.1 when rising: level up or trend new/intensifying); gap = 1 - percentile "
     "of the mission engagement rate (suppressed units count as the lowest rate) + 0.25 if "
     "never engaged or stale + 0.3 each for no women and no youth heard + 0.15 for follow-up "
-    "overdue (0.5 where engagement is withheld). Cells: under-engaged cells by risk, then "
+    "overdue + 0.3 when the unit is flagged under-engaged (0.5 where engagement is withheld). Cells: under-engaged cells by risk, then "
     "population.")
 
 PRIORITY_COLUMNS = [
@@ -114,7 +114,9 @@ def unit_priorities(*, matrix: pd.DataFrame, adm: pd.DataFrame, cells: pd.DataFr
     risk_part = 0.5 * m["risk_score"].to_numpy(float) / 25 + 0.5 * risk_pct
     gap = ((1 - np.nan_to_num(rate_pct, nan=0.5)) + 0.25 * (flag("never_engaged") | flag("stale"))
            + 0.3 * (flag("no_women").astype(float) + flag("no_youth"))
-           + 0.15 * flag("follow_up_overdue"))
+           + 0.15 * flag("follow_up_overdue")
+           # the unit's own under-engaged flag (high risk, low engagement for that risk)
+           + 0.3 * flag("under_engaged"))
     gap = np.where(withheld, 0.5, gap)
     trend, change, level = _text(m, "trend"), _text(m, "level_change"), _text(m, "level")
     rising = (change == "up") | np.isin(trend, ["new", "intensifying"])
