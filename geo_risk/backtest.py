@@ -28,7 +28,7 @@ from .features import TrainingSet, label_vector, thin_negatives, week_of, week_r
 from .forecast import WARMUP_WEEKS, fit_model, prepare
 from .metrics import StreamingMetrics, brier_skill
 from .pipeline import Inputs, build_grid, load_inputs
-from .unit_forecast import UNIT_TRAINING_WEEKS, unit_codes, unit_panel
+from .unit_forecast import UNIT_TRAINING_WEEKS, unit_panel, unit_population
 
 MODEL_NAMES = ("model", "persistence", "historical_average", "conflictology")
 
@@ -144,9 +144,7 @@ def _unit_backtest(state: Any, *, first: int, last: int) -> UnitBacktest | None:
     ctx = state.context
     if ctx is None or ctx.admin_events is None or not len(state.grid):
         return None
-    codes, pcodes = unit_codes(state.grid.admin_pcode)
-    population = np.bincount(codes, weights=np.nan_to_num(state.grid.population),
-                             minlength=len(pcodes))
+    codes, pcodes, population = unit_population(state.grid.admin_pcode, state.grid.population)
     panel = unit_panel(admin_events=ctx.admin_events, admin_pairs=ctx.admin_pairs,
                        n_units=len(pcodes), population=population,
                        first_week=first - UNIT_TRAINING_WEEKS - 1, last_week=last)

@@ -33,7 +33,7 @@ from .features import (
     week_start,
 )
 from .model import make_model
-from .unit_forecast import UnitForecast, forecast_units, unit_codes
+from .unit_forecast import UnitForecast, forecast_units, unit_population
 from .validation import CANDIDATES, Validation, Validator, summarise
 
 #: Cells that get drivers in words: those at or above this probability, at most this many.
@@ -278,8 +278,6 @@ def _units(state: HistoryState, week: int) -> UnitForecast | None:
     ctx = state.context
     if ctx is None or ctx.admin_events is None or not len(state.grid):
         return None
-    codes, pcodes = unit_codes(state.grid.admin_pcode)
-    population = np.bincount(codes, weights=np.nan_to_num(state.grid.population),
-                             minlength=len(pcodes))
+    _, pcodes, population = unit_population(state.grid.admin_pcode, state.grid.population)
     return forecast_units(admin_events=ctx.admin_events, admin_pairs=ctx.admin_pairs,
                           pcodes=pcodes, population=population, week=week)

@@ -246,6 +246,14 @@ def unit_codes(admin_pcode: np.ndarray) -> tuple[np.ndarray, pd.Index]:
     return codes.astype(np.int64), pd.Index(uniques)
 
 
+def unit_population(admin_pcode: np.ndarray, population: np.ndarray
+                    ) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Cell unit codes, the unit P-codes in code order and each unit's population."""
+    codes, pcodes = unit_codes(admin_pcode)
+    return codes, pcodes, np.bincount(codes, weights=np.nan_to_num(population),
+                                      minlength=len(pcodes))
+
+
 @dataclass
 class UnitForecast:
     """Per unit: this week's and last week's forecasts, with what the model was."""

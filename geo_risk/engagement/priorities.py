@@ -14,8 +14,8 @@ PRIORITY_METHOD = (
     "(0.4 + gap) x (1.1 when rising: level up or trend new/intensifying); gap = 1 - percentile "
     "of the mission engagement rate (suppressed units count as the lowest rate) + 0.25 if "
     "never engaged or stale + 0.3 each for no women and no youth heard + 0.15 for follow-up "
-    "overdue + 0.3 when the unit is flagged under-engaged (0.5 where engagement is withheld). Cells: under-engaged cells by risk, then "
-    "population.")
+    "overdue + 0.3 when the unit is flagged under-engaged (0.5 where engagement is "
+    "withheld). Cells: under-engaged cells by risk, then population.")
 
 PRIORITY_COLUMNS = [
     "rank", "kind", "admin_pcode", "admin_name", "cell", "level", "risk",
