@@ -8,7 +8,7 @@ their own probabilities, trend, drivers, engagement, restrictions), then renders
 * our map (``geo_risk.render.write_map``), without and with 4 weeks of history, and
 * the naive folium map: one GeoJSON polygon per hex with a ``GeoJsonTooltip``,
 
-and prints bytes, render wall time and, when ``/usr/bin/chromium`` exists, time to first paint
+and prints bytes, render wall time and, when a Chromium is on PATH, time to first paint
 of the grid in headless Chromium (navigation start to two animation frames after ``load``;
 every script of both pages is inline or served locally, so the grid has been drawn by then).
 The naive page loads Leaflet, jQuery, Bootstrap and awesome-markers from CDNs: for a fair
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import shutil
 import statistics
 import tempfile
 import time
@@ -40,7 +41,7 @@ import shapely
 
 from geo_risk.render import MapMeta, write_map
 
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -364,7 +365,7 @@ def main() -> None:
         naive_map(grid, b, path)
         rows.append(("naive folium (GeoJson per hex)", path, time.perf_counter() - t, True))
 
-    have_browser = CHROMIUM.exists()
+    have_browser = shutil.which(str(CHROMIUM)) is not None
     results: dict[str, tuple[int, float, float | None]] = {}
     heads = (
         ("bytes", 13),
@@ -389,7 +390,7 @@ def main() -> None:
         per_cell = size / len(grid)
         print(f"{label:36s} {size:13,d} {per_cell:7.1f} {secs:9.2f} {paint_s} {fcp_s} {blocked:7d}")
     if not have_browser:
-        print("(no browser at /usr/bin/chromium: first paint not measured)")
+        print("(no chromium on PATH: first paint not measured)")
     naive_key = "naive folium (GeoJson per hex)"
     if naive_key in results:
         nb, ns, npaint = results[naive_key]
