@@ -208,12 +208,13 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                                   config=config, rng=rng, names=names)
             validator = Validator(_fit_candidates(train_val, config, model_factory),
                                   area=grid.area_km2)
+        X_all = (_frame(state.features(all_pos), names)
+                 if w > t - n_hist or (validator is not None and w < t) else None)
         if validator is not None and w < t:
-            validator.update(_frame(state.features(all_pos), names),
-                             label_vector(state.events, w, len(all_pos)),
+            validator.update(X_all, label_vector(state.events, w, len(all_pos)),
                              week_label=str(week_start(w).date()))
-        if w > t - n_hist:
-            X_weeks[w] = _frame(state.features(all_pos), names)
+        if X_all is not None and w > t - n_hist:
+            X_weeks[w] = X_all
         elif w >= first_needed:
             parts.append(week_rows(state, rng, inactive_per_week=per_week))
         if w == t:
