@@ -21,6 +21,7 @@ from .outdir import RUN_RECORD, staged_output
 from .pipeline import WeeklyResult
 from .readers.tabular import file_sha256
 from .schemas import MODALITIES
+from .validation import served_summary
 
 #: Grid columns written to risk_grid.parquet (shareable: aggregated, suppressed engagement).
 GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_low", "risk_high",
@@ -166,6 +167,7 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
     if render_map:
         from .render import MapMeta, write_map
 
+        served = served_summary(result.model)
         meta = MapMeta(
             title=config.title,
             week=result.week.date(),
@@ -175,8 +177,8 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
                           for r in result.inputs.reports),
             freshness=tuple((r.name, r.newest_date or "", r.stale)
                             for r in result.inputs.reports if r.kind != "bases"),
-            notes=(*_model_check_note(result.model),
-                   f"Engagement counts below {config.min_count} are suppressed."),
+            notes=((served,) if served else ())
+            + (f"Engagement counts below {config.min_count} are suppressed.",),
         )
         units, bases = _map_layers(result, config)
         network = config.network is not None
@@ -241,9 +243,3 @@ def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path
 
 
 __all__ = ["ENGAGEMENT_GRID_COLUMNS", "package_versions", "run_record", "write_outputs"]
-
-
-def _model_check_note(model: Any) -> tuple[str, ...]:
-    """The weekly run's validation summary, for the map's title block."""
-    v = model.get("validation") if isinstance(model, dict) else None
-    return (str(v["summary"]),) if isinstance(v, dict) and v.get("summary") else ()

@@ -121,3 +121,9 @@ def summarise(v: Validation) -> str:
     elif v.requested != "model":
         text += " (Chosen in the configuration.)"
     return text
+
+
+def served_summary(model_info: Any) -> str | None:
+    """The validation summary of a run's ``model`` record (``run.json``), if it has one."""
+    v = model_info.get("validation") if isinstance(model_info, dict) else None
+    return str(v["summary"]) if isinstance(v, dict) and v.get("summary") else None

@@ -62,6 +62,7 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
     _unit,
 )
 from geo_risk.render.templating import Markup, render
+from geo_risk.validation import served_summary
 
 if TYPE_CHECKING:
     from geo_risk.config import RunConfig
@@ -740,17 +741,10 @@ def brief_for_run(
         generated_at=generated_at,
         personal_columns=tuple(getattr(config, "sensitive_columns", ()) or ()),
         actors=getattr(result, "actors", None),
-        model_check=_model_check(result.model),
+        model_check=served_summary(result.model),
         likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
     )
 
-
-def _model_check(model: Any) -> str | None:
-    """The weekly run's validation in words (which model scored the week, how it did)."""
-    if not isinstance(model, dict):
-        return None
-    v = model.get("validation")
-    return str(v["summary"]) if isinstance(v, dict) and v.get("summary") else None
 
 
 def write_brief_outputs(
