@@ -328,7 +328,7 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             progress: bool = False) -> WeeklyResult:
+             progress: bool = False, use_state: bool = False) -> WeeklyResult:
     """Score one week and analyse it.
 
     Parameters
@@ -340,6 +340,10 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         ``forecast_week``, else the week after the newest incident.
     inputs
         Already loaded inputs (to score several weeks without reading files again).
+    use_state
+        Start from, and save, the run's state folder (:mod:`geo_risk.state`; ``state_dir``
+        of the config, else ``.geo-risk`` next to the config file): next week's run then adds
+        one week instead of rebuilding years. The scores are the same either way.
     """
     inputs = inputs if inputs is not None else load_inputs(config, now=now)
     if week is None:
@@ -350,7 +354,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
                   restrictions=inputs.restrictions, bases=inputs.bases, week=week,
                   config=config.model, admin_names=names, min_count=config.min_count,
-                  progress=progress)
+                  progress=progress, state_dir=_forecast_state(config) if use_state else None)
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
@@ -420,6 +424,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "model": config.model.kind,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
+        "retrain_every_weeks": config.model.retrain_every_weeks,
         "matrix": bins.as_dict(),
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
         "follow_up_weeks": config.follow_up_weeks,
@@ -432,6 +437,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
                         base_reach=eng.bases)
+
+
+def _forecast_state(config: RunConfig) -> Path | None:
+    from .state import state_folder
+
+    folder = state_folder(config)
+    return folder / "forecast" if folder is not None else None
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,
