@@ -107,11 +107,11 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
         result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1,
                           use_state=use_state)
-        note = result.model.get("state") or {}
+        done: dict[str, Any] = result.model.get("state") or {}
         if use_state:
-            ctx.say(f"state: {'used' if note.get('used') else 'rebuilt'} "
-                    f"({note.get('reason', '')}); scorer "
-                    f"{'reused' if note.get('model_reused') else 'trained'}")
+            ctx.say(f"state: {'used' if done.get('used') else 'rebuilt'} "
+                    f"({done.get('reason', '')}); scorer "
+                    f"{'reused' if done.get('model_reused') else 'trained'}")
         ctx.say("writing outputs")
         paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
     _summary(ctx, result, paths)

@@ -340,10 +340,11 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         model, meta = reuse.estimator, dict(reuse.meta)
     else:
         model, meta = _train(s, plan, config, factory, names=state.feature_names())
-    info_state = {"used": not why, "reason": why or "saved state matched the inputs",
-                  "model_reused": reuse is not None,
-                  "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
-                  "retrained_week": str(week_start(plan.train).date()), "saved": False}
+    info_state: dict[str, Any] = {
+        "used": not why, "reason": why or "saved state matched the inputs",
+        "model_reused": reuse is not None,
+        "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
+        "retrained_week": str(week_start(plan.train).date()), "saved": False}
     if state_dir is not None and s.snapshot is not None and (
             saved is None or plan.week >= saved.data_week):
         try:

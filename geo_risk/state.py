@@ -256,7 +256,7 @@ def save_state(folder: Path, st: ForecastState) -> Path:
         weeks = sorted(st.parts)
         parts = [st.parts[w] for w in weeks]
         k = len(parts[0].feature_names) if parts else 0
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "state": st.snapshot.state, "last_week": st.snapshot.last_week,
             "event_weeks": st.snapshot.event_weeks, "admin_state": st.snapshot.admin_state,
             "X": (np.concatenate([p.X for p in parts]) if parts
