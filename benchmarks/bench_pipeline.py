@@ -389,7 +389,15 @@ def _next_week(root: Path, scenario: Path, week: str, args: argparse.Namespace,
               "  [wanted >= 1.0]")
     print(f"  next week with the state: {statistics.median(totals):.2f} s "
           f"({min(totals):.2f}); with start-up and imports {statistics.median(procs):.2f} s "
-          f"({min(procs):.2f})  [wanted < 5 s]")
+          f"({min(procs):.2f}); CPU {statistics.median(r['cpu_s'] for r in nexts):.2f} s"
+          "  [wanted < 5 s]")
+    if "ours" in runs:
+        cpu_first = statistics.median(r["cpu_s"] for r in runs["ours"])
+        cpu_naive = (statistics.median(r["cpu_s"] for r in runs["naive"])
+                     if "naive" in runs else float("nan"))
+        print(f"  CPU seconds (whole process; robust when other jobs share the cores): first "
+              f"run {cpu_first:.1f}, naive {cpu_naive:.1f} (x{cpu_naive / cpu_first:.2f}), "
+              f"next week {statistics.median(r['cpu_s'] for r in nexts):.1f}")
     print(f"  peak RSS of the country run (any of ours): {peak:,.0f} MB  [wanted < 1,024]")
 
 
