@@ -294,9 +294,13 @@ def save_state(folder: Path, st: ForecastState) -> Path:
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    try:  # another run may have switched the pointer since: never delete its state
+        current = json.loads((folder / _POINTER).read_text(encoding="utf-8"))["state"]
+    except (OSError, ValueError, KeyError):
+        current = name
     for old in folder.iterdir():  # older states and leftovers of killed runs
-        if old.name != name and (old.name.startswith("forecast-")
-                                 or old.name.startswith(".forecast-")):
+        if old.name not in (name, current) and (old.name.startswith("forecast-")
+                                                or old.name.startswith(".forecast-")):
             shutil.rmtree(old, ignore_errors=True)
     return folder / name
 
