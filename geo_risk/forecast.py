@@ -394,13 +394,12 @@ def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
     grid = state.grid
     t = week_of(week)
     all_pos = np.arange(len(grid))
-    X_now, X_prev = s.X_weeks[t], s.X_weeks[t - 1]
-    risk = model.predict_proba(X_now)[:, 1]
-    risk_prev = model.predict_proba(X_prev)[:, 1]
+    X_now = s.X_weeks[t]
+    scores = {w: model.predict_proba(X)[:, 1] for w, X in s.X_weeks.items()}  # each once
+    risk, risk_prev = scores[t], scores[t - 1]
     history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
-                                       "risk": model.predict_proba(X)[:, 1]})
-                         for w, X in s.X_weeks.items()], ignore_index=True) \
-        if config.history_weeks > 1 else None
+                                       "risk": p}) for w, p in scores.items()],
+                        ignore_index=True) if config.history_weeks > 1 else None
     if hasattr(model, "predict_interval"):
         low, high = model.predict_interval(X_now)
     else:

@@ -287,11 +287,13 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
 
 
-def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
+def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = None
+               ) -> CellGrid:
     """Cells covering the boundaries plus any cell holding a placed event.
 
     Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
-    table spread over each unit's cells by area.
+    table spread over each unit's cells by area. With ``state_dir`` the raster's zonal sums are
+    kept there and reused while the raster and the cells are the same.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
     inc = inputs.incidents
@@ -303,7 +305,13 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     population = np.full(len(cells), np.nan)
     pop = config.population
     if pop is not None:
-        if _is_raster(pop.path):
+        if _is_raster(pop.path) and state_dir is not None:
+            from .state import cached_population
+
+            population = cached_population(
+                state_dir, path=pop.path, cells=cells,
+                compute=lambda: population_per_cell(path=pop.path, cells=cells))
+        elif _is_raster(pop.path):
             population = population_per_cell(path=pop.path, cells=cells)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
@@ -349,12 +357,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     if week is None:
         week = config.forecast_week or (inputs.incidents["date"].max() + pd.Timedelta(days=7))
     week = monday_of(pd.Timestamp(week))
-    grid = build_grid(config, inputs)
+    state_dir = _forecast_state(config) if use_state else None
+    grid = build_grid(config, inputs, state_dir=state_dir)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
     fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
                   restrictions=inputs.restrictions, bases=inputs.bases, week=week,
                   config=config.model, admin_names=names, min_count=config.min_count,
-                  progress=progress, state_dir=_forecast_state(config) if use_state else None)
+                  progress=progress, state_dir=state_dir)
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)

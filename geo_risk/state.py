@@ -34,6 +34,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -344,3 +345,50 @@ def load_state(folder: Path) -> tuple[ForecastState | None, str]:
                              snapshot=snap, parts=parts, model=model), ""
     except (OSError, KeyError, ValueError, TypeError) as e:
         return None, f"the saved state could not be read ({type(e).__name__}: {e}); rebuilt"
+
+
+def cached_population(folder: Path, *, path: Path, cells: np.ndarray,
+                      compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """People per cell from a raster, kept in the state folder for the next run.
+
+    Keyed by the sha256 of the raster (and its sidecar files), the cells and the versions, so
+    a changed raster or grid is counted again; the zonal sums are otherwise the same every week.
+
+    Parameters
+    ----------
+    folder
+        The state folder.
+    path
+        The population raster.
+    cells
+        The grid's H3 cells (``uint64``).
+    compute
+        Counts the people per cell when nothing matching is cached.
+
+    Returns
+    -------
+    numpy.ndarray
+        People per cell, aligned with ``cells``.
+    """
+    from .manifest import data_files
+    from .readers.tabular import file_sha256
+
+    key = _sha(*(file_sha256(f) for f in data_files(Path(path))), np.asarray(cells, np.uint64),
+               json.dumps(_versions(), sort_keys=True))
+    target = folder / f"population-{key[:40]}.npy"
+    if target.is_file():
+        try:
+            cached = np.load(target, allow_pickle=False)
+            if cached.shape == (len(cells),):
+                return cached
+        except (OSError, ValueError):
+            pass
+    out = np.asarray(compute(), dtype=np.float64)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{target.name}.{os.getpid()}.npy"
+    np.save(tmp, out)
+    os.replace(tmp, target)
+    for old in folder.glob("population-*.npy"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    return out

@@ -20,7 +20,7 @@ from geo_risk.pipeline import Inputs, WeeklyResult, load_inputs, run_week
 from geo_risk.state import load_state, state_folder
 
 WEEK = week_of("2024-07-01")  # week % 4 == 3: the week before shares its retraining week
-SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset"]
+SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset", "population"]
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +51,7 @@ def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) 
     again = _run(cfg, inputs, WEEK, tmp_path)
     assert again.model["state"]["used"] and again.model["state"]["model_reused"]
     assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
+    assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
     _same_grid(again, _run(cfg, inputs, WEEK, None))
     # a retraining week from the saved state: rows reused, scorer trained afresh
     retrain = _run(cfg, inputs, WEEK + 1, tmp_path)
