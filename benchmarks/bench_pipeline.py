@@ -17,6 +17,11 @@ fresh subprocess so the peak memory of one does not leak into the other:
   ``h3.cell_to_boundary`` per cell, and a folium map with one ``GeoJson`` feature per hex of the
   grid (``GeoJsonTooltip``, ``style_function``) plus the admin boundaries.
 
+Then (unless ``--no-state``) last week's job on a copy of the scenario without the forecast
+week's incident rows, saving a state folder, and this week's job on the full file from that
+state (``run_week(use_state=True)``), ``--repeats`` times; and the issue-15 targets: first
+run vs naive (>= 1.0x wanted), next week with the state (< 5 s), peak RSS (< 1 GB), CPU seconds.
+
 The naive run does far less (no validation, no consultations/restrictions/population, no
 model: only a 4-week count): it is a floor for the hand-written approach, not its equal.
 
