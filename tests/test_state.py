@@ -3,14 +3,17 @@ state that no longer matches the inputs or the configuration is rebuilt, never r
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 from conftest import write_mini_scenario
 
+from geo_risk.cli import main
 from geo_risk.config import load_config, parse_config
 from geo_risk.errors import ConfigError
 from geo_risk.features import week_of, week_start
@@ -129,3 +132,19 @@ def test_state_dir_defaults_next_to_the_config_and_is_checked(tmp_path: Path) ->
     with pytest.raises(ConfigError, match="retrain_every_weeks"):
         parse_config({**base, "model": {"retrain_every_weeks": 0}}, base_dir=tmp_path,
                      check_files=False)
+
+
+def test_cli_run_keeps_state_next_to_the_config_unless_no_state(tmp_path: Path) -> None:
+    cfg = write_mini_scenario(tmp_path / "inputs")
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('kind = "conflictology"\n')  # the [model] table ends the file; fast
+    args = ["run", "--config", str(cfg), "--week", "2024-07-01", "--no-map"]
+    r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--no-state"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "inputs" / ".geo-risk").exists()
+    r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "inputs" / ".geo-risk" / "forecast" / "current.json").is_file()
+    record = json.loads((tmp_path / "b" / "run.json").read_text(encoding="utf-8"))
+    assert record["model"]["state"]["saved"] and not record["model"]["state"]["used"]
