@@ -359,6 +359,8 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
             info_state["saved"] = True
         except TypeError:  # a scorer from a custom model_factory that cannot be saved
             info_state["reason"] += "; not saved (the scorer cannot be stored)"
+        except OSError as e:  # a read-only or full disk must not stop the weekly run
+            info_state["reason"] += f"; not saved ({e})"
     return _score(state, s, model, meta, config=config, admin_names=admin_names,
                   min_count=min_count, week=week, info_state=info_state)
 

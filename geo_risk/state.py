@@ -384,11 +384,14 @@ def cached_population(folder: Path, *, path: Path, cells: np.ndarray,
         except (OSError, ValueError):
             pass
     out = np.asarray(compute(), dtype=np.float64)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{target.name}.{os.getpid()}.npy"
-    np.save(tmp, out)
-    os.replace(tmp, target)
-    for old in folder.glob("population-*.npy"):
-        if old != target:
-            old.unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{target.name}.{os.getpid()}.npy"
+        np.save(tmp, out)
+        os.replace(tmp, target)
+        for old in folder.glob("population-*.npy"):
+            if old != target:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only or full disk: counted again next week, nothing worse
+        pass
     return out
