@@ -346,23 +346,30 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
         "retrained_week": str(week_start(plan.train).date()), "saved": False}
     if state_dir is not None and s.snapshot is not None and (
-            saved is None or plan.week >= saved.data_week):
-        try:
-            saved_model = st.SavedModel(trained_week=plan.train,
-                                        validation_weeks=plan.validation, estimator=model,
-                                        meta=meta)
-            st.save_state(state_dir, st.ForecastState(
-                key=key, start_week=plan.start, data_week=plan.week,
-                fingerprint=fingerprint(plan.week), snapshot=s.snapshot,
-                parts={w: p for w, p in s.parts.items() if w < s.snapshot.week},
-                model=saved_model))
-            info_state["saved"] = True
-        except TypeError:  # a scorer from a custom model_factory that cannot be saved
-            info_state["reason"] += "; not saved (the scorer cannot be stored)"
-        except OSError as e:  # a read-only or full disk must not stop the weekly run
-            info_state["reason"] += f"; not saved ({e})"
+            saved is None or plan.week >= saved.data_week):  # never over a later week's
+        _save(state_dir, plan, s, key=key, fingerprint=fingerprint(plan.week), model=model,
+              meta=meta, info_state=info_state)
     return _score(state, s, model, meta, config=config, admin_names=admin_names,
                   min_count=min_count, week=week, info_state=info_state)
+
+
+def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], fingerprint: str,
+          model: Any, meta: dict[str, Any], info_state: dict[str, Any]) -> None:
+    """Save the state for the next run; say in ``info_state`` whether it was saved."""
+    from . import state as st
+
+    try:
+        saved_model = st.SavedModel(trained_week=plan.train, validation_weeks=plan.validation,
+                                    estimator=model, meta=meta)
+        st.save_state(state_dir, st.ForecastState(
+            key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
+            snapshot=s.snapshot, parts={w: p for w, p in s.parts.items()
+                                        if w < s.snapshot.week}, model=saved_model))
+        info_state["saved"] = True
+    except TypeError:  # a scorer from a custom model_factory that cannot be saved
+        info_state["reason"] += "; not saved (the scorer cannot be stored)"
+    except OSError as e:  # a read-only or full disk must not stop the weekly run
+        info_state["reason"] += f"; not saved ({e})"
 
 
 def _train(s: _Stream, plan: Plan, config: ModelConfig,
