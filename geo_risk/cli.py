@@ -91,7 +91,7 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
 
 
 def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool, *,
-         wait_s: float = 0.0, keep: tuple[str, ...] = ()) -> None:
+         wait_s: float = 0.0, keep: tuple[str, ...] = (), use_state: bool = False) -> None:
     from .config import load_config
     from .outdir import output_lock
     from .outputs import write_outputs
@@ -105,7 +105,13 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         ctx.say(f"reading inputs named in {config_path}")
         inputs = load_inputs(config)
         ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
-        result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+        result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1,
+                          use_state=use_state)
+        done: dict[str, Any] = result.model.get("state") or {}
+        if use_state:
+            ctx.say(f"state: {'used' if done.get('used') else 'rebuilt'} "
+                    f"({done.get('reason', '')}); scorer "
+                    f"{'reused' if done.get('model_reused') else 'trained'}")
         ctx.say("writing outputs")
         paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
     _summary(ctx, result, paths)
@@ -135,16 +141,18 @@ def _outside(n: int) -> str:
 @click.option("--no-map", is_flag=True, help="Skip map.html.")
 @click.option("--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Seconds to wait when another run is writing the same --out folder.")
+@click.option("--no-state", is_flag=True, help="Ignore the state folder (.geo-risk next to "
+              "the config, or state_dir): rebuild everything and save nothing.")
 @click.pass_obj
 @_user_errors
 def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
-        wait_s: float) -> None:
+        wait_s: float, no_state: bool) -> None:
     """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv.
 
     The outputs replace --out only when all are written; the run before is kept as
     OUT.previous.
     """
-    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s)
+    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s, use_state=not no_state)
 
 
 @main.command()

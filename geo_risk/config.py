@@ -87,6 +87,9 @@ class ModelConfig:
     #: Recent weeks on which every model is scored out of sample before the week is served;
     #: with kind "model" the week is scored by whichever did best there (0 = no check).
     validation_weeks: int = 13
+    #: The scorer is retrained (and validated) in weeks that are multiples of this many weeks
+    #: and reused until then (see geo_risk.forecast.Plan); 1 = every week.
+    retrain_every_weeks: int = 4
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class RunConfig:
     gazetteer_min_similarity: float = 0.8
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
+    state_dir: Path | None = None
 
 
 _TOP_KEYS = {
@@ -203,6 +208,7 @@ _TOP_KEYS = {
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
     "sensitive_columns", "gazetteer_min_similarity",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
+    "state_dir",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -377,6 +383,14 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 kw[key] = value
     if "title" in raw:
         kw["title"] = str(raw["title"])
+    if "state_dir" in raw:
+        sd = raw["state_dir"]
+        if not isinstance(sd, str) or not sd.strip():
+            c.add("state_dir", "must be a folder path (relative paths start at the config "
+                  "folder), e.g. state_dir = \".geo-risk\".")
+        else:
+            p = Path(sd).expanduser()
+            kw["state_dir"] = p if p.is_absolute() else base_dir / p
     if "synthetic" in raw:
         kw["synthetic"] = bool(raw["synthetic"])
     if "forecast_week" in raw:
@@ -401,7 +415,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks",
+                 "retrain_every_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -420,7 +435,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
                             ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26),
-                            ("validation_weeks", 0, 104)):
+                            ("validation_weeks", 0, 104), ("retrain_every_weeks", 1, 52)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:
