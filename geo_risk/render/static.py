@@ -48,18 +48,20 @@ from PIL.PngImagePlugin import PngInfo
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render.coverage import simplify_coverage
 from geo_risk.render.layers import TOP_PRIORITIES, bases_in_week
-from geo_risk.render.map import (
-    BOUNDARY_SIMPLIFY_DEG,
-    LEVEL_COLOURS,
-    NO_DATA_COLOUR,
-    RISK_BREAKS,
-    RISK_COLOURS,
-    _cells_array,
+from geo_risk.render.map_checks import _cells_array
+from geo_risk.render.map_encode import (
     _outline,
     _polygon_parts,
     _wkb_array_to_shapely,
     format_probability,
     quantise_probability,
+)
+from geo_risk.render.map_style import (
+    BOUNDARY_SIMPLIFY_DEG,
+    LEVEL_COLOURS,
+    NO_DATA_COLOUR,
+    RISK_BREAKS,
+    RISK_COLOURS,
 )
 
 __all__ = [

@@ -1,0 +1,303 @@
+"""What the maps draw at country zoom: coarser display cells and classes that follow the data.
+
+On a real, sparse country nearly every cell has the same tiny probability and the few hot
+cells are specks: a map coloured cell by cell in absolute classes is one pale colour. Both
+maps therefore
+
+* aggregate the grid to **display tiers**, the H3 parents of the cells at up to
+  :data:`TIER_DEPTH` coarser resolutions. A parent's value is the **sum of its cells'
+  probabilities** (the expected number of cells with an incident, about the expected
+  incidents while probabilities are small); parents have (nearly) equal areas, so the sum is
+  a density. With fixed classes a parent shows its **highest cell probability** instead, so
+  absolute classes keep their meaning. ``map.js`` and :mod:`geo_risk.render.static` pick the
+  tier by the size a display cell has on screen (:func:`pick_tier`, :data:`TIER_MIN_PX`): the
+  whole map at country zoom, full resolution once cells are big enough to see;
+* colour by **data classes** (:func:`relative_breaks`): cut points at the values above which
+  lie the top 1 %, 3 %, 10 %, 25 % and 50 % of the mapped area this week (tied values are
+  never split, so a class can hold more). A sparse country and a dense one both read at a
+  glance; the legend gives the absolute values of each cut and the share of the area each
+  class covers. ``classes="fixed"`` keeps the absolute probability classes of
+  :data:`~geo_risk.render.map_style.RISK_BREAKS`;
+* mark the **hot cells** (:func:`hot_cells`): the highest-probability cells, drawn as markers
+  at every zoom, so a single hot cell never disappears into its parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import h3ronpy
+import h3ronpy.vector as h3v
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import shapely
+
+from geo_risk.errors import Problem, ValidationError
+from geo_risk.render.map_encode import quantise_probability
+from geo_risk.render.map_style import RISK_BREAKS, RISK_COLOURS
+
+__all__ = [
+    "CLASS_MODES",
+    "HOT_CELLS",
+    "RELATIVE_COLOURS",
+    "RELATIVE_SHARES",
+    "TIER_DEPTH",
+    "TIER_MIN_PX",
+    "FULL_MIN_PX",
+    "Classes",
+    "Tier",
+    "build_tiers",
+    "cell_width_km",
+    "hot_cells",
+    "pick_tier",
+    "quantise_expected",
+    "relative_breaks",
+]
+
+#: ``"data"``: classes from this week's distribution; ``"fixed"``: absolute probabilities.
+CLASS_MODES = ("data", "fixed")
+#: Top shares of the mapped area that bound the data classes (darkest class first).
+RELATIVE_SHARES = (0.01, 0.03, 0.10, 0.25, 0.50)
+#: Data-class colours, palest (the lowest class) to darkest; the same ramp as the fixed classes.
+RELATIVE_COLOURS = ("#fff7d1", "#fed070", "#f88b3a", "#ec5f2e", "#d3362b", "#6b0a2e")
+#: Display tiers go down to this many resolutions below the grid's.
+TIER_DEPTH = 4
+#: A tier is kept only with at least this many display cells, and at most this many (a finer
+#: tier would make the file big and the first paint slow; the map then goes to full resolution).
+TIER_MIN_ITEMS, TIER_MAX_ITEMS = 6, 60_000
+#: A coarse display cell must be at least this wide on screen (px) to be used at a zoom ...
+TIER_MIN_PX = 24.0
+#: ... and full-resolution cells are drawn once they are this wide.
+FULL_MIN_PX = 10.0
+#: Number of hot cells marked at every zoom.
+HOT_CELLS = 15
+
+
+def quantise_expected(x: np.ndarray) -> np.ndarray:
+    """Round non-negative sums to two significant digits, in units of 1e-4 (int64; NaN -> -1).
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Sums of probabilities (may exceed 1).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
+    arr = np.asarray(x, dtype="float64")
+    units = np.nan_to_num(arr, nan=0.0) * 1e4
+    with np.errstate(divide="ignore"):
+        digits = np.floor(np.log10(np.maximum(units, 1.0)))
+    step = 10.0 ** np.maximum(digits - 1, 0)
+    out = np.round(units / step) * step
+    return np.where(np.isnan(arr), -1, out).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Class cut points (in the units of the values they classify) and their colours.
+
+    ``breaks[i]`` is the lower bound of class ``i + 1``; ``shares[i]`` the share of the
+    mapped area in class ``i`` this week (data classes only, else empty).
+    """
+
+    mode: str
+    breaks: tuple[int, ...]
+    colours: tuple[str, ...]
+    shares: tuple[float, ...] = ()
+
+    def classify(self, values: np.ndarray) -> np.ndarray:
+        """Class of each value (``-1`` for missing, i.e. negative, values), as ``map.js``."""
+        v = np.asarray(values, dtype=np.int64)
+        cls = np.searchsorted(np.asarray(self.breaks, dtype=np.int64), v, side="right")
+        return np.where(v < 0, -1, cls)
+
+
+def fixed_classes() -> Classes:
+    """The absolute probability classes (units of 1e-4)."""
+    return Classes("fixed", tuple(round(b * 1e4) for b in RISK_BREAKS), RISK_COLOURS)
+
+
+def relative_breaks(*, values: np.ndarray, weights: np.ndarray | None = None,
+                    shares: Sequence[float] = RELATIVE_SHARES) -> Classes:
+    """Data classes: cut points above which lie the top ``shares`` of the area.
+
+    Parameters
+    ----------
+    values : numpy.ndarray of int
+        Quantised values (negative = missing, ignored).
+    weights : numpy.ndarray, optional
+        Area of each value's display cell (default: equal areas).
+    shares : sequence of float
+        Top shares of the area, increasing (default :data:`RELATIVE_SHARES`).
+
+    Returns
+    -------
+    Classes
+        At most ``len(shares) + 1`` classes. Ties are never split: a cut falling inside a run
+        of equal values is moved to that value, and cuts at the lowest value are dropped, so
+        every class holds some area; the lowest class always takes the palest colour.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    w = np.ones(v.size) if weights is None else np.asarray(weights, dtype="float64")
+    ok = v >= 0
+    v, w = v[ok], w[ok]
+    if v.size == 0:
+        return Classes("data", (), RELATIVE_COLOURS[:1], (1.0,))
+    order = np.argsort(-v, kind="stable")
+    cum = np.cumsum(w[order]) / w.sum()
+    pos = np.searchsorted(cum, np.asarray(shares, dtype="float64") - 1e-12, side="left")
+    cuts = v[order][np.minimum(pos, v.size - 1)]
+    breaks = np.unique(cuts[cuts > v.min()])
+    n = breaks.size + 1
+    colours = (RELATIVE_COLOURS[0], *RELATIVE_COLOURS[len(RELATIVE_COLOURS) - n + 1:])
+    cls = np.searchsorted(breaks, v, side="right")
+    area = np.bincount(cls, weights=w, minlength=n) / w.sum()
+    return Classes("data", tuple(int(b) for b in breaks), colours,
+                   tuple(round(float(a), 4) for a in area))
+
+
+def cell_width_km(resolution: int) -> float:
+    """Typical width (km) of an H3 cell at ``resolution`` (from its average area)."""
+    area = 4.357449416078383e6 / 7.0**resolution  # mean hexagon area, km2 (res 0 = 4.36 M)
+    return float(np.sqrt(2 * area / np.sqrt(3)))  # flat-to-flat width of a regular hexagon
+
+
+def pick_tier(*, tiers: Sequence[int], resolution: int, km_per_px: float) -> int:
+    """The display resolution for a map scale (what ``map.js`` does on every zoom).
+
+    Full resolution once its cells are :data:`FULL_MIN_PX` wide; else the finest tier whose
+    cells are :data:`TIER_MIN_PX` wide; else the coarsest tier.
+
+    Parameters
+    ----------
+    tiers : sequence of int
+        Available coarse resolutions.
+    resolution : int
+        The grid's resolution.
+    km_per_px : float
+        Map scale.
+
+    Returns
+    -------
+    int
+        A resolution, ``resolution`` itself for full resolution.
+    """
+    if not tiers or cell_width_km(resolution) / km_per_px >= FULL_MIN_PX:
+        return resolution
+    for r in sorted(tiers, reverse=True):
+        if cell_width_km(r) / km_per_px >= TIER_MIN_PX:
+            return r
+    return min(tiers)
+
+
+@dataclass(frozen=True)
+class Tier:
+    """One coarse display tier: parent cells and their values this week and past weeks."""
+
+    resolution: int
+    parents: np.ndarray  # uint64, sorted
+    value: np.ndarray  # quantised: sum of probabilities (data) or highest probability (fixed)
+    hist: np.ndarray  # weeks x parents, same units; -1 missing
+    top: np.ndarray  # highest cell probability (quantised) this week
+    top_cell: np.ndarray  # row of the grid holding that cell
+    n_cells: np.ndarray  # grid cells in each parent
+    classes: Classes
+
+
+def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolution: int,
+                mode: str) -> list[Tier]:
+    """Aggregate the grid to each useful coarse resolution (coarsest first).
+
+    Parameters
+    ----------
+    cells : numpy.ndarray of uint64
+        Grid cells at ``resolution``.
+    risk : numpy.ndarray of float
+        Probability of each cell this week.
+    hist : numpy.ndarray of int64
+        Past weeks x cells, quantised probabilities (-1 missing).
+    resolution : int
+        The cells' resolution.
+    mode : str
+        ``"data"`` or ``"fixed"`` (see the module notes).
+
+    Returns
+    -------
+    list of Tier
+        Tiers with between ``TIER_MIN_ITEMS`` and ``TIER_MAX_ITEMS`` display cells.
+    """
+    if mode not in CLASS_MODES:
+        raise ValidationError([Problem("map", f"classes must be one of {list(CLASS_MODES)}",
+                                       column="classes")])
+    out: list[Tier] = []
+    for r in range(max(0, resolution - TIER_DEPTH), resolution):
+        parent = np.asarray(h3ronpy.change_resolution(cells, r)).astype(np.uint64)
+        parents, inv = np.unique(parent, return_inverse=True)
+        if not TIER_MIN_ITEMS <= parents.size <= TIER_MAX_ITEMS:
+            continue
+        inv = inv.ravel()
+        n_cells = np.bincount(inv, minlength=parents.size)
+        order = np.lexsort((-risk, inv))  # per parent, its highest cell first
+        first = np.r_[0, np.cumsum(n_cells)[:-1]]
+        top_cell = order[first]
+        top = quantise_probability(risk[top_cell])
+        if mode == "data":
+            value = quantise_expected(np.bincount(inv, weights=risk, minlength=parents.size))
+            past = np.where(hist < 0, 0, hist) / 1e4
+            miss = np.stack([np.bincount(inv, weights=(h < 0), minlength=parents.size)
+                             for h in hist]) if hist.size else np.zeros((0, parents.size))
+            hv = np.stack([quantise_expected(np.bincount(inv, weights=p, minlength=parents.size))
+                           for p in past]) if hist.size else np.zeros((0, parents.size), np.int64)
+            hv = np.where(miss == n_cells, -1, hv)  # a week with no value for any of its cells
+            classes = relative_breaks(values=value, weights=n_cells)
+        else:
+            value = top
+            hv = np.full((hist.shape[0], parents.size), -1, dtype=np.int64)
+            for w in range(hist.shape[0]):  # one vectorised pass per past week (<= 26)
+                np.maximum.at(hv[w], inv, hist[w])
+            classes = fixed_classes()
+        out.append(Tier(r, parents, value, hv.astype(np.int64), top, top_cell, n_cells, classes))
+    return out
+
+
+def tier_polygons(tier: Tier) -> np.ndarray:
+    """One hexagon per display cell (shapely polygons, in ``tier.parents`` order)."""
+    wkb = h3v.cells_to_wkb_polygons(tier.parents)
+    return np.asarray(shapely.from_wkb(pa.array(wkb).to_numpy(zero_copy_only=False)))
+
+
+def hot_cells(*, risk: np.ndarray, n: int = HOT_CELLS) -> np.ndarray:
+    """Rows of the ``n`` highest-probability cells, highest first.
+
+    Only cells clearly above the country's typical cell are hot: above the median and above
+    the 99th percentile's half, so a flat map marks none.
+
+    Parameters
+    ----------
+    risk : numpy.ndarray
+        Probability per cell.
+    n : int
+        At most this many.
+
+    Returns
+    -------
+    numpy.ndarray of int64
+    """
+    r = np.asarray(risk, dtype="float64")
+    if r.size == 0:
+        return np.empty(0, dtype=np.int64)
+    k = min(n, r.size)
+    top = np.argpartition(-r, k - 1)[:k]
+    top = top[np.argsort(-r[top], kind="stable")]
+    floor = max(float(np.median(r)), 0.5 * float(np.quantile(r, 0.99)))
+    return top[r[top] > floor].astype(np.int64)
+
+
+def unit_expected(*, grid: pd.DataFrame, risk: np.ndarray) -> pd.Series:
+    """Sum of cell probabilities per ``admin_pcode`` (the units' expected incident cells)."""
+    return pd.Series(risk, index=grid["admin_pcode"].astype("string").to_numpy()).groupby(
+        level=0).sum()
