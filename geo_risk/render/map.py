@@ -84,6 +84,7 @@ from geo_risk.render.map_style import (
     RISK_BREAKS,
     RISK_COLOURS,
 )
+from geo_risk.render.map_tiers import display_payload
 from geo_risk.render.templating import Markup, escape, render
 
 __all__ = [
@@ -167,8 +168,13 @@ def _grid_payload(
     cells: np.ndarray,
     meta: MapMeta,
     history: pd.DataFrame | None,
-) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, np.ndarray]:
-    """Group, dissolve and encode the grid; also the under-engaged and restricted outlines."""
+) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, np.ndarray, np.ndarray,
+           np.ndarray]:
+    """Group, dissolve and encode the grid; also the under-engaged and restricted outlines.
+
+    Also returns the past weeks' quantised probabilities (weeks x cells) and each cell's index
+    in the page's admin table, for the display tiers.
+    """
     n = len(grid)
     cols: dict[str, np.ndarray] = {}
     tables: dict[str, list[str]] = {}
@@ -269,7 +275,8 @@ def _grid_payload(
         }
 
     bounds_xy = shapely.get_coordinates(polygons) if len(polygons) else np.zeros((0, 2))
-    return payload, overlay("under"), overlay("restricted"), bounds_xy
+    return (payload, overlay("under"), overlay("restricted"), bounds_xy, hist,
+            cols["admin"])
 
 
 
@@ -321,13 +328,13 @@ def _history_matrix(
 
 
 
-def _scales() -> dict[str, Any]:
+def _scales(full: dict[str, Any]) -> dict[str, Any]:
     return {
         "risk": {
-            "breaks": [round(b * 1e4) for b in RISK_BREAKS],
-            "colours": list(RISK_COLOURS),
+            **full,
             "title": "Risk probability",
-            "unit": "probability of \u22651 incident next week",
+            "unit": "probability of \u22651 incident next week"
+            + (" (classes from this week's cells)" if full["mode"] == "data" else ""),
         },
         "change": {
             "breaks": [round(b * 100) for b in CHANGE_BREAKS_PP],
@@ -364,6 +371,7 @@ def render_map(
     basemap_attribution: str | None = None,
     base_reach_km: float | None = None,
     network_reach: bool = False,
+    classes: str = "data",
 ) -> str:
     """Render the weekly risk map as one self-contained HTML page.
 
@@ -405,6 +413,12 @@ def render_map(
     network_reach : bool
         Reach is measured along a road network: draw it as the outline of the grid's
         ``access_status == "reachable"`` cells instead of circles.
+    classes : {"data", "fixed"}
+        ``"data"`` (default): colour classes from this week's distribution (the top 1 %, 3 %,
+        10 %, 25 % and 50 % of the area), absolute values in the legend and tooltips;
+        ``"fixed"``: the absolute probability classes (:data:`RISK_BREAKS`). At country zoom
+        the grid is drawn as coarser H3 parents (:mod:`geo_risk.render.map_tiers`) and the
+        hottest cells are marked at every zoom.
 
     Returns
     -------
@@ -424,7 +438,11 @@ def render_map(
     resolution = int(meta.h3_resolution)
     grid, cells = _prepare_grid(grid, resolution)
     scale = _coord_scale(resolution)
-    grid_payload, under, restricted, grid_xy = _grid_payload(grid, cells, meta, history)
+    grid_payload, under, restricted, grid_xy, hist, admin = _grid_payload(
+        grid, cells, meta, history)
+    display = display_payload(
+        cells=cells, risk=pd.to_numeric(grid["risk"]).to_numpy(dtype="float64"), hist=hist,
+        admin=admin, resolution=resolution, mode=classes, scale=scale)
     bounds_payload, bounds_xy = _boundaries_payload(boundaries, scale)
     restr_payload = (
         None if restrictions is None else _restrictions_payload(restrictions, meta.week, scale)
@@ -456,7 +474,8 @@ def render_map(
             [round(float(north), 4), round(float(east), 4)],
         ],
         "scale": scale,
-        "scales": _scales(),
+        "scales": _scales(display["full"]),
+        "display": display,
         "colours": {
             "trend": _category_scale(grid_payload["tables"].get("trend", []), _KNOWN_TREND),
             "status": _category_scale(grid_payload["tables"].get("status", []), _KNOWN_ENGAGEMENT),
@@ -499,6 +518,7 @@ def write_map(
     basemap_attribution: str | None = None,
     base_reach_km: float | None = None,
     network_reach: bool = False,
+    classes: str = "data",
 ) -> Path:
     """Render the map (see :func:`render_map`) and write it as UTF-8.
 
@@ -508,7 +528,7 @@ def write_map(
         Output file, e.g. ``out/map.html``; parent folders are created.
     grid, boundaries, meta, restrictions, bases, history, basemap_url, basemap_attribution
         As for :func:`render_map`.
-    base_reach_km, network_reach
+    base_reach_km, network_reach, classes
         As for :func:`render_map`.
 
     Returns
@@ -527,6 +547,7 @@ def write_map(
         basemap_attribution=basemap_attribution,
         base_reach_km=base_reach_km,
         network_reach=network_reach,
+        classes=classes,
     )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,25 @@ def _reach_outline(grid: pd.DataFrame, cells: np.ndarray, scale: int) -> dict[st
 
 
 
+def _outside_mask(parts: np.ndarray, scale: int) -> dict[str, Any] | None:
+    """The world outside the units, as one polygon with the units' outline as holes.
+
+    Coarse display cells (H3 parents) overhang the border; the page paints this mask in the
+    background colour over them, so the country keeps its shape at every zoom.
+    """
+    if len(parts) == 0:
+        return None
+    try:
+        inside = shapely.coverage_union_all(parts)  # simplified as one coverage: edges shared
+    except shapely.errors.GEOSException:  # not a clean coverage (overlapping units)
+        inside = shapely.union_all(shapely.make_valid(parts))
+    holes = [p.exterior for p in shapely.get_parts(inside) if p.geom_type == "Polygon"]
+    if not holes:
+        return None
+    world = shapely.Polygon(shapely.box(-180, -85, 180, 85).exterior, holes)
+    return _encode_shapes(np.array([world], dtype=object), np.zeros(1, dtype=np.int64), 1, scale)
+
+
 def _boundaries_payload(
     boundaries: gpd.GeoDataFrame, scale: int
 ) -> tuple[dict[str, Any] | None, np.ndarray]:
@@ -69,6 +88,7 @@ def _boundaries_payload(
         "label": [
             None if np.isnan(x) else [round(float(y), 4), round(float(x), 4)] for x, y in label_xy
         ],
+        "mask": _outside_mask(parts, scale),
     }
     for col, key, known in (("level", "level", LEVEL_COLOURS),
                             ("engagement_status", "engagement", _KNOWN_ENGAGEMENT)):

@@ -7,11 +7,12 @@ maps therefore
 * aggregate the grid to **display tiers**, the H3 parents of the cells at up to
   :data:`TIER_DEPTH` coarser resolutions. A parent's value is the **sum of its cells'
   probabilities** (the expected number of cells with an incident, about the expected
-  incidents while probabilities are small); parents have (nearly) equal areas, so the sum is
-  a density. With fixed classes a parent shows its **highest cell probability** instead, so
-  absolute classes keep their meaning. ``map.js`` and :mod:`geo_risk.render.static` pick the
-  tier by the size a display cell has on screen (:func:`pick_tier`, :data:`TIER_MIN_PX`): the
-  whole map at country zoom, full resolution once cells are big enough to see;
+  incidents while probabilities are small), coloured as a density (per 1,000 km² of mapped
+  cells, so a parent cut by the border compares fairly). With fixed classes a parent shows
+  its **highest cell probability** instead, so absolute classes keep their meaning.
+  ``map.js`` and :mod:`geo_risk.render.static` pick the tier by the size a display cell has
+  on screen (:func:`pick_tier`, :data:`TIER_MIN_PX`): the whole map at country zoom, full
+  resolution once cells are big enough to see;
 * colour by **data classes** (:func:`relative_breaks`): cut points at the values above which
   lie the top 1 %, 3 %, 10 %, 25 % and 50 % of the mapped area this week (tied values are
   never split, so a class can hold more). A sparse country and a dense one both read at a
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import h3ronpy
 import h3ronpy.vector as h3v
@@ -35,7 +37,7 @@ import pyarrow as pa
 import shapely
 
 from geo_risk.errors import Problem, ValidationError
-from geo_risk.render.map_encode import quantise_probability
+from geo_risk.render.map_encode import _encode_shapes, quantise_probability
 from geo_risk.render.map_style import RISK_BREAKS, RISK_COLOURS
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "Classes",
     "Tier",
     "build_tiers",
+    "display_payload",
     "cell_width_km",
     "hot_cells",
     "pick_tier",
@@ -72,7 +75,7 @@ TIER_MIN_PX = 24.0
 #: ... and full-resolution cells are drawn once they are this wide.
 FULL_MIN_PX = 10.0
 #: Number of hot cells marked at every zoom.
-HOT_CELLS = 15
+HOT_CELLS = 10
 
 
 def quantise_expected(x: np.ndarray) -> np.ndarray:
@@ -200,7 +203,8 @@ class Tier:
 
     resolution: int
     parents: np.ndarray  # uint64, sorted
-    value: np.ndarray  # quantised: sum of probabilities (data) or highest probability (fixed)
+    value: np.ndarray  # quantised: expected per 1,000 km2 (data) or highest probability (fixed)
+    total: np.ndarray  # quantised sum of the cells' probabilities this week
     hist: np.ndarray  # weeks x parents, same units; -1 missing
     top: np.ndarray  # highest cell probability (quantised) this week
     top_cell: np.ndarray  # row of the grid holding that cell
@@ -209,7 +213,7 @@ class Tier:
 
 
 def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolution: int,
-                mode: str) -> list[Tier]:
+                mode: str, cell_area_km2: float) -> list[Tier]:
     """Aggregate the grid to each useful coarse resolution (coarsest first).
 
     Parameters
@@ -224,6 +228,8 @@ def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolu
         The cells' resolution.
     mode : str
         ``"data"`` or ``"fixed"`` (see the module notes).
+    cell_area_km2 : float
+        Mean area of a grid cell (for densities).
 
     Returns
     -------
@@ -245,12 +251,15 @@ def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolu
         first = np.r_[0, np.cumsum(n_cells)[:-1]]
         top_cell = order[first]
         top = quantise_probability(risk[top_cell])
+        total = np.bincount(inv, weights=risk, minlength=parents.size)
+        per_1000 = 1000.0 / (n_cells * cell_area_km2)
         if mode == "data":
-            value = quantise_expected(np.bincount(inv, weights=risk, minlength=parents.size))
+            value = quantise_expected(total * per_1000)
             past = np.where(hist < 0, 0, hist) / 1e4
             miss = np.stack([np.bincount(inv, weights=(h < 0), minlength=parents.size)
                              for h in hist]) if hist.size else np.zeros((0, parents.size))
-            hv = np.stack([quantise_expected(np.bincount(inv, weights=p, minlength=parents.size))
+            hv = np.stack([quantise_expected(np.bincount(inv, weights=p, minlength=parents.size)
+                                             * per_1000)
                            for p in past]) if hist.size else np.zeros((0, parents.size), np.int64)
             hv = np.where(miss == n_cells, -1, hv)  # a week with no value for any of its cells
             classes = relative_breaks(values=value, weights=n_cells)
@@ -260,7 +269,8 @@ def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolu
             for w in range(hist.shape[0]):  # one vectorised pass per past week (<= 26)
                 np.maximum.at(hv[w], inv, hist[w])
             classes = fixed_classes()
-        out.append(Tier(r, parents, value, hv.astype(np.int64), top, top_cell, n_cells, classes))
+        out.append(Tier(r, parents, value, quantise_expected(total), hv.astype(np.int64), top,
+                        top_cell, n_cells, classes))
     return out
 
 
@@ -301,3 +311,66 @@ def unit_expected(*, grid: pd.DataFrame, risk: np.ndarray) -> pd.Series:
     """Sum of cell probabilities per ``admin_pcode`` (the units' expected incident cells)."""
     return pd.Series(risk, index=grid["admin_pcode"].astype("string").to_numpy()).groupby(
         level=0).sum()
+
+
+def classes_payload(c: Classes) -> dict[str, Any]:
+    """What ``map.js`` needs to colour and explain a set of classes."""
+    return {"mode": c.mode, "breaks": list(c.breaks), "colours": list(c.colours),
+            "shares": list(c.shares)}
+
+
+def display_payload(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray,
+                    admin: np.ndarray, resolution: int, mode: str, scale: int
+                    ) -> dict[str, Any]:
+    """The page's display tiers, full-resolution classes and hot cells (see module notes).
+
+    Parameters
+    ----------
+    cells, risk, hist, resolution, mode
+        As for :func:`build_tiers`.
+    admin : numpy.ndarray of int
+        Index of each cell's admin unit in the page's admin table.
+    scale : int
+        Vertex quantisation of the page (:func:`geo_risk.render.map_encode._coord_scale`).
+
+    Returns
+    -------
+    dict
+        ``tiers`` (coarsest first), ``full`` (classes of the cell probabilities), ``hot``,
+        ``tierMinPx``, ``fullMinPx``, ``fullWidthKm``.
+    """
+    q = quantise_probability(risk)
+    full = fixed_classes() if mode == "fixed" else relative_breaks(values=q)
+    tiers = []
+    cell_area = float(np.asarray(h3ronpy.cells_area_km2(cells[:1000])).mean())
+    for t in build_tiers(cells=cells, risk=risk, hist=hist, resolution=resolution, mode=mode,
+                         cell_area_km2=cell_area):
+        polys = tier_polygons(t)
+        tiers.append({
+            "res": t.resolution,
+            "widthKm": round(cell_width_km(t.resolution), 3),
+            "areaKm2": round(float(np.asarray(h3ronpy.cells_area_km2(t.parents[:500])).mean()), 1),
+            "shapes": _encode_shapes(polys, np.arange(len(polys)), len(polys), scale),
+            "v": t.value.tolist(),
+            "sum": t.total.tolist(),
+            "hist": [row.tolist() for row in t.hist],
+            "top": t.top.tolist(),
+            "topAdmin": admin[t.top_cell].tolist(),
+            "n": t.n_cells.tolist(),
+            "classes": classes_payload(t.classes),
+        })
+    hot = hot_cells(risk=risk)
+    coords = pa.table(h3v.cells_to_coordinates(cells[hot]))
+    lat = coords.column("lat").to_numpy()
+    lng = coords.column("lng").to_numpy()
+    return {
+        "mode": mode,
+        "tiers": tiers,
+        "full": classes_payload(full),
+        "fullWidthKm": round(cell_width_km(resolution), 3),
+        "tierMinPx": TIER_MIN_PX,
+        "fullMinPx": FULL_MIN_PX,
+        "hot": [{"lat": round(float(a), 5), "lon": round(float(b), 5), "p": int(p),
+                 "admin": int(u)} for a, b, p, u in zip(lat, lng, q[hot], admin[hot],
+                                                        strict=True)],  # <= HOT_CELLS rows
+    }
