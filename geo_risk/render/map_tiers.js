@@ -173,23 +173,14 @@ function geoRiskTiers(ctx) {
     for (var i = C.colours.length - 1; i >= 0; i--) { swatchRow(div, C.colours[i], labels[i]); }
   }
 
-  // Hot cells: markers at every zoom, so one hot cell never vanishes into its parent.
+  // Hot cells: rings at every zoom, so one hot cell never vanishes into its parent. Not
+  // interactive: the cell (or display cell) under the ring has the tooltip.
   var hot = L.featureGroup();
-  (D.hot || []).forEach(function (h, i) {
-    var mk = L.circleMarker([h.lat, h.lon], {
-      renderer: ctx.renderer, radius: 5, color: '#111', weight: 2, fill: true, fillColor: '#ffffff', fillOpacity: 0.25
-    });
-    function hotTip() {
-      var box = ctx.el('div', 'gr-tip-body');
-      var admin = ctx.admins[h.admin] || ['', ''];
-      ctx.add(box, ctx.el('div', 'gr-tip-title', 'Hot cell ' + (i + 1) + ' of ' + D.hot.length));
-      var tb = ctx.add(box, ctx.el('table', 'gr-tip-table'));
-      ctx.row(tb, 'Probability', ctx.fmtProb(h.p), 'gr-tip-prob');
-      ctx.row(tb, 'Admin unit', (admin[1] || 'n/a') + (admin[0] ? ' (' + admin[0] + ')' : ''));
-      return box;
-    }
-    mk.bindTooltip(hotTip, { direction: 'top', offset: [0, -6], className: 'gr-tip', opacity: 1 });
-    hot.addLayer(mk);
+  (D.hot || []).forEach(function (h) {
+    hot.addLayer(L.circleMarker([h.lat, h.lon], {
+      renderer: ctx.renderer, interactive: false, radius: 5, color: '#111', weight: 2,
+      fill: true, fillColor: '#ffffff', fillOpacity: 0.25
+    }));
   });
   var overlay = (D.hot && D.hot.length) ? {
     key: 'hot', label: 'Hot cells (highest probabilities)', on: true, layers: [hot],
