@@ -177,7 +177,7 @@ def draw_hot(ax: Axes, cells: np.ndarray, risk: np.ndarray) -> Line2D | None:
         return None
     t = pa.table(h3v.cells_to_coordinates(cells[hot]))
     ax.scatter(t.column("lng").to_numpy(), t.column("lat").to_numpy(), s=26, marker="o",
-               facecolor="none", edgecolor="#111", linewidth=1.3, zorder=6)
+               facecolor=(1, 1, 1, 0), edgecolor="#111", linewidth=1.3, zorder=6)
     return Line2D([], [], marker="o", linestyle="none", markersize=5.5, markerfacecolor="none",
                   markeredgecolor="#111",
                   label=f"Hot cell (top {hot.size} probabilities)")
