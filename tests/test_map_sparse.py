@@ -21,13 +21,13 @@ import pytest
 import shapely
 from PIL import Image
 
-from geo_risk.render import MapMeta, render_map, write_map
-from geo_risk.render.map_tiers import RELATIVE_COLOURS, hot_cells, pick_tier
+from geo_risk.render import MapMeta, map_tiers, render_map, write_map
+from geo_risk.render.map_tiers import RELATIVE_COLOURS, hot_cells, pick_tier, relative_breaks
 from geo_risk.render.static import draw_map_figure, render_png
 from geo_risk.render.static_risk import top_units
 from geo_risk.synth import generate_scenario
 from geo_risk.synth.spec import ScenarioSpec
-from tests.test_map import data_of
+from tests.test_map import data_of, make_inputs
 
 RES = 7
 VIEW_PX = (1400, 900)
@@ -187,3 +187,35 @@ def test_browser_draws_parents_at_country_zoom_and_cells_when_zoomed_in(
         assert errors == []
     finally:
         page.close()
+
+
+def test_data_classes_never_split_ties_and_the_lowest_class_is_palest() -> None:
+    values = np.r_[np.full(880, 7), np.arange(100, 220)]  # 88% tied at the bottom
+    c = relative_breaks(values=values)
+    cls = c.classify(values)
+    assert len(set(cls[:880])) == 1 and cls[0] == 0  # the tie is one class, the lowest
+    assert c.colours[0] == RELATIVE_COLOURS[0] and c.colours[-1] == RELATIVE_COLOURS[-1]
+    assert c.shares[0] == pytest.approx(0.90)  # the tie and the values below the top-10% cut
+    assert len(c.colours) == len(c.breaks) + 1 >= 3
+
+
+def test_a_large_grid_keeps_single_cell_values_only_where_the_risk_is(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = make_inputs()
+    rng = np.random.default_rng(5)  # every cell its own value: the worst case for grouping
+    inputs["grid"] = inputs["grid"].assign(risk=rng.uniform(0.001, 0.3, len(inputs["grid"])))
+    full = data_of(render_map(**inputs))
+    monkeypatch.setattr(map_tiers, "LARGE_GRID_CELLS", 100)
+    monkeypatch.setattr(map_tiers, "DETAIL_CELLS", 30)
+    data = data_of(render_map(**inputs))
+    g = data["grid"]
+    assert g["nDetail"] == 30 and full["grid"]["nDetail"] == full["grid"]["nCells"]
+    assert len(g["cols"]["cells"]) < len(full["grid"]["cols"]["cells"])  # fewer groups
+    risk = np.asarray(g["cols"]["risk"])
+    cells = np.asarray(g["cols"]["cells"])
+    assert cells[risk >= 0].sum() == 30  # the detailed cells keep their own values
+    # Every other cell keeps its class: -2 - class, as the full grid would colour it.
+    classes = data["scales"]["risk"]
+    low_classes = -2 - risk[risk <= -2]
+    assert low_classes.min() >= 0 and low_classes.max() < len(classes["colours"])
+    assert data["display"]["tiers"] == full["display"]["tiers"]  # parents use every cell

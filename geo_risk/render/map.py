@@ -84,7 +84,7 @@ from geo_risk.render.map_style import (
     RISK_BREAKS,
     RISK_COLOURS,
 )
-from geo_risk.render.map_tiers import display_payload
+from geo_risk.render.map_tiers import collapse_low_cells, display_payload, fine_probability
 from geo_risk.render.templating import Markup, escape, render
 
 __all__ = [
@@ -168,6 +168,7 @@ def _grid_payload(
     cells: np.ndarray,
     meta: MapMeta,
     history: pd.DataFrame | None,
+    classes: str,
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any] | None, np.ndarray, np.ndarray,
            np.ndarray]:
     """Group, dissolve and encode the grid; also the under-engaged and restricted outlines.
@@ -179,7 +180,10 @@ def _grid_payload(
     cols: dict[str, np.ndarray] = {}
     tables: dict[str, list[str]] = {}
 
-    cols["risk"] = quantise_probability(pd.to_numeric(grid["risk"]).to_numpy(dtype="float64"))
+    risk = pd.to_numeric(grid["risk"]).to_numpy(dtype="float64")
+    cols["risk"] = quantise_probability(risk)
+    if classes == "data":  # data classes need more digits than the tooltip shows
+        cols["fine"] = fine_probability(risk)
     for col, short in zip(_PROB_COLUMNS, ("low", "high", "prev"), strict=True):
         if col in grid.columns:
             vals = pd.to_numeric(grid[col], errors="coerce")
@@ -235,7 +239,9 @@ def _grid_payload(
     if history is not None:
         weeks, hist = _history_matrix(history, cells, meta.week)
 
-    key = [cols[k] for k in cols] + list(hist)
+    shown, shown_hist, n_detail = collapse_low_cells(cols=cols, hist=hist, risk=risk,
+                                                     mode=classes)
+    key = [shown[k] for k in shown] + list(shown_hist)
     matrix = np.column_stack(key)
     _, first, inverse, counts = np.unique(
         matrix, axis=0, return_index=True, return_inverse=True, return_counts=True
@@ -247,7 +253,7 @@ def _grid_payload(
     n_groups = len(first)
     shapes = _encode_shapes(polygons, owner, n_groups, scale)
 
-    group_cols = {k: v[first].tolist() for k, v in cols.items()}
+    group_cols = {k: v[first].tolist() for k, v in shown.items()}
     group_cols["cells"] = counts.tolist()
     all_weeks = [*weeks, meta.week]
     week_index = {w: i for i, w in enumerate(all_weeks)}
@@ -260,8 +266,9 @@ def _grid_payload(
             {"date": w.isoformat(), "prev": week_index.get(w - dt.timedelta(days=7), -1)}
             for w in all_weeks
         ],
-        "hist": [row[first].tolist() for row in hist],
+        "hist": [row[first].tolist() for row in shown_hist],
         "nCells": int(n),
+        "nDetail": n_detail,
         "nPolygons": int(len(polygons)),
     }
 
@@ -439,7 +446,7 @@ def render_map(
     grid, cells = _prepare_grid(grid, resolution)
     scale = _coord_scale(resolution)
     grid_payload, under, restricted, grid_xy, hist, admin = _grid_payload(
-        grid, cells, meta, history)
+        grid, cells, meta, history, classes)
     display = display_payload(
         cells=cells, risk=pd.to_numeric(grid["risk"]).to_numpy(dtype="float64"), hist=hist,
         admin=admin, resolution=resolution, mode=classes, scale=scale)

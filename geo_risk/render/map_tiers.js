@@ -47,6 +47,9 @@ function geoRiskTiers(ctx) {
     if (u === undefined || u === null || u < 0) { return 'n/a'; }
     return String(Number((u / 1e4).toPrecision(2)));
   }
+  function fmtFine(u) { // probability in units of 1e-8
+    return String(Number((u / 1e6).toPrecision(2))) + '%';
+  }
   function fmtShare(s) {
     var pct = s * 100;
     return (pct < 1 ? pct.toFixed(1) : pct.toFixed(0)) + '% of the area';
@@ -160,7 +163,7 @@ function geoRiskTiers(ctx) {
         Math.round(T.areaKm2).toLocaleString('en') + ' km\u00b2); zoom in for each cell';
     } else {
       C = ctx.S.risk;
-      fmt = ctx.fmtProb;
+      fmt = D.mode === 'fixed' ? ctx.fmtProb : fmtFine;
       title = ctx.S.risk.title;
       unit = ctx.S.risk.unit;
     }
@@ -187,8 +190,12 @@ function geoRiskTiers(ctx) {
     legend: [{ cls: 'gr-sw-hot', text: 'Hot cell: one of the ' + D.hot.length + ' highest cell probabilities' }]
   } : null;
 
+  function fullClassLabel(c) {
+    return classLabels(ctx.S.risk, D.mode === 'fixed' ? ctx.fmtProb : fmtFine)[c];
+  }
+
   return {
-    update: update, restyle: restyle, legend: legend, overlay: overlay, pick: pick,
+    update: update, fullClassLabel: fullClassLabel, restyle: restyle, legend: legend, overlay: overlay, pick: pick,
     active: function () { return active; },
     activeRes: function () { return active >= 0 ? tiers[active].res : null; }
   };

@@ -51,7 +51,10 @@ __all__ = [
     "Classes",
     "Tier",
     "build_tiers",
+    "collapse_low_cells",
     "display_payload",
+    "full_classes",
+    "fine_probability",
     "cell_width_km",
     "hot_cells",
     "pick_tier",
@@ -76,6 +79,16 @@ TIER_MIN_PX = 24.0
 FULL_MIN_PX = 10.0
 #: Number of hot cells marked at every zoom.
 HOT_CELLS = 10
+
+
+def fine_probability(p: np.ndarray) -> np.ndarray:
+    """Probabilities at two significant digits in units of 1e-8, for data classes.
+
+    :func:`~geo_risk.render.map_encode.quantise_probability` keeps steps of 0.01 percentage
+    points below 1 %: on a sparse map nearly every cell would tie at one step, and data
+    classes could not tell them apart.
+    """
+    return quantise_expected(np.asarray(p, dtype="float64") * 1e4)
 
 
 def quantise_expected(x: np.ndarray) -> np.ndarray:
@@ -340,7 +353,7 @@ def display_payload(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray,
         ``tierMinPx``, ``fullMinPx``, ``fullWidthKm``.
     """
     q = quantise_probability(risk)
-    full = fixed_classes() if mode == "fixed" else relative_breaks(values=q)
+    full, _ = full_classes(risk=risk, mode=mode)
     tiers = []
     cell_area = float(np.asarray(h3ronpy.cells_area_km2(cells[:1000])).mean())
     for t in build_tiers(cells=cells, risk=risk, hist=hist, resolution=resolution, mode=mode,
@@ -374,3 +387,67 @@ def display_payload(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray,
                  "admin": int(u)} for a, b, p, u in zip(lat, lng, q[hot], admin[hot],
                                                         strict=True)],  # <= HOT_CELLS rows
     }
+
+
+def full_classes(*, risk: np.ndarray, mode: str) -> tuple[Classes, np.ndarray]:
+    """Classes of the cells at full resolution and each cell's value in their units."""
+    if mode == "fixed":
+        q = quantise_probability(risk)
+        return fixed_classes(), q
+    fine = fine_probability(risk)
+    return relative_breaks(values=fine), fine
+
+
+#: Grids with more cells than this keep each cell's own values only for the
+#: :data:`DETAIL_CELLS` highest-probability cells (see :func:`collapse_low_cells`) ...
+LARGE_GRID_CELLS = 300_000
+#: ... and this many cells keep their detail.
+DETAIL_CELLS = 40_000
+_KEEP_ON_COLLAPSE = ("admin", "under", "restricted", "status")
+
+
+def collapse_low_cells(*, cols: dict[str, np.ndarray], hist: np.ndarray, risk: np.ndarray,
+                       mode: str) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
+    """For a continent-size grid, keep single-cell values only where the risk is.
+
+    A grid of more than :data:`LARGE_GRID_CELLS` cells keeps every column only for its
+    :data:`DETAIL_CELLS` highest-probability cells. Every other cell keeps its admin unit,
+    engagement status and flags, and its *class* instead of its values: ``risk`` (and each past
+    week) becomes ``-2 - class``, so the page still colours it right and says which class it is
+    in, and neighbouring cells of one class and unit merge into one outline. The file then grows
+    with the detailed cells, not the area (issue 15: a continent in one file of at most 3 MB).
+
+    Parameters
+    ----------
+    cols : dict of str to numpy.ndarray
+        Per-cell columns of the page (``risk`` quantised, ``fine`` in data mode, ...).
+    hist : numpy.ndarray
+        Past weeks x cells (quantised probabilities, -1 missing).
+    risk : numpy.ndarray
+        This week's probabilities.
+    mode : str
+        Class mode.
+
+    Returns
+    -------
+    tuple
+        New columns, new history (the inputs are not modified) and the number of cells kept
+        in detail (all of them for a smaller grid).
+    """
+    n = risk.size
+    if n <= LARGE_GRID_CELLS:
+        return cols, hist, n
+    classes, value = full_classes(risk=risk, mode=mode)
+    detail = np.zeros(n, dtype=bool)
+    detail[np.argpartition(-risk, DETAIL_CELLS - 1)[:DETAIL_CELLS]] = True
+    low = ~detail
+    out = {k: (v if k in _KEEP_ON_COLLAPSE else np.where(low, -1, v)) for k, v in cols.items()}
+    out["risk"] = np.where(low, -2 - classes.classify(value), cols["risk"])
+    if "fine" in out:
+        out["fine"] = np.where(low, -1, cols["fine"])
+    past = hist.copy()
+    if hist.size:
+        past_value = hist if mode == "fixed" else hist * 10_000  # fine units (1e-8)
+        past_cls = np.where(hist < 0, -1, classes.classify(past_value))
+        past[:, low] = np.where(past_cls[:, low] < 0, -1, -2 - past_cls[:, low])
+    return out, past, int(detail.sum())

@@ -30,6 +30,7 @@ from geo_risk.render.map_style import NO_DATA_COLOUR
 from geo_risk.render.map_tiers import (
     Classes,
     build_tiers,
+    fine_probability,
     fixed_classes,
     hot_cells,
     pick_tier,
@@ -84,7 +85,7 @@ def display_for(*, cells: np.ndarray, risk: np.ndarray, resolution: int, mode: s
     r = pick_tier(tiers=[t.resolution for t in tiers], resolution=resolution,
                   km_per_px=km_per_px)
     if r == resolution:
-        q = quantise_probability(risk)
+        q = quantise_probability(risk) if mode == "fixed" else fine_probability(risk)
         classes = fixed_classes() if mode == "fixed" else relative_breaks(values=q)
         polygons = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells))
         return Display(polygons, classes.classify(q), classes, r, True, cell_area)
@@ -99,8 +100,10 @@ def class_labels(d: Display) -> list[str]:
     b = d.classes.breaks
 
     def fmt(u: int) -> str:
-        if d.classes.mode == "fixed" or d.full:
+        if d.classes.mode == "fixed":
             return format_probability(u)
+        if d.full:  # fine probabilities, units of 1e-8
+            return f"{float(f'{u / 1e6:.2g}'):g}%"
         return f"{float(f'{u / 1e4:.2g}'):g}"
 
     out = []
@@ -215,7 +218,7 @@ def draw_callout(ax: Axes, *, b: gpd.GeoDataFrame, top: list[str], cells: np.nda
     near = (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
     if not near.any():
         return None
-    q = quantise_probability(risk)
+    q = quantise_probability(risk) if mode == "fixed" else fine_probability(risk)
     cell_classes = fixed_classes() if mode == "fixed" else relative_breaks(values=q)
     polys = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells[near]))
     d = Display(polys, cell_classes.classify(q[near]), cell_classes, 0, True, 0.0)
