@@ -264,7 +264,7 @@ function geoRiskMap(map, dataElementId) {
   var tiers = geoRiskTiers({
     map: map, data: data, renderer: R, el: el, add: add, row: row, fmtProb: fmtProb,
     classOf: classOf, decodeShapes: decodeShapes, admins: G.admins, S: S, state: state,
-    currentWeek: currentWeek, noData: S.noData, opacity: GRID_OPACITY,
+    currentWeek: currentWeek, noData: S.noData, opacity: GRID_OPACITY, cellAreaKm2: meta.cellAreaKm2,
     weekDate: function () { return weeks[state.week].date; },
     wantsTiers: function () { return state.theme === 'risk'; },
     hover: function (key, content, ll, shape) { showTip(key, content, ll, shape); },

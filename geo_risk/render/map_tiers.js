@@ -68,7 +68,9 @@ function geoRiskTiers(ctx) {
       ctx.row(tb, 'Highest cell probability', ctx.fmtProb(v), 'gr-tip-prob');
     } else {
       if (!past) {
-        ctx.row(tb, 'Expected incidents', fmtExp(T.sum[i]), 'gr-tip-prob');
+        // The sum, from the density (two significant digits) and the mapped area.
+        var sum = Math.round(v * T.n[i] * ctx.cellAreaKm2 / 1000);
+        ctx.row(tb, 'Expected incidents', '\u2248' + fmtExp(sum), 'gr-tip-prob');
         ctx.add(tb, ctx.el('tr', 'gr-tip-unit')).appendChild(
           ctx.el('td', null, 'sum of its cells\u2019 probabilities of \u22651 incident next week')).colSpan = 2;
       }

@@ -215,7 +215,7 @@ class Tier:
     """One coarse display tier: parent cells and their values this week and past weeks."""
 
     resolution: int
-    parents: np.ndarray  # uint64, sorted
+    parents: np.ndarray  # uint64, in rows south to north, each west to east
     value: np.ndarray  # quantised: expected per 1,000 km2 (data) or highest probability (fixed)
     total: np.ndarray  # quantised sum of the cells' probabilities this week
     hist: np.ndarray  # weeks x parents, same units; -1 missing
@@ -258,7 +258,14 @@ def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolu
         parents, inv = np.unique(parent, return_inverse=True)
         if not TIER_MIN_ITEMS <= parents.size <= TIER_MAX_ITEMS:
             continue
-        inv = inv.ravel()
+        # Row by row, west to east: neighbours follow each other, so the page's shape stream
+        # codes each hexagon as a near-zero change of the one before.
+        xy = pa.table(h3v.cells_to_coordinates(parents))
+        row = np.round(xy.column("lat").to_numpy() / (0.75 * cell_width_km(r) / 111.32))
+        order = np.lexsort((xy.column("lng").to_numpy(), row))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+        parents, inv = parents[order], rank[inv.ravel()]
         n_cells = np.bincount(inv, minlength=parents.size)
         order = np.lexsort((-risk, inv))  # per parent, its highest cell first
         first = np.r_[0, np.cumsum(n_cells)[:-1]]
@@ -365,7 +372,6 @@ def display_payload(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray,
             "areaKm2": round(float(np.asarray(h3ronpy.cells_area_km2(t.parents[:500])).mean()), 1),
             "shapes": _encode_shapes(polys, np.arange(len(polys)), len(polys), scale),
             "v": t.value.tolist(),
-            "sum": t.total.tolist(),
             "hist": [row.tolist() for row in t.hist],
             "top": t.top.tolist(),
             "topAdmin": admin[t.top_cell].tolist(),
