@@ -18,6 +18,16 @@ How the grid stays small and fast
   encoded, zig-zag + varint packed and base64 encoded; the page rebuilds the polygons.
 * Leaflet draws on one canvas (``preferCanvas``); the grid is restyled in place when the reader
   switches layers or weeks.
+* At country zoom the risk layer draws coarser H3 parents instead of the cells, in classes that
+  follow this week's data, with the hottest cells ringed (:mod:`geo_risk.render.map_tiers`,
+  ``map_tiers.js``); the cells themselves are built only when the reader zooms in. A grid of
+  more than ``LARGE_GRID_CELLS`` cells (a continent) keeps single-cell values only for its
+  highest-risk cells (:func:`geo_risk.render.map_tiers.collapse_low_cells`).
+
+Modules: :mod:`~geo_risk.render.map_style` (colours, breaks), :mod:`~geo_risk.render.map_encode`
+(numbers and shape streams), :mod:`~geo_risk.render.map_checks` (input checks),
+:mod:`~geo_risk.render.map_overlays` (units, restrictions, bases) and
+:mod:`~geo_risk.render.map_tiers` (display tiers).
 
 Safety
 ------
