@@ -203,9 +203,9 @@ function geoRiskMap(map, dataElementId) {
   function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement); }
 
   // ------------------------------------------------------------------ grid
-  var gShapes = decodeShapes(G.shapes);
+  var gShapes = null; // decoded with the grid, on first use (a continent's grid is large)
   var gridGroup = L.featureGroup();
-  var polys = new Array(gShapes.length);
+  var polys = new Array(G.shapes.n);
   var drawn = 0;
 
   function gridColour(gi) {
@@ -245,6 +245,7 @@ function geoRiskMap(map, dataElementId) {
   function buildGrid() {
     if (gridBuilt) { return; }
     gridBuilt = true;
+    gShapes = decodeShapes(G.shapes);
     for (var gi = 0; gi < gShapes.length; gi++) {
       if (!gShapes[gi].length) { continue; }
       var opts = gridStyle(gi);
@@ -810,7 +811,7 @@ function geoRiskMap(map, dataElementId) {
   api = {
     map: map, data: data, state: state, polygons: polys, gridGroup: gridGroup, tiers: tiers,
     stats: {
-      groups: gShapes.length, polygonsDrawn: drawn, boundaries: bShapes.length,
+      groups: G.shapes.n, polygonsDrawn: drawn, boundaries: bShapes.length,
       labels: labels.length, restrictions: rShapes.length,
       bases: data.bases ? data.bases.length : 0
     },
