@@ -199,23 +199,20 @@ def test_data_classes_never_split_ties_and_the_lowest_class_is_palest() -> None:
     assert len(c.colours) == len(c.breaks) + 1 >= 3
 
 
-def test_a_large_grid_keeps_single_cell_values_only_where_the_risk_is(
+def test_a_large_grid_draws_only_its_hottest_cells_one_by_one(
         monkeypatch: pytest.MonkeyPatch) -> None:
     inputs = make_inputs()
     rng = np.random.default_rng(5)  # every cell its own value: the worst case for grouping
-    inputs["grid"] = inputs["grid"].assign(risk=rng.uniform(0.001, 0.3, len(inputs["grid"])))
+    risk = rng.uniform(0.001, 0.3, len(inputs["grid"]))
+    inputs["grid"] = inputs["grid"].assign(risk=risk)
     full = data_of(render_map(**inputs))
     monkeypatch.setattr(map_tiers, "LARGE_GRID_CELLS", 100)
     monkeypatch.setattr(map_tiers, "DETAIL_CELLS", 30)
     data = data_of(render_map(**inputs))
     g = data["grid"]
-    assert g["nDetail"] == 30 and full["grid"]["nDetail"] == full["grid"]["nCells"]
-    assert len(g["cols"]["cells"]) < len(full["grid"]["cols"]["cells"])  # fewer groups
-    risk = np.asarray(g["cols"]["risk"])
-    cells = np.asarray(g["cols"]["cells"])
-    assert cells[risk >= 0].sum() == 30  # the detailed cells keep their own values
-    # Every other cell keeps its class: -2 - class, as the full grid would colour it.
-    classes = data["scales"]["risk"]
-    low_classes = -2 - risk[risk <= -2]
-    assert low_classes.min() >= 0 and low_classes.max() < len(classes["colours"])
+    assert g["nDetail"] == 30 and full["grid"]["nDetail"] == full["grid"]["nCells"] > 500
+    assert sum(g["cols"]["cells"]) == 30 and len(g["cols"]["cells"]) <= 30
+    # The 30 drawn cells are the 30 highest probabilities.
+    drawn = np.sort(np.asarray(g["cols"]["risk"]))
+    assert drawn.min() >= np.sort(np.round(risk * 1e4))[-30] - 100
     assert data["display"]["tiers"] == full["display"]["tiers"]  # parents use every cell

@@ -212,7 +212,6 @@ function geoRiskMap(map, dataElementId) {
     var th = state.theme, q, p;
     if (th === 'risk') {
       q = weekRisk(gi, state.week);
-      if (q <= -2) { return S.risk.colours[-q - 2]; } // a large grid's low cell: its class only
       if (q >= 0 && cols.fine) { q = state.week === currentWeek ? cols.fine[gi] : q * 1e4; } // 1e-8 units
       return q < 0 ? S.noData : S.risk.colours[classOf(q, S.risk.breaks)];
     }
@@ -265,6 +264,7 @@ function geoRiskMap(map, dataElementId) {
   var tiers = geoRiskTiers({
     map: map, data: data, renderer: R, el: el, add: add, row: row, fmtProb: fmtProb,
     classOf: classOf, decodeShapes: decodeShapes, admins: G.admins, S: S, state: state,
+    partialGrid: G.nDetail < G.nCells, nDetail: G.nDetail,
     currentWeek: currentWeek, noData: S.noData, opacity: GRID_OPACITY, cellAreaKm2: meta.cellAreaKm2,
     weekDate: function () { return weeks[state.week].date; },
     wantsTiers: function () { return state.theme === 'risk'; },
@@ -272,7 +272,6 @@ function geoRiskMap(map, dataElementId) {
     hoverEnd: function () { hoverEnd(); }, showGrid: showGrid, hideGrid: hideGrid
   });
   var api = { stats: { polygonsDrawn: drawn } };
-  if (tiers.pick() < 0) { showGrid(); }
 
   // ------------------------------------------------------------------ overlays
   var overlays = [];
@@ -457,7 +456,7 @@ function geoRiskMap(map, dataElementId) {
     var wi = state.week;
     var q = weekRisk(gi, wi);
     var probLabel = wi === currentWeek ? 'Probability' : 'Probability (week of ' + weeks[wi].date + ')';
-    var probText = q <= -2 ? tiers.fullClassLabel(-q - 2) : fmtProb(q);
+    var probText = fmtProb(q);
     if (wi === currentWeek && cols.band && cols.band[gi] >= 0) { probText += ' \u00b7 ' + G.tables.band[cols.band[gi]]; }
     row(tb, probLabel, probText, 'gr-tip-prob');
     add(tb, el('tr', 'gr-tip-unit')).appendChild(el('td', null, 'of \u22651 incident in the week')).colSpan = 2;
@@ -506,10 +505,6 @@ function geoRiskMap(map, dataElementId) {
       row(tb, 'Admin risk level', B.level.values[B.level.codes[li]]);
     }
     var n = cols.cells[gi];
-    if (q <= -2) {
-      add(box, el('div', 'gr-tip-foot', 'A large grid: single-cell values are kept for its ' +
-        G.nDetail.toLocaleString('en') + ' highest-risk cells; this cell shows its class.'));
-    }
     add(box, el('div', 'gr-tip-foot', n === 1 ? 'One grid cell (\u2248' + meta.cellAreaKm2 + ' km\u00b2)'
       : n.toLocaleString('en') + ' grid cells with these values (\u2248' + Math.round(n * meta.cellAreaKm2).toLocaleString('en') + ' km\u00b2)'));
     return box;

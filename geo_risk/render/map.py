@@ -21,8 +21,8 @@ How the grid stays small and fast
 * At country zoom the risk layer draws coarser H3 parents instead of the cells, in classes that
   follow this week's data, with the hottest cells ringed (:mod:`geo_risk.render.map_tiers`,
   ``map_tiers.js``); the cells themselves are built only when the reader zooms in. A grid of
-  more than ``LARGE_GRID_CELLS`` cells (a continent) keeps single-cell values only for its
-  highest-risk cells (:func:`geo_risk.render.map_tiers.collapse_low_cells`).
+  more than ``LARGE_GRID_CELLS`` cells (a continent) draws only its highest-risk cells one by
+  one, over the finest display tier (:func:`geo_risk.render.map_tiers.detail_cells`).
 
 Modules: :mod:`~geo_risk.render.map_style` (colours, breaks), :mod:`~geo_risk.render.map_encode`
 (numbers and shape streams), :mod:`~geo_risk.render.map_checks` (input checks),
@@ -94,7 +94,7 @@ from geo_risk.render.map_style import (
     RISK_BREAKS,
     RISK_COLOURS,
 )
-from geo_risk.render.map_tiers import collapse_low_cells, display_payload, fine_probability
+from geo_risk.render.map_tiers import detail_cells, display_payload, fine_probability
 from geo_risk.render.templating import Markup, escape, render
 
 __all__ = [
@@ -249,8 +249,9 @@ def _grid_payload(
     if history is not None:
         weeks, hist = _history_matrix(history, cells, meta.week)
 
-    shown, shown_hist, n_detail = collapse_low_cells(cols=cols, hist=hist, risk=risk,
-                                                     mode=classes)
+    keep = detail_cells(risk=risk)  # a continent: only its highest-risk cells one by one
+    shown = {k: v[keep] for k, v in cols.items()}
+    shown_hist = hist[:, keep]
     key = [shown[k] for k in shown] + list(shown_hist)
     matrix = np.column_stack(key)
     _, first, inverse, counts = np.unique(
@@ -258,7 +259,7 @@ def _grid_payload(
     )
     inverse = inverse.ravel()
     order = np.argsort(inverse, kind="stable")
-    polygons, owner = _dissolve_groups(cells[order], counts)
+    polygons, owner = _dissolve_groups(cells[keep][order], counts)
     scale = _coord_scale(meta.h3_resolution)
     n_groups = len(first)
     shapes = _encode_shapes(polygons, owner, n_groups, scale)
@@ -278,7 +279,7 @@ def _grid_payload(
         ],
         "hist": [row[first].tolist() for row in shown_hist],
         "nCells": int(n),
-        "nDetail": n_detail,
+        "nDetail": int(keep.sum()),
         "nPolygons": int(len(polygons)),
     }
 

@@ -15,7 +15,8 @@ function geoRiskTiers(ctx) {
   var D = ctx.data.display || { tiers: [], hot: [] };
   var tiers = D.tiers || [];
   var built = tiers.map(function () { return null; });
-  var active = -1; // -1: the grid at full resolution (map.js)
+  var active = null; // -1: the grid at full resolution (map.js); null before the first update
+  var under = -1; // a continent's grid draws only its hottest cells: the finest tier under them
 
   function kmPerPx() {
     var lat = map.getCenter().lat * Math.PI / 180;
@@ -128,15 +129,18 @@ function geoRiskTiers(ctx) {
   function update() {
     var k = pick();
     if (k === active) { return false; }
-    if (active >= 0) { map.removeLayer(built[active].group); } else { ctx.hideGrid(); }
+    if (active !== null && active >= 0) { map.removeLayer(built[active].group); }
+    if (active === -1) { ctx.hideGrid(); }
+    if (under >= 0) { map.removeLayer(built[under].group); under = -1; }
     active = k;
-    if (k >= 0) {
-      if (!built[k]) { built[k] = build(k); }
-      built[k].group.addTo(map);
+    if (k < 0 && ctx.partialGrid && tiers.length) { under = tiers.length - 1; }
+    var show = k >= 0 ? k : under;
+    if (show >= 0) {
+      if (!built[show]) { built[show] = build(show); }
+      built[show].group.addTo(map);
       restyle();
-    } else {
-      ctx.showGrid();
     }
+    if (k < 0) { ctx.showGrid(); }
     ctx.hoverEnd();
     return true;
   }
@@ -171,6 +175,11 @@ function geoRiskTiers(ctx) {
     }
     ctx.add(div, ctx.el('div', 'gr-legend-title', title + (pastWeek ? ', week of ' + ctx.weekDate() : '')));
     ctx.add(div, ctx.el('div', 'gr-legend-unit', unit));
+    if (active < 0 && under >= 0) {
+      ctx.add(div, ctx.el('div', 'gr-legend-unit', 'A large grid: only its ' + ctx.nDetail.toLocaleString('en') +
+        ' highest-risk cells are drawn one by one; elsewhere the resolution-' + tiers[under].res +
+        ' hexagons (expected incidents per 1,000 km\u00b2, their own classes) stay under them.'));
+    }
     if (D.mode === 'data') {
       ctx.add(div, ctx.el('div', 'gr-legend-unit', 'Classes follow this week\u2019s data: cut at the top 1%, 3%, 10%, 25% and 50% of the area.'));
     }
@@ -192,12 +201,8 @@ function geoRiskTiers(ctx) {
     legend: [{ cls: 'gr-sw-hot', text: 'Hot cell: one of the ' + D.hot.length + ' highest cell probabilities' }]
   } : null;
 
-  function fullClassLabel(c) {
-    return classLabels(ctx.S.risk, D.mode === 'fixed' ? ctx.fmtProb : fmtFine)[c];
-  }
-
   return {
-    update: update, fullClassLabel: fullClassLabel, restyle: restyle, legend: legend, overlay: overlay, pick: pick,
+    update: update, restyle: restyle, legend: legend, overlay: overlay, pick: pick,
     active: function () { return active; },
     activeRes: function () { return active >= 0 ? tiers[active].res : null; }
   };

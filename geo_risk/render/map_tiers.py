@@ -51,7 +51,7 @@ __all__ = [
     "Classes",
     "Tier",
     "build_tiers",
-    "collapse_low_cells",
+    "detail_cells",
     "display_payload",
     "full_classes",
     "fine_probability",
@@ -404,56 +404,34 @@ def full_classes(*, risk: np.ndarray, mode: str) -> tuple[Classes, np.ndarray]:
     return relative_breaks(values=fine), fine
 
 
-#: Grids with more cells than this keep each cell's own values only for the
-#: :data:`DETAIL_CELLS` highest-probability cells (see :func:`collapse_low_cells`) ...
+#: Grids with more cells than this draw only their :data:`DETAIL_CELLS` highest-probability
+#: cells at full resolution (see :func:`detail_cells`) ...
 LARGE_GRID_CELLS = 300_000
-#: ... and this many cells keep their detail.
+#: ... and this many cells are drawn.
 DETAIL_CELLS = 40_000
-_KEEP_ON_COLLAPSE = ("admin", "under", "restricted", "status")
 
 
-def collapse_low_cells(*, cols: dict[str, np.ndarray], hist: np.ndarray, risk: np.ndarray,
-                       mode: str) -> tuple[dict[str, np.ndarray], np.ndarray, int]:
-    """For a continent-size grid, keep single-cell values only where the risk is.
+def detail_cells(*, risk: np.ndarray) -> np.ndarray:
+    """Which cells the page draws at full resolution (boolean mask).
 
-    A grid of more than :data:`LARGE_GRID_CELLS` cells keeps every column only for its
-    :data:`DETAIL_CELLS` highest-probability cells. Every other cell keeps its admin unit,
-    engagement status and flags, and its *class* instead of its values: ``risk`` (and each past
-    week) becomes ``-2 - class``, so the page still colours it right and says which class it is
-    in, and neighbouring cells of one class and unit merge into one outline. The file then grows
-    with the detailed cells, not the area (issue 15: a continent in one file of at most 3 MB).
+    Every cell of a grid up to :data:`LARGE_GRID_CELLS` cells. A larger grid (a continent)
+    draws only its :data:`DETAIL_CELLS` highest-probability cells; everywhere else the page
+    shows the finest display tier's hexagons under them, even when zoomed in (issue 15: a
+    continent in one file of at most 3 MB; the file then grows with the detailed cells, not
+    the area). The parents are built from every cell, so no risk is lost from the totals.
 
     Parameters
     ----------
-    cols : dict of str to numpy.ndarray
-        Per-cell columns of the page (``risk`` quantised, ``fine`` in data mode, ...).
-    hist : numpy.ndarray
-        Past weeks x cells (quantised probabilities, -1 missing).
     risk : numpy.ndarray
-        This week's probabilities.
-    mode : str
-        Class mode.
+        This week's probability per cell.
 
     Returns
     -------
-    tuple
-        New columns, new history (the inputs are not modified) and the number of cells kept
-        in detail (all of them for a smaller grid).
+    numpy.ndarray of bool
     """
     n = risk.size
-    if n <= LARGE_GRID_CELLS:
-        return cols, hist, n
-    classes, value = full_classes(risk=risk, mode=mode)
-    detail = np.zeros(n, dtype=bool)
-    detail[np.argpartition(-risk, DETAIL_CELLS - 1)[:DETAIL_CELLS]] = True
-    low = ~detail
-    out = {k: (v if k in _KEEP_ON_COLLAPSE else np.where(low, -1, v)) for k, v in cols.items()}
-    out["risk"] = np.where(low, -2 - classes.classify(value), cols["risk"])
-    if "fine" in out:
-        out["fine"] = np.where(low, -1, cols["fine"])
-    past = hist.copy()
-    if hist.size:
-        past_value = hist if mode == "fixed" else hist * 10_000  # fine units (1e-8)
-        past_cls = np.where(hist < 0, -1, classes.classify(past_value))
-        past[:, low] = np.where(past_cls[:, low] < 0, -1, -2 - past_cls[:, low])
-    return out, past, int(detail.sum())
+    keep = np.ones(n, dtype=bool)
+    if n > LARGE_GRID_CELLS:
+        keep[:] = False
+        keep[np.argpartition(-risk, DETAIL_CELLS - 1)[:DETAIL_CELLS]] = True
+    return keep
