@@ -32,7 +32,6 @@ from typing import Any
 import h3ronpy
 import h3ronpy.vector as h3v
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import shapely
 
@@ -56,10 +55,12 @@ __all__ = [
     "full_classes",
     "fine_probability",
     "cell_width_km",
+    "fixed_classes",
     "hot_cells",
     "pick_tier",
     "quantise_expected",
     "relative_breaks",
+    "tier_polygons",
 ]
 
 #: ``"data"``: classes from this week's distribution; ``"fixed"``: absolute probabilities.
@@ -325,12 +326,6 @@ def hot_cells(*, risk: np.ndarray, n: int = HOT_CELLS) -> np.ndarray:
     top = top[np.argsort(-r[top], kind="stable")]
     floor = max(float(np.median(r)), 0.5 * float(np.quantile(r, 0.99)))
     return top[r[top] > floor].astype(np.int64)
-
-
-def unit_expected(*, grid: pd.DataFrame, risk: np.ndarray) -> pd.Series:
-    """Sum of cell probabilities per ``admin_pcode`` (the units' expected incident cells)."""
-    return pd.Series(risk, index=grid["admin_pcode"].astype("string").to_numpy()).groupby(
-        level=0).sum()
 
 
 def classes_payload(c: Classes) -> dict[str, Any]:
