@@ -252,7 +252,9 @@ def _canvas(polygons: np.ndarray, b: gpd.GeoDataFrame | None, *, width_in: float
     aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
     map_w = 0.68 if levels else 0.70  # share of the figure width the map may use
     map_h_in = width_in * map_w * (north - south) * aspect / max(east - west, 1e-9)
-    height_in = float(np.clip(map_h_in + 1.3, 6.8 if levels else 5.0, 1.6 * width_in))
+    # The legend column holds the risk classes, the matrix levels, the other layers and the
+    # levels inset: give it room even when the area is wide and flat.
+    height_in = float(np.clip(map_h_in + 1.3, 7.8 if levels else 5.0, 1.6 * width_in))
     fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)  # no pyplot, no global backend
     top = 1 - 0.95 / height_in
