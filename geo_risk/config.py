@@ -195,6 +195,8 @@ class RunConfig:
     sensitive_columns: tuple[str, ...] = SENSITIVE_CONSULTATION_COLUMNS
     # Similarity (0..1) a misspelt admin or place name needs to match a boundary name.
     gazetteer_min_similarity: float = 0.8
+    # Map colour classes: "data" (from this week's distribution) or "fixed" (absolute).
+    map_classes: str = "data"
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
@@ -206,7 +208,7 @@ _TOP_KEYS = {
     "stale_after_days",
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
-    "sensitive_columns", "gazetteer_min_similarity",
+    "sensitive_columns", "gazetteer_min_similarity", "map_classes",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
     "state_dir",
 }
@@ -393,6 +395,12 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             kw["state_dir"] = p if p.is_absolute() else base_dir / p
     if "synthetic" in raw:
         kw["synthetic"] = bool(raw["synthetic"])
+    if "map_classes" in raw:
+        if raw["map_classes"] in ("data", "fixed"):
+            kw["map_classes"] = raw["map_classes"]
+        else:
+            c.add("map_classes", '"data" (map colours from this week\'s distribution) or "fixed" '
+                  "(absolute probability classes).")
     if "forecast_week" in raw:
         kw["forecast_week"] = str(raw["forecast_week"])
     if "sensitive_columns" in raw:

@@ -186,7 +186,7 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
                                  boundaries=units, meta=meta,
                                  restrictions=result.restrictions_in_force, bases=bases,
                                  history=result.history, base_reach_km=config.base_reach_km,
-                                 network_reach=network)
+                                 network_reach=network, classes=config.map_classes)
 
         # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
         # brief draws map.png from result.inputs: give it the same units (level, engagement,

@@ -691,6 +691,7 @@ def _png_for_run(result: WeeklyResult, config: RunConfig) -> bytes:
         restrictions=result.restrictions_in_force,
         bases=result.inputs.bases,
         h3_resolution=config.h3_resolution,
+        classes=getattr(config, "map_classes", "data"),
     )
 
 
