@@ -54,7 +54,7 @@ def topic_matrix(topics: pd.Series, *, names: tuple[str, ...], k: int
     if names:
         chosen = list(names)
     else:
-        counts = dummies.sum(0)
+        counts = dummies.sum(axis=0)
         chosen = sorted(counts.index[counts >= k])
     mat = dummies.reindex(columns=chosen, fill_value=0).to_numpy(float)
     return chosen, mat.reshape(len(topics), len(chosen))
