@@ -29,7 +29,7 @@ from .voice_types import Indicator, Rows
 
 #: Benchmark indicators in the order the brief lists them, with their words.
 BENCHMARK_TEXT = {
-    "engagements_per_100k": "Mission engagements per 100,000 people (high-risk units)",
+    "engagements_per_100k": "Mission engagements per 100,000 people",
     "women_share": "Women's share of participants",
     "youth_share": "Youth share of participants",
     "follow_up_share": "Commitments followed up when due",

@@ -149,7 +149,7 @@ modalities = []   # perceptions come from the survey's respondents only
 period_weeks = 13
 
 [benchmarks]
-engagements_per_100k = 20   # mission engagements per 13 weeks in high-risk units
+engagements_per_100k = 1.0   # mission engagements per 13 weeks in high-risk units
 women_share = 0.30
 youth_share = 0.20
 follow_up_weeks = 4
