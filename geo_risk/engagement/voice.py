@@ -240,6 +240,8 @@ def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
                 + (ch["value"].abs() * 100).round().astype(int).astype(str) + " pp")
         out["topics_changed"] = word.groupby(ch["admin_pcode"]).agg("; ".join).reindex(
             units).fillna("").to_numpy()
+    out["perception_change"] = _perception_word(out, now, units)
+    out["main_topic"] = _main_topic(out, topics)
     bm = now.loc[now["met"].notna()]
     met = bm.assign(m=bm["met"].astype(bool))
     count = met.groupby("admin_pcode")["m"].agg(["sum", "size"]).reindex(units)
@@ -250,6 +252,35 @@ def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
     out["benchmarks_not_met"] = missed.groupby("admin_pcode")["indicator"].agg(
         "; ".join).reindex(units).fillna("").to_numpy()
     return out
+
+
+def _perception_word(out: pd.DataFrame, now: pd.DataFrame, units: pd.Index) -> np.ndarray:
+    """One word per unit for the map's perception theme: which measures rose or fell beyond
+    noise, "no change beyond noise", or "too few respondents" (suppressed or none)."""
+    sig = [c for c in out.columns if c.endswith("_change_signal") and not c.startswith("topic")]
+    word = pd.Series("", index=out.index, dtype=object)
+    for c in sig:  # a loop over measures
+        m = c[: -len("_change_signal")]
+        part = np.where(out[c] == "down", f"{m} lower",
+                        np.where(out[c] == "up", f"{m} higher", ""))
+        word = pd.Series(np.where((word != "") & (part != ""), word + ", " + part,
+                                  np.where(part != "", part, word)), index=out.index)
+    any_change = (out[sig] != "").any(axis=1) if sig else pd.Series(False, index=out.index)
+    resp = now.loc[now["indicator"] == "respondents"].set_index("admin_pcode")["status"]
+    held = resp.reindex(units).to_numpy() == WITHHELD
+    return np.where(word != "", word, np.where(
+        held, WITHHELD, np.where(any_change, "no change beyond noise", "too few respondents")))
+
+
+def _main_topic(out: pd.DataFrame, topics: list[str]) -> np.ndarray:
+    """The topic most consultations raised this period ("" when suppressed or none)."""
+    cols = [f"topic_{t}_share" for t in topics]
+    if not cols:
+        return np.full(len(out), "", dtype=object)
+    shares = out[cols].to_numpy(float)
+    ok = np.isfinite(shares).any(axis=1)
+    best = np.argmax(np.where(np.isfinite(shares), shares, -1.0), axis=1)
+    return np.where(ok, np.asarray(topics, dtype=object)[best], "")
 
 
 def _meta(vc: Any, k: int, S: int, topics: list[str], trends: pd.DataFrame) -> dict[str, Any]:

@@ -807,6 +807,7 @@ def _boundaries_payload(
                 "values": values,
                 "colours": _category_scale(values, known),
             }
+    payload["themes"] = _unit_themes(b.iloc[kept])
     if "engagements" in b.columns:  # empty where suppressed or withheld: never a count there
         payload["engagements"] = _int_or_missing(b["engagements"].iloc[kept]).tolist()
     if "priority_rank" in b.columns:
@@ -816,6 +817,19 @@ def _boundaries_payload(
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))
     return payload, xy
+
+
+def _unit_themes(b: pd.DataFrame) -> list[dict[str, Any]]:
+    """Category themes of the admin units (:data:`geo_risk.render.layers.UNIT_THEMES`)."""
+    from .layers import UNIT_THEMES
+
+    out = []
+    for col, (label, note, known) in UNIT_THEMES.items():
+        if col in b.columns and b[col].astype("string").str.strip().fillna("").ne("").any():
+            codes, values = _codes(b[col], tuple(known))
+            out.append({"key": col, "label": label, "note": note, "codes": codes.tolist(),
+                        "values": values, "colours": _category_scale(values, known)})
+    return out
 
 
 def _restrictions_payload(
