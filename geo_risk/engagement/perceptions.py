@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from ..voice_config import PerceptionConfig
-from .series import rolling, suppress
+from .series import rolling
 from .voice_types import Indicator, Rows
 
 #: Signal words of a change: its interval is above 0, below 0, or holds 0.
@@ -97,8 +97,7 @@ def perception_indicators(*, obs: pd.DataFrame, rows: Rows, cfg: PerceptionConfi
                        "part", "women", "women_rec", "youth", "youth_rec"]].to_numpy(float)]),
                    n_units=U, points=ext, window=P)
     base = rows.with_groups(base)
-    shown = rows.shown(suppress(n=base[:U, :, 0], part=base[:U, :, 1], k=k,
-                                groups=rows.groups), base)
+    shown = rows.shown_mission_only(base)
     with np.errstate(invalid="ignore", divide="ignore"):
         out = [
             Indicator("respondents", "perception", base[:, :S, 1], shown[:, :S]),
@@ -118,8 +117,7 @@ def perception_indicators(*, obs: pd.DataFrame, rows: Rows, cfg: PerceptionConfi
                                             x[has], x[has] ** 2]),
                     n_units=U, points=ext, window=P)
         m = rows.with_groups(m)
-        ok = shown & rows.shown(suppress(n=m[:U, :, 0], part=m[:U, :, 1], k=k,
-                                         groups=rows.groups), m)
+        ok = shown & rows.shown_mission_only(m)
         n = m[:, :, 0]
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = m[:, :, 2] / n

@@ -18,7 +18,7 @@ from scipy import stats
 
 from ..voice_config import TopicConfig
 from .perceptions import signal
-from .series import rolling, suppress, wilson
+from .series import rolling, wilson
 from .voice_types import Indicator, Rows
 
 _CHOICE = r"^[a-z][a-z0-9_]{0,39}$"
@@ -101,8 +101,7 @@ def topic_indicators(*, rec: pd.DataFrame, rows: Rows, cfg: TopicConfig, period_
                    values=np.column_stack([np.ones(len(r)), r["part"].to_numpy(float), mat]),
                    n_units=U, points=S + P, window=P)
     sums = rows.with_groups(sums)
-    shown = rows.shown(suppress(n=sums[:U, :, 0], part=sums[:U, :, 1], k=rows.k,
-                                groups=rows.groups), sums)
+    shown = rows.shown_mission_only(sums)
     n = sums[:, :, 0]
     out = [Indicator("topic_records", "topic", n[:, :S], shown[:, :S])]
     both = shown[:, :S] & shown[:, P:P + S]

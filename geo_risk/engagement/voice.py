@@ -92,7 +92,7 @@ def _frame(c: pd.DataFrame | None, *, units: pd.Index, week: pd.Timestamp,
     youth = pd.to_numeric(col("participants_youth"), errors="coerce").astype(float)
     out = pd.DataFrame({
         "date": c["date"].to_numpy("datetime64[ns]"),
-        "unit_pos": units.get_indexer(c["admin_pcode"].astype(str)),
+        "unit_pos": units.get_indexer(pd.Index(c["admin_pcode"].astype(str))),
         "weeks_ago": weeks_before(c["date"], week),
         "modality": c["modality"].astype(str).to_numpy(),
         "part": total.to_numpy(float),
@@ -188,7 +188,8 @@ def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np
         if ind.no_data:
             status[:] = np.where(held, WITHHELD, "no data")
 
-        def shape(a: np.ndarray | None, fill: Any = np.nan) -> np.ndarray:
+        def shape(a: np.ndarray | None, fill: Any = np.nan,
+                  shown: np.ndarray = shown) -> np.ndarray:
             if a is None:
                 return np.full(n_rows * S, fill, dtype=object if isinstance(fill, str)
                                else float)
@@ -258,13 +259,13 @@ def _perception_word(out: pd.DataFrame, now: pd.DataFrame, units: pd.Index) -> n
     """One word per unit for the map's perception theme: which measures rose or fell beyond
     noise, "no change beyond noise", or "too few respondents" (suppressed or none)."""
     sig = [c for c in out.columns if c.endswith("_change_signal") and not c.startswith("topic")]
-    word = pd.Series("", index=out.index, dtype=object)
+    word = np.full(len(out), "", dtype=object)
     for c in sig:  # a loop over measures
         m = c[: -len("_change_signal")]
         part = np.where(out[c] == "down", f"{m} lower",
-                        np.where(out[c] == "up", f"{m} higher", ""))
-        word = pd.Series(np.where((word != "") & (part != ""), word + ", " + part,
-                                  np.where(part != "", part, word)), index=out.index)
+                        np.where(out[c] == "up", f"{m} higher", "")).astype(object)
+        word = np.where((word != "") & (part != ""), word + ", " + part,
+                        np.where(part != "", part, word))
     any_change = (out[sig] != "").any(axis=1) if sig else pd.Series(False, index=out.index)
     resp = now.loc[now["indicator"] == "respondents"].set_index("admin_pcode")["status"]
     held = resp.reindex(units).to_numpy() == WITHHELD

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .series import suppress
+
 
 @dataclass(frozen=True)
 class Rows:
@@ -36,6 +38,17 @@ class Rows:
         people) reach ``k``."""
         g = arr[self.n_units:]
         return np.concatenate([unit_shown, (g[:, :, 0] >= self.k) & (g[:, :, 1] >= self.k)])
+
+    def shown_mission_only(self, arr: np.ndarray) -> np.ndarray:
+        """Shown rows when only the mission-wide total is published (perceptions, topics):
+        units suppressed against that total alone, the other group rows never shown (each
+        further published total would hide more units). ``arr``: (units + groups, points,
+        m) sums whose first two measures are records and people."""
+        u = self.n_units
+        out = self.shown(suppress(n=arr[:u, :, 0], part=arr[:u, :, 1], k=self.k,
+                                  groups=self.groups[:1]), arr)
+        out[u + 1:] = False
+        return out
 
 
 @dataclass(frozen=True)

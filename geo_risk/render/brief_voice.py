@@ -15,10 +15,10 @@ import pandas as pd
 
 from geo_risk.engagement.benchmarks import BENCHMARK_TEXT
 from geo_risk.engagement.voice import HIGH_RISK, MISSION
-from geo_risk.render.brief_format import _num, _share, _table, _Table, _unit
+from geo_risk.render.brief_format import _num, _share, _Table, _table, _unit
 from geo_risk.render.templating import Markup, render
 
-__all__ = ["sparkline", "voice_context", "voice_sections"]
+__all__ = ["sparkline", "voice_context", "voice_paragraphs", "voice_sections"]
 
 _BARS = "\u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588"
 _WORD = {"up": "higher, beyond noise", "down": "lower, beyond noise",
@@ -54,8 +54,8 @@ def _perceptions(now: pd.DataFrame, measures: list[str]) -> dict[str, Any]:
     rows, counts = [], {"beyond": 0, "noise": 0}
     for m in measures:
         ch = now.loc[(now["indicator"] == f"{m}_change") & (now["scope"] == "unit")]
-        mean = now.loc[(now["indicator"] == f"{m}_mean") & (now["scope"] == "unit")]
-        mean = mean.set_index("admin_pcode")["value"]
+        mean = now.loc[(now["indicator"] == f"{m}_mean") & (now["scope"] == "unit")].set_index(
+            "admin_pcode")["value"]
         beyond = ch.loc[ch["signal"].isin(["up", "down"])].sort_values("value")
         counts["beyond"] += len(beyond)
         counts["noise"] += int((ch["signal"] == "within noise").sum())
@@ -174,3 +174,82 @@ def voice_sections(voice: Any, *, weeks: int = 26) -> Markup | None:
     """
     ctx = voice_context(voice, weeks=weeks)
     return None if ctx is None else Markup(render("brief_voice.html.j2", **ctx))
+
+
+def _measure_word(m: str) -> str:
+    return {"safety": "Perceived safety", "trust": "Trust in the mission"}.get(
+        m, m.replace("_", " ").capitalize())
+
+
+def voice_paragraphs(voice: Any, *, weeks: int = 26) -> list[str]:
+    """The voice part of a weekly brief as plain-text paragraphs (for a report or email).
+
+    Parameters
+    ----------
+    voice : geo_risk.engagement.voice.VoiceResult or None
+        The run's perceptions, topics and benchmarks.
+    weeks : int
+        Weeks of benchmark history the benchmark paragraph looks back over.
+
+    Returns
+    -------
+    list of str
+        Perceptions, topics, benchmarks (empty without data). Only shown, aggregated values.
+    """
+    if voice is None or voice.trends is None or voice.trends.empty:
+        return []
+    t, meta = voice.trends, voice.metadata
+    now = t.loc[t["week"] == t["week"].max()]
+    P, conf = meta.get("period_weeks"), float(meta.get("confidence", 0.95))
+    out = []
+    parts, noise = [], 0
+    for m in meta.get("measures", {}):
+        ch = now.loc[(now["indicator"] == f"{m}_change") & (now["scope"] == "unit")]
+        noise += int((ch["signal"] == "within noise").sum())
+        for r in ch.loc[ch["signal"].isin(["up", "down"])].sort_values("value").to_dict(
+                "records"):
+            parts.append(f"{_measure_word(m)} {'rose' if r['signal'] == 'up' else 'fell'} in "
+                         f"{r['admin_name']} ({r['admin_pcode']}): {r['value']:+.2f} on the "
+                         f"1–5 scale ({conf:.0%} interval {r['low']:+.2f} to {r['high']:+.2f})")
+    hidden = int(((now["indicator"] == "respondents") & (now["scope"] == "unit")
+                  & (now["status"] == SUPPRESSED_WORD)).sum())
+    out.append((("; ".join(parts) + ". ") if parts else "No unit's perceptions changed beyond "
+                "noise. ") + f"Against the previous {P} weeks, {noise} other unit change"
+               f"{'' if noise == 1 else 's'} were within noise; {hidden} unit"
+               f"{'' if hidden == 1 else 's'} had too few respondents to show.")
+    shares = now.loc[(now["scope"] == MISSION) & now["indicator"].str.startswith("topic_")
+                     & now["indicator"].str.endswith("_share")].dropna(subset=["value"])
+    if len(shares):
+        top = shares.sort_values("value", ascending=False).head(3)
+        text = ", ".join(f"{i[len('topic_'):-len('_share')]} ({v:.0%})"
+                         for i, v in zip(top["indicator"], top["value"], strict=True))
+        moved = now.loc[(now["scope"] == "unit") & now["indicator"].str.startswith("topic_")
+                        & now["signal"].isin(["up", "down"])]
+        more = "; ".join(f"{i[len('topic_'):-len('_change')]} {v * 100:+.0f} pp in {n} "
+                         f"({lo * 100:+.0f} to {hi * 100:+.0f})" for i, v, n, lo, hi in zip(
+                             moved["indicator"], moved["value"], moved["admin_name"],
+                             moved["low"], moved["high"], strict=True))
+        out.append(f"Consultations of the last {P} weeks most often raised {text}."
+                   + (f" Beyond noise: {more}." if more else ""))
+    b = t.loc[t["target"].notna() & t["indicator"].isin(list(BENCHMARK_TEXT))]
+    if len(b):
+        last = b["week"].max()
+        lines = []
+        for name in [n for n in BENCHMARK_TEXT if n in set(b["indicator"])]:
+            scope = HIGH_RISK if name == "engagements_per_100k" else MISSION
+            g = b.loc[(b["indicator"] == name) & (b["scope"] == scope)
+                      & (b["week"] > last - pd.Timedelta(weeks=weeks))].sort_values("week")
+            cur = g.iloc[-1]
+            label = BENCHMARK_TEXT[name] + (" in high-risk units" if scope == HIGH_RISK else "")
+            if cur["status"] != "shown":
+                lines.append(f"{label}: {cur['status']}")
+                continue
+            met = int(g["met"].fillna(False).astype(bool).sum())
+            lines.append(f"{label}: {_value(name, cur['value'])} against "
+                         f"{_value(name, cur['target'])}, {'met' if cur['met'] else 'NOT met'}"
+                         f" (met in {met} of the last {len(g)} weeks)")
+        out.append("Benchmarks, mission-wide: " + "; ".join(lines) + ".")
+    return out
+
+
+SUPPRESSED_WORD = "suppressed"

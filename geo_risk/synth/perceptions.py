@@ -75,10 +75,11 @@ def _perception_survey(rng: np.random.Generator, geo: _Geo, cells: _Cells, sim: 
     def answer(mean: np.ndarray) -> np.ndarray:
         return np.clip(np.round(mean + rng.normal(0, _NOISE, n)), 1, 5).astype(np.int64)
 
-    day = np.datetime64(start) + 7 * wk + rng.integers(0, 5, n)
-    start_ms = day.astype("datetime64[ms]") + rng.integers(8 * 3600, 17 * 3600, n) * 1000
-    sub = start_ms.astype("datetime64[s]") - UTC_OFFSET_HOURS * 3600 + rng.integers(
-        3600, 3 * 86400, n)
+    day = (np.datetime64(start) + 7 * wk + rng.integers(0, 5, n)).astype("datetime64[D]")
+    start_ms = (day.astype("datetime64[ms]") + rng.integers(8 * 3600, 17 * 3600, n) * 1000
+                ).astype("datetime64[ms]")
+    sub = (start_ms.astype("datetime64[s]") - UTC_OFFSET_HOURS * 3600 + rng.integers(
+        3600, 3 * 86400, n)).astype("datetime64[s]")
     order_rows = np.argsort(sub, kind="stable")
     tz = f"+{UTC_OFFSET_HOURS:02d}:00"
     frame = pd.DataFrame({
