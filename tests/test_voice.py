@@ -275,3 +275,63 @@ def test_config_with_voice_round_trips_defaults(tmp_path: Path) -> None:
     c = _config(tmp_path, topics={"names": ["Land", "security"]})
     assert c.voice.topics.names == ("land", "security")
     assert replace(c.voice.perceptions, period_weeks=4).period_weeks == 4
+
+
+# ------------------------------------------------------------------ suppression, every family
+
+
+def test_every_family_hides_small_counts_and_what_totals_would_reveal(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    units = [f"U{i}" for i in range(7)]
+    n = 400
+    c = pd.DataFrame({
+        "date": WEEK - pd.to_timedelta(rng.integers(1, 40 * 7, n), unit="D"),
+        "admin_pcode": rng.choice(units, n, p=[.3, .3, .2, .1, .05, .03, .02]),
+        "modality": rng.choice(["community_meeting", "perception_survey",
+                                "early_warning_alert"], n, p=[.6, .3, .1]),
+        "participants_total": 1, "participants_women": 1, "participants_youth": 0,
+        "topics": rng.choice(["security", "land", ""], n),
+        "safety_score": rng.integers(1, 6, n).astype(float),
+        "commitments_made": rng.random(n) < 0.5, "follow_up_status": "done",
+        "response_hours": rng.uniform(1, 60, n)})
+    v = _voice(tmp_path, c, units, benchmarks={"alert_response_hours": 24})
+    t = v.trends
+    # the count behind each family, per unit and week, measured here independently
+    p = c.assign(ago=weeks_before(c["date"], WEEK))
+    due = c["date"] + pd.Timedelta(weeks=4)
+    checks = {
+        "respondents": (p["modality"] == "perception_survey", p["ago"], 13),
+        "topic_records": ((p["modality"] != "early_warning_alert") & (p["topics"] != ""),
+                          p["ago"], 13),
+        "engagements": (p["modality"] != "early_warning_alert", p["ago"], 13),
+        "follow_up_share": ((p["modality"] != "early_warning_alert") & p["commitments_made"],
+                            pd.Series(weeks_before(due, WEEK)), 13),
+        "alert_response_share": (p["modality"] == "early_warning_alert", p["ago"], 13),
+    }
+    for ind, (mask, ago, window) in checks.items():
+        rows = t.loc[(t["indicator"] == ind) & (t["scope"] == "unit")]
+        assert set(rows["status"]) == {"shown", "suppressed"}, ind
+        for week, grp in rows.groupby("week"):
+            s = (WEEK - pd.Timestamp(week)).days // 7
+            inw = mask & (ago >= s) & (ago < s + window)
+            true = p.loc[inw].groupby("admin_pcode").size().reindex(units).fillna(0)
+            shown = grp.set_index("admin_pcode")["status"].reindex(units) == "shown"
+            assert (true[shown] >= 5).all(), (ind, week)
+            hidden = true[~shown].sum()
+            assert hidden == 0 or hidden >= 5, (ind, week, hidden)
+            assert grp.loc[grp["status"] != "shown", "value"].isna().all()
+
+
+def test_trust_score_is_read_and_out_of_range_rejected(tmp_path: Path) -> None:
+    from geo_risk.config import SourceConfig
+    from geo_risk.readers.consultations import read_consultations
+
+    path = tmp_path / "survey.csv"
+    path.write_text("_uuid,survey_date,admin2,total,safety_score,trust_mission\n"
+                    "a,2024-05-01,XA01,1,4,5\nb,2024-05-02,XA01,1,3,9\n", encoding="utf-8")
+    res = read_consultations(SourceConfig(path=path, format="kobo", name="survey",
+                                          options={"modality": "perception_survey"}),
+                             now=WEEK)
+    assert res.frame["trust_score"].tolist() == [5.0]
+    assert res.rejects["column"].tolist() == ["trust_mission"]
+    assert "trust score must be a number from 1" in res.rejects["reason"].iloc[0]
