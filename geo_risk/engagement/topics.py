@@ -49,14 +49,19 @@ def topic_matrix(topics: pd.Series, *, names: tuple[str, ...], k: int
     >>> names, m[:, 0].tolist()
     (['land'], [1.0, 1.0, 0.0])
     """
-    dummies = topics.fillna("").astype(str).str.casefold().str.get_dummies(sep=" ")
+    # Answers repeat (a form has a handful of choices): split each distinct answer once.
+    codes, uniq = pd.factorize(topics.fillna("").astype(str).str.casefold())
+    dummies = pd.Series(uniq, dtype=object).str.get_dummies(sep=" ")
     dummies = dummies.loc[:, dummies.columns.str.fullmatch(_CHOICE)]
+    per_answer = dummies.to_numpy(float)[codes] if len(uniq) else np.zeros((0, 0))
     if names:
         chosen = list(names)
     else:
-        counts = dummies.sum(axis=0)
+        counts = pd.Series(per_answer.sum(axis=0), index=dummies.columns)
         chosen = sorted(counts.index[counts >= k])
-    mat = dummies.reindex(columns=chosen, fill_value=0).to_numpy(float)
+    at = dummies.columns.get_indexer(chosen)
+    mat = np.where(at >= 0, per_answer[:, np.clip(at, 0, None)] if per_answer.size
+                   else np.zeros((len(topics), len(chosen))), 0.0)
     return chosen, mat.reshape(len(topics), len(chosen))
 
 
