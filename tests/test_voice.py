@@ -335,3 +335,21 @@ def test_trust_score_is_read_and_out_of_range_rejected(tmp_path: Path) -> None:
     assert res.frame["trust_score"].tolist() == [5.0]
     assert res.rejects["column"].tolist() == ["trust_mission"]
     assert "trust score must be a number from 1" in res.rejects["reason"].iloc[0]
+
+
+def test_brief_voice_sections_escape_names_and_say_when_no_benchmark_is_set(
+        tmp_path: Path) -> None:
+    from geo_risk.render.brief_voice import voice_paragraphs, voice_sections
+
+    rng = np.random.default_rng(2)
+    c = pd.concat([_records("A", 30, weeks_ago=w, modality="perception_survey",
+                            safety_score=rng.integers(lo, lo + 2, 30))
+                   for w, lo in ((20, 4), (3, 1))], ignore_index=True)
+    matrix = _matrix(["A"]).assign(admin_name="<script>x</script>")
+    v = analyse_voice(matrix=matrix, cells=_cells(["A"]), consultations=c, perceptions=None,
+                      week=WEEK, config=_config(tmp_path))
+    html = str(voice_sections(v))
+    assert "<script>x" not in html and "&lt;script&gt;x" in html
+    assert "lower, beyond noise" in html and "No benchmark is set" in html
+    assert voice_paragraphs(v)[0].startswith("Perceived safety fell in <script>x</script> (A)")
+    assert voice_sections(None) is None

@@ -133,7 +133,7 @@ def _benchmarks(trends: pd.DataFrame, weeks: int) -> tuple[_Table | None, _Table
             f"{int((~now['met'].astype(bool)).sum())} of {len(now)}",
         ])
     summary = _table(["Benchmark", "Target", "Now", f"Last {weeks} weeks", "Weeks met",
-                      "Now", "Units not met"], rows, numeric=(1, 2, 4, 6))
+                      "Met now", "Units not met"], rows, numeric=(1, 2, 4, 6))
     unit_now = b.loc[(b["week"] == last) & (b["scope"] == "unit") & b["met"].notna()]
     missed = unit_now.loc[~unit_now["met"].astype(bool)]
     per_unit = [[_unit(n, p), "; ".join(f"{BENCHMARK_TEXT[i].split(' (')[0]} "
