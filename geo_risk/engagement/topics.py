@@ -59,7 +59,7 @@ def topic_matrix(topics: pd.Series, *, names: tuple[str, ...], k: int
     else:
         counts = pd.Series(per_answer.sum(axis=0), index=dummies.columns)
         chosen = sorted(counts.index[counts >= k])
-    at = dummies.columns.get_indexer(chosen)
+    at = dummies.columns.get_indexer(pd.Index(chosen))
     mat = np.where(at >= 0, per_answer[:, np.clip(at, 0, None)] if per_answer.size
                    else np.zeros((len(topics), len(chosen))), 0.0)
     return chosen, mat.reshape(len(topics), len(chosen))
