@@ -144,6 +144,7 @@ path = "perception_survey_kobo.csv"
 format = "kobo"
 modality = "perception_survey"
 one_row_per_respondent = true   # answers for perceptions, not engagements
+stale_after_days = 120          # quarterly waves
 
 [perceptions]
 modalities = []   # perceptions come from the survey's respondents only
