@@ -257,7 +257,8 @@ def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
 
 def _perception_word(out: pd.DataFrame, now: pd.DataFrame, units: pd.Index) -> np.ndarray:
     """One word per unit for the map's perception theme: which measures rose or fell beyond
-    noise, "no change beyond noise", or "too few respondents" (suppressed or none)."""
+    noise, "no change beyond noise", or "too few respondents" (suppressed or none); empty
+    for withheld units (their engagement_status says why)."""
     sig = [c for c in out.columns if c.endswith("_change_signal") and not c.startswith("topic")]
     word = np.full(len(out), "", dtype=object)
     for c in sig:  # a loop over measures
@@ -269,8 +270,8 @@ def _perception_word(out: pd.DataFrame, now: pd.DataFrame, units: pd.Index) -> n
     any_change = (out[sig] != "").any(axis=1) if sig else pd.Series(False, index=out.index)
     resp = now.loc[now["indicator"] == "respondents"].set_index("admin_pcode")["status"]
     held = resp.reindex(units).to_numpy() == WITHHELD
-    return np.where(word != "", word, np.where(
-        held, WITHHELD, np.where(any_change, "no change beyond noise", "too few respondents")))
+    return np.where(held, "", np.where(word != "", word, np.where(
+        any_change, "no change beyond noise", "too few respondents")))
 
 
 def _main_topic(out: pd.DataFrame, topics: list[str]) -> np.ndarray:

@@ -45,7 +45,7 @@ UNIT_THEMES = {
         "Perceived safety / trust change (admin units)",
         "last period vs the one before; only changes beyond noise; small samples suppressed",
         {"no change beyond noise": "#cfe3cf", "too few respondents": "#d4d4d4",
-         "withheld": "#6f6f6f", "safety lower": "#c8553d", "trust lower": "#e08a3a",
+         "safety lower": "#c8553d", "trust lower": "#e08a3a",
          "safety higher": "#2b8a4b", "trust higher": "#5aa6d6"}),
     "main_topic": (
         "Main concern raised (admin units)",
