@@ -208,6 +208,8 @@ def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np
             .astype("boolean"),
         }))
     out = pd.concat(blocks, ignore_index=True)
+    # perceptions and topics publish the mission-wide total only (see Rows.shown_mission_only)
+    out = out.loc[(out["family"] == "benchmark") | (out["scope"] != HIGH_RISK)]
     return out.sort_values(["indicator", "scope", "admin_pcode", "week"],
                            kind="stable").reset_index(drop=True)[TREND_COLUMNS]
 
