@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .schemas import MODALITIES, SENSITIVE_CONSULTATION_COLUMNS
+from .voice_config import VOICE_KEYS, VoiceConfig, parse_voice
 
 INCIDENT_FORMATS = ("acled", "ucdp", "csv")
 CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
@@ -26,7 +27,7 @@ SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
                   "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days", "encoding"},
+                      "stale_after_days", "encoding", "one_row_per_respondent"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
                             "stale_after_days", "encoding"},
     "bases": {"sheet", "encoding", "columns"},
@@ -201,6 +202,8 @@ class RunConfig:
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
     state_dir: Path | None = None
+    # Perceptions, topics and benchmarks over time (geo_risk.engagement.voice).
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
 
 
 _TOP_KEYS = {
@@ -211,6 +214,7 @@ _TOP_KEYS = {
     "sensitive_columns", "gazetteer_min_similarity", "map_classes",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
     "state_dir",
+    *VOICE_KEYS,
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -419,6 +423,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             kw["gazetteer_min_similarity"] = value
 
     _engagement_keys(c, raw, base_dir, kw, check_files)
+    kw["voice"] = parse_voice(c, raw)
 
     model = raw.get("model", {})
     if isinstance(model, dict):

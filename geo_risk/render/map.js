@@ -200,7 +200,11 @@ function geoRiskMap(map, dataElementId) {
     var code = B.engagement.codes[i];
     return code >= 0 ? B.engagement.colours[code] : S.noData;
   }
-  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement); }
+  // Category themes of the units (perceptions, main topic: geo_risk.render.layers.UNIT_THEMES).
+  var unitThemes = (B && B.themes) || [];
+  function unitThemeOf(key) { return unitThemes.filter(function (t) { return 'u-' + t.key === key; })[0]; }
+  function unitThemeColour(t, i) { var c = t.codes[i]; return c >= 0 ? t.colours[c] : S.noData; }
+  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement) || !!unitThemeOf(state.theme); }
 
   // ------------------------------------------------------------------ grid
   var gShapes = null; // decoded with the grid, on first use (a continent's grid is large)
@@ -602,6 +606,7 @@ function geoRiskMap(map, dataElementId) {
     themes.push({ key: 'engagement', label: unitEngagement ? 'Engagement coverage (admin units)' : 'Engagement coverage' });
   }
   if (B && B.level) { themes.push({ key: 'level', label: 'Admin risk level (matrix)' }); }
+  unitThemes.forEach(function (t) { themes.push({ key: 'u-' + t.key, label: t.label }); });
 
   function restyle() {
     if (!tierSwitch()) { tiers.restyle(); }
@@ -609,8 +614,9 @@ function geoRiskMap(map, dataElementId) {
     var bo = overlays.filter(function (o) { return o.key === 'boundaries'; })[0];
     if (bo) {
       bo.bPolys.forEach(function (poly) {
+        var ut = unitThemeOf(state.theme);
         var fillColour = state.theme === 'level' ? levelColour(poly.gr_i)
-          : unitTheme() ? unitEngColour(poly.gr_i) : null;
+          : ut ? unitThemeColour(ut, poly.gr_i) : unitTheme() ? unitEngColour(poly.gr_i) : null;
         poly.setStyle(fillColour ? { fill: true, fillColor: fillColour, fillOpacity: 0.85 } : { fill: false });
       });
     }
@@ -638,8 +644,12 @@ function geoRiskMap(map, dataElementId) {
   legendDiv.id = 'geo-risk-legend';
   function buildLegend() {
     legendDiv.textContent = '';
-    var th = state.theme, i;
-    if (th === 'risk') {
+    var th = state.theme, i, uth = unitThemeOf(th);
+    if (uth) {
+      add(legendDiv, el('div', 'gr-legend-title', uth.label));
+      add(legendDiv, el('div', 'gr-legend-unit', uth.note));
+      uth.values.forEach(function (v, j) { swatchRow(legendDiv, uth.colours[j], v); });
+    } else if (th === 'risk') {
       tiers.legend(legendDiv, swatchRow, state.week !== currentWeek);
     } else if (th === 'change') {
       add(legendDiv, el('div', 'gr-legend-title', S.change.title));

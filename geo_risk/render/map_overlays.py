@@ -13,7 +13,7 @@ import shapely
 
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render.coverage import simplify_coverage
-from geo_risk.render.layers import bases_in_week
+from geo_risk.render.layers import UNIT_THEMES, bases_in_week
 from geo_risk.render.map_checks import (
     _bool_or_missing,
     _category_scale,
@@ -99,6 +99,7 @@ def _boundaries_payload(
                 "values": values,
                 "colours": _category_scale(values, known),
             }
+    payload["themes"] = _unit_themes(b.iloc[kept])
     if "engagements" in b.columns:  # empty where suppressed or withheld: never a count there
         payload["engagements"] = _int_or_missing(b["engagements"].iloc[kept]).tolist()
     if "priority_rank" in b.columns:
@@ -108,6 +109,17 @@ def _boundaries_payload(
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))
     return payload, xy
+
+
+def _unit_themes(b: pd.DataFrame) -> list[dict[str, Any]]:
+    """Category themes of the admin units (:data:`geo_risk.render.layers.UNIT_THEMES`)."""
+    out = []
+    for col, (label, note, known) in UNIT_THEMES.items():
+        if col in b.columns and b[col].astype("string").str.strip().fillna("").ne("").any():
+            codes, values = _codes(b[col], tuple(known))
+            out.append({"key": col, "label": label, "note": note, "codes": codes.tolist(),
+                        "values": values, "colours": _category_scale(values, known)})
+    return out
 
 
 def _restrictions_payload(
