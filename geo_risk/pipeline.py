@@ -29,6 +29,7 @@ from .analyse import (
 )
 from .config import RunConfig, SourceConfig
 from .engagement import WITHHELD, analyse_engagement
+from .engagement.outreach import OutreachResult, analyse_outreach
 from .errors import GeoRiskError
 from .features import (
     CellGrid,
@@ -42,6 +43,7 @@ from .population import population_per_cell, read_population_table, spread_over_
 from .readers.bases import read_bases
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
+from .readers.focal_points import read_focal_points
 from .readers.incidents import read_incidents
 from .readers.spatial import read_boundaries, read_restrictions
 from .validate import empty_rejects, rejects_for
@@ -59,6 +61,7 @@ class Inputs:
     reports: list[InputReport]
     rejects: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    focal_points: pd.DataFrame | None = None  # registered alert focal points, placed
 
 
 @dataclass
@@ -77,6 +80,8 @@ class WeeklyResult:
     priorities: pd.DataFrame | None = None  # ranked units then cells for next week
     actors: pd.DataFrame | None = None  # armed actors per admin unit in the window
     base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
+    # Alerts and their response, gender view, who engaged (geo_risk.engagement.outreach).
+    outreach: OutreachResult | None = None
 
 
 #: Reasons of rows that lie outside the boundaries' area start with this; rejects.csv gives them
@@ -266,6 +271,18 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         b = read_bases(config.bases, now=now)
         bases, reports, rejects = b.frame, [*reports, b.report], [*rejects, b.rejects]
 
+    focal_points = None
+    fp_source = getattr(config, "focal_points", None)
+    if fp_source is not None:
+        fp = read_focal_points(_with_sensitive(fp_source, sensitive), now=now,
+                               gazetteer=gazetteer)
+        reports, rejects = [*reports, fp.report], [*rejects, fp.rejects]
+        focal_points, rej_fp, warn = _place(fp.frame, admin, resolution=res,
+                                            tolerance_km=config.admin_tolerance_km,
+                                            what="focal points")
+        rejects.append(rej_fp)
+        warnings += warn
+
     pop = config.population
     population_table = None
     if pop is not None and not _is_raster(pop.path):
@@ -276,11 +293,12 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         reports, rejects = [*reports, p.report], [*rejects, p.rejects]
 
     all_rejects, account_warnings = _account(
-        reports, rejects, (incidents, consultations, restrictions, bases, population_table))
+        reports, rejects, (incidents, consultations, restrictions, bases, population_table,
+                           focal_points))
     warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
-                  rejects=all_rejects, warnings=warnings)
+                  rejects=all_rejects, warnings=warnings, focal_points=focal_points)
 
 
 def _is_raster(path: Path) -> bool:
@@ -405,6 +423,10 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     cells.loc[withheld, "engagements_12w"] = np.nan
     cells.loc[withheld, "engagement_status"] = WITHHELD
     matrix = matrix.merge(eng.admin, on="admin_pcode", how="left")
+    outreach = analyse_outreach(cells=cells, matrix=matrix, consultations=inputs.consultations,
+                                focal_points=inputs.focal_points, bases=inputs.bases,
+                                week=week, config=config)
+    matrix = matrix.merge(outreach.admin, on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -426,12 +448,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "base_reach_km": config.base_reach_km,
         "network": str(config.network.path) if config.network is not None else None,
         "engagement": {**vars(config.engagement), **eng.metadata},
+        "outreach": outreach.metadata,
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
-                        base_reach=eng.bases)
+                        base_reach=eng.bases, outreach=outreach)
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,
@@ -444,7 +467,7 @@ def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestam
     limits = {str(s.path): s.options.get("stale_after_days", config.stale_after_days)
               for s in (*config.incidents, *config.consultations, *config.access_restrictions)}
     for report in inputs.reports:
-        if report.kind in ("bases", "population") or report.newest_date is None:
+        if report.kind in ("bases", "population", "focal_points") or report.newest_date is None:
             continue
         limit = int(limits.get(report.path, config.stale_after_days))
         age = (reference - pd.Timestamp(report.newest_date)).days
