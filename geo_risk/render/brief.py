@@ -61,6 +61,7 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
     _text_or_blank,
     _unit,
 )
+from geo_risk.render.brief_outreach import outreach_sections
 from geo_risk.render.templating import Markup, render
 from geo_risk.validation import served_summary
 
@@ -549,6 +550,7 @@ def render_brief(
     actors: pd.DataFrame | None = None,
     model_check: str | None = None,
     likelihood_bins: Sequence[float] | None = None,
+    sections: Markup | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -600,6 +602,9 @@ def render_brief(
     likelihood_bins : sequence of float, optional
         The run's likelihood cut points (``run.json`` ``parameters.matrix``) for the legend
         of the likelihood words; default the fixed 10/30/60/90% scale.
+    sections : markupsafe.Markup, optional
+        More sections, already rendered by their own templates (e.g.
+        :func:`geo_risk.render.brief_outreach.outreach_sections`), placed before the matrix.
 
     Returns
     -------
@@ -649,6 +654,7 @@ def render_brief(
                                             else (0.1, 0.3, 0.6, 0.9)),
         matrix=_matrix_table(matrix),
         freshness=_freshness_table(rows, week),
+        sections=sections or Markup(""),
         sources=_source_lines(sources, rows),
         notes=[str(n) for n in notes],
     )
@@ -743,6 +749,8 @@ def brief_for_run(
         actors=getattr(result, "actors", None),
         model_check=served_summary(result.model),
         likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
+        sections=outreach_sections(matrix=result.matrix,
+                                   outreach=getattr(result, "outreach", None), config=config),
     )
 
 

@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +25,8 @@ __all__ = [
     "TOP_CHANGES",
     "TOP_PRIORITIES",
     "UNIT_COLUMNS",
+    "UNIT_THEMES",
+    "UnitTheme",
     "bases_in_week",
     "top_rising_units",
     "unit_layers",
@@ -34,9 +38,42 @@ TOP_CHANGES = 8
 TOP_CHANGE_MIN_SCORE = 0.5
 #: Priority numbers are drawn on this many units (``priority_rank`` 1..N).
 TOP_PRIORITIES = 10
+
+
+@dataclass(frozen=True)
+class UnitTheme:
+    """A map theme that colours admin units by a category column of the matrix.
+
+    ``colours`` gives the legend order and colour of known values (lower case); other values
+    get spare colours. map.html lists the theme when the unit layer has ``column``.
+    """
+
+    key: str
+    column: str
+    label: str
+    note: str
+    colours: Mapping[str, str]
+
+
+#: Category themes of admin units (all values aggregated and suppression-safe).
+UNIT_THEMES = (
+    UnitTheme("alerts", "alert_status", "Early-warning alerts and network (admin units)",
+              "alerts of the recent window and whether they were answered in time; units "
+              "without an alert channel (network gap: among the riskiest); small counts "
+              "suppressed",
+              {"network gap": "#b2182b", "no channel": "#f4a582",
+               "channel, no alert": "#d1e5f0", "suppressed": "#9a9a9a",
+               "alerts, answered in time": "#2166ac", "alerts, slow or unanswered": "#e08214",
+               "withheld": "#6f6f6f"}),
+    UnitTheme("component", "main_component", "Who engaged (main mission component)",
+              "mission component with most engagements in the window; only where engagement "
+              "is shown",
+              {"civil_affairs": "#1b9e77", "military": "#7570b3", "police": "#386cb0",
+               "human_rights": "#e7298a", "leadership_visit": "#e6ab02", "other": "#a6761d"}),
+)
 #: Matrix columns the maps read from the unit layer (all aggregated and suppression-safe).
 UNIT_COLUMNS = ("level", "engagement_status", "engagements", "priority_rank", "top_change",
-                "change_reason")
+                "change_reason", *(t.column for t in UNIT_THEMES))
 
 
 def bases_in_week(*, bases: pd.DataFrame, week: dt.date, reach_km: float | None = None
@@ -136,7 +173,8 @@ def unit_layers(*, boundaries: gpd.GeoDataFrame, matrix: pd.DataFrame) -> gpd.Ge
     by = matrix.drop_duplicates("admin_pcode").set_index("admin_pcode")
     out = boundaries.copy()
     key = out["admin_pcode"]
-    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason"):
+    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason",
+                *(t.column for t in UNIT_THEMES)):
         if col in by.columns:
             out[col] = key.map(by[col]).to_numpy()
     if "engagement_status" in out.columns and "engagements" in out.columns:

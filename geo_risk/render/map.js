@@ -200,7 +200,11 @@ function geoRiskMap(map, dataElementId) {
     var code = B.engagement.codes[i];
     return code >= 0 ? B.engagement.colours[code] : S.noData;
   }
-  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement); }
+  // Category themes of admin units from the matrix (alerts, who engaged, ...): layers.UNIT_THEMES.
+  var uThemes = {};
+  ((B && B.themes) || []).forEach(function (t) { uThemes['u-' + t.key] = t; });
+  function uThemeColour(t, i) { var c = t.codes[i]; return c >= 0 ? t.colours[c] : S.noData; }
+  function unitTheme() { return state.theme === 'level' || !!uThemes[state.theme] || (state.theme === 'engagement' && unitEngagement); }
 
   // ------------------------------------------------------------------ grid
   var gShapes = decodeShapes(G.shapes);
@@ -447,6 +451,10 @@ function geoRiskMap(map, dataElementId) {
       if (B.engagements && B.engagements[ui] >= 0) { ut += ' \u00b7 ' + B.engagements[ui] + ' engagements'; }
       row(tb, 'Unit engagement', ut);
     }
+    if (uThemes[state.theme] && admin[0] in pcodeIndex) {
+      var tt = uThemes[state.theme], tc = tt.codes[pcodeIndex[admin[0]]];
+      row(tb, tt.label.replace(/ \(.*\)$/, ''), tc >= 0 ? tt.values[tc].replace(/_/g, ' ') : 'n/a');
+    }
     if (cols.under && cols.under[gi] === 1) {
       var why = cols.ureason && cols.ureason[gi] >= 0 ? G.tables.ureason[cols.ureason[gi]] : 'high risk and little engagement';
       row(tb, 'Under-engaged', why, 'gr-tip-warn');
@@ -553,6 +561,7 @@ function geoRiskMap(map, dataElementId) {
     themes.push({ key: 'engagement', label: unitEngagement ? 'Engagement coverage (admin units)' : 'Engagement coverage' });
   }
   if (B && B.level) { themes.push({ key: 'level', label: 'Admin risk level (matrix)' }); }
+  Object.keys(uThemes).forEach(function (k) { themes.push({ key: k, label: uThemes[k].label }); });
 
   function restyle() {
     for (var i = 0; i < polys.length; i++) { if (polys[i]) { polys[i].setStyle(gridStyle(i)); } }
@@ -560,6 +569,7 @@ function geoRiskMap(map, dataElementId) {
     if (bo) {
       bo.bPolys.forEach(function (poly) {
         var fillColour = state.theme === 'level' ? levelColour(poly.gr_i)
+          : uThemes[state.theme] ? uThemeColour(uThemes[state.theme], poly.gr_i)
           : unitTheme() ? unitEngColour(poly.gr_i) : null;
         poly.setStyle(fillColour ? { fill: true, fillColor: fillColour, fillOpacity: 0.85 } : { fill: false });
       });
@@ -613,6 +623,14 @@ function geoRiskMap(map, dataElementId) {
       add(legendDiv, el('div', 'gr-legend-unit', th === 'trend' ? 'incident trend of each cell'
         : 'community engagement, last 12 weeks; small counts suppressed'));
       G.tables[key].forEach(function (v, j) { swatchRow(legendDiv, colours[key][j], v); });
+    } else if (uThemes[th]) {
+      var ut = uThemes[th];
+      add(legendDiv, el('div', 'gr-legend-title', ut.label));
+      add(legendDiv, el('div', 'gr-legend-unit', ut.note));
+      ut.values.forEach(function (v, j) {
+        var n = ut.codes.filter(function (c) { return c === j; }).length;
+        swatchRow(legendDiv, ut.colours[j], v.replace(/_/g, ' ') + ' (' + n + (n === 1 ? ' unit)' : ' units)'));
+      });
     } else if (th === 'level') {
       add(legendDiv, el('div', 'gr-legend-title', 'Admin risk level'));
       add(legendDiv, el('div', 'gr-legend-unit', 'from the risk-assessment matrix'));

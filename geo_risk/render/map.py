@@ -807,6 +807,9 @@ def _boundaries_payload(
                 "values": values,
                 "colours": _category_scale(values, known),
             }
+    themes = _unit_themes(b, kept)
+    if themes:
+        payload["themes"] = themes
     if "engagements" in b.columns:  # empty where suppressed or withheld: never a count there
         payload["engagements"] = _int_or_missing(b["engagements"].iloc[kept]).tolist()
     if "priority_rank" in b.columns:
@@ -816,6 +819,20 @@ def _boundaries_payload(
     corners = shapely.bounds(parts)
     xy = np.vstack([corners[:, :2], corners[:, 2:]]) if len(parts) else np.zeros((0, 2))
     return payload, xy
+
+
+def _unit_themes(b: gpd.GeoDataFrame, kept: np.ndarray) -> list[dict[str, Any]]:
+    """Category themes of the units (:data:`geo_risk.render.layers.UNIT_THEMES`)."""
+    from .layers import UNIT_THEMES
+
+    out = []
+    for t in UNIT_THEMES:
+        if t.column in b.columns:
+            codes, values = _codes(b[t.column].iloc[kept], tuple(t.colours))
+            out.append({"key": t.key, "label": t.label, "note": t.note,
+                        "codes": codes.tolist(), "values": values,
+                        "colours": _category_scale(values, t.colours)})
+    return out
 
 
 def _restrictions_payload(
