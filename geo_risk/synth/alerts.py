@@ -135,10 +135,15 @@ def _focal_points(rng: np.random.Generator, eng: _Engagement, geo: _Geo, gap: li
     n = len(unit)
     reg = np.array([start + timedelta(days=int(d)) for d in rng.integers(0, 7 * weeks // 2, n)])
     k = len(senders)
-    late = np.arange(n) >= k
     reg[k:k + len(only_fp)] = [start + timedelta(days=7 * (weeks - 6))] * len(only_fp)
     end = np.full(n, "", dtype=object)
     end[k + len(only_fp):] = (start + timedelta(days=7 * (weeks // 2))).isoformat()
+    # senders of units quiet in the last weeks stopped two weeks after their last alert
+    last_w = pd.Series(eng.week[eng.alert]).groupby(eng.adm2[eng.alert]).max()
+    stopped = ~has_alert[senders]
+    stop_day = [max(reg[i], start + timedelta(days=7 * int(last_w[senders[i]]) + 14))
+                for i in np.flatnonzero(stopped)]  # tens of focal points
+    end[np.flatnonzero(stopped)] = [d.isoformat() for d in stop_day]
     df = pd.DataFrame({
         "focal_point_id": _cat("FP-", _fmt("%04d", np.arange(1, n + 1))),
         "admin2": np.asarray(geo.adm2_pcode)[unit],
@@ -147,7 +152,6 @@ def _focal_points(rng: np.random.Generator, eng: _Engagement, geo: _Geo, gap: li
         "name": _cat("FAKE Focal Point ", _fmt("%03d", np.arange(1, n + 1))),
         "phone": _cat("+000 555 7", _fmt("%04d", np.arange(1, n + 1))),
     })
-    del late
     return df, only_fp, ended
 
 
