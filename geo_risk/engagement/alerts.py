@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..readers.engagement_fields import responded
-from .common import SUPPRESSED, WITHHELD
+from .common import SUPPRESSED, WITHHELD, _nullable
 
 ALERT_MODALITY = "early_warning_alert"
 #: Values of the unit column ``alert_status`` (the map theme), in legend order.
@@ -234,8 +234,8 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
         "alerts_responded_share": stats["responded_share"].to_numpy(float),
         "alert_response_median_hours": stats["median_response_hours"].to_numpy(float),
         "alerts_within_hours_share": stats["within_hours_share"].to_numpy(float),
-        "alert_channel": pd.array(np.where(withheld, pd.NA, channel), dtype="boolean"),
-        "alert_network_gap": pd.array(np.where(withheld, pd.NA, gap), dtype="boolean"),
+        "alert_channel": _nullable(channel, ~withheld).array,
+        "alert_network_gap": _nullable(gap, ~withheld).array,
         "alert_status": status,
     })
     suppressed_units = int(((n_all > 0) & ~shown & ~withheld).sum())

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..schemas import COMPONENTS
-from .common import _in_window
+from .common import _in_window, _nullable
 
 LEADERSHIP = "leadership_visit"
 COMPONENT_COLUMNS = [f"engaged_by_{c}" for c in COMPONENTS]
@@ -96,8 +96,7 @@ def component_view(*, consultations: pd.DataFrame | None, units: np.ndarray,
     out.insert(0, "admin_pcode", units)
     out["main_component"] = np.where(shown & (total > 0), lead, "")
     li = COMPONENTS.index(LEADERSHIP)
-    out["leadership_visit"] = pd.array(np.where(shown, counts[:, li] > 0, pd.NA),
-                                       dtype="boolean")
+    out["leadership_visit"] = _nullable(counts[:, li] > 0, shown).array
     out["leadership_visits"] = np.where(shown & (counts[:, li] >= k), counts[:, li], np.nan)
     mission = np.nansum(np.where(shown[:, None], shown_counts, np.nan), axis=0)  # shown only
     meta = {

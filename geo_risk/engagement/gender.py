@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .common import _nullable
+
 GENDER_BASE_COLUMNS = ["base_name", "liaison_staff", "female_liaison_staff",
                        "no_female_liaison_staff", "engagements", "participants",
                        "women_share", "units_no_women", "units_no_women_names"]
@@ -91,8 +93,8 @@ def gender_view(*, rec: pd.DataFrame, adm: pd.DataFrame, obases: pd.DataFrame,
         "base_name": base_names.to_numpy(),
         "liaison_staff": staff.to_numpy(),
         "female_liaison_staff": female.to_numpy(float),
-        "no_female_liaison_staff": pd.array(np.where(female.isna(), pd.NA, female == 0),
-                                            dtype="boolean"),
+        "no_female_liaison_staff": _nullable((female == 0).to_numpy(),
+                                             female.notna().to_numpy()).array,
         "engagements": np.where(shown, g["n"].to_numpy(), np.nan),
         "participants": np.where(shown, g["part"].to_numpy(), np.nan),
         "women_share": share,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from geo_risk.render.brief_format import _missing, _num, _share, _table, _Table, _unit
+from geo_risk.render.brief_format import _missing, _num, _share, _Table, _table, _unit
 from geo_risk.render.templating import Markup, render
 from geo_risk.schemas import COMPONENTS
 

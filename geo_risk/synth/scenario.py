@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._common import _Names
+from .alerts import _outreach
 from .bases import _place_bases, _write_bases
 from .boundaries import _build_geography, _place_towns, _write_boundaries
 from .conflict import _persistent_hotspots, _simulate
@@ -20,7 +21,6 @@ from .incidents import _incidents, _make_actors
 from .population import _build_cells, _place_villages, _population, _write_population
 from .restrictions import _restrictions, _write_restrictions
 from .spec import ScenarioFiles, ScenarioSpec, _validate
-from .alerts import _outreach
 from .truth import _truth, _unit_risk
 
 
