@@ -198,7 +198,8 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
     Returns
     -------
     tuple
-        The unit columns (``admin_pcode``, ``alerts_recent``, ``alert_types``,
+        The unit columns (``admin_pcode``, ``alert_summary`` (the figures in words, for the
+        map's tooltip), ``alerts_recent``, ``alert_types``,
         ``alerts_responded_share``, ``alert_response_median_hours``,
         ``alerts_within_hours_share``, ``alert_channel``, ``alert_network_gap``,
         ``alert_status``) and summary figures for run.json and the brief.
@@ -227,8 +228,17 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
         [withheld, gap, ~channel, n_all == 0, ~shown, in_time],
         [WITHHELD, "network gap", "no channel", "channel, no alert", SUPPRESSED,
          "alerts, answered in time"], "alerts, slow or unanswered").astype(object)
+    def pct(v: pd.Series) -> np.ndarray:
+        x = v.to_numpy(float)
+        return np.where(np.isnan(x), "n/a", np.char.mod("%.0f%%", np.nan_to_num(100 * x)))
+
+    summary = np.where(
+        shown, np.char.mod("%d alerts in ", np.nan_to_num(stats["alerts"].to_numpy(float)))
+        + f"{window_days} days, " + pct(stats["responded_share"]) + " answered, "
+        + pct(stats["within_hours_share"]) + f" within {within_hours:g} h", "")
     out = pd.DataFrame({
         "admin_pcode": units,
+        "alert_summary": summary.astype(object),
         "alerts_recent": stats["alerts"].to_numpy(float),
         "alert_types": np.where(shown, _type_text(rec, units, k), ""),
         "alerts_responded_share": stats["responded_share"].to_numpy(float),

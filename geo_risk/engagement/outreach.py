@@ -119,6 +119,7 @@ def analyse_outreach(*, cells: pd.DataFrame, matrix: pd.DataFrame,
         obases=obases, unit_base=unit_base,
         names=matrix.set_index("admin_pcode")["admin_name"], shown_units=profile_shown, k=k)
 
+    gender_units.loc[withheld, ["main_base", "main_base_female_staff"]] = [None, np.nan]
     admin = al.merge(comp, on="admin_pcode").merge(gender_units, on="admin_pcode")
     meta = {"alerts": alert_meta, "components": comp_meta, "gender": gender_meta}
     return OutreachResult(admin=admin, alert_response=response, gender_bases=gender_tab,

@@ -45,7 +45,8 @@ class UnitTheme:
     """A map theme that colours admin units by a category column of the matrix.
 
     ``colours`` gives the legend order and colour of known values (lower case); other values
-    get spare colours. map.html lists the theme when the unit layer has ``column``.
+    get spare colours. map.html lists the theme when the unit layer has ``column``; the
+    tooltip adds the unit's ``detail`` text (a column of the matrix) when there is one.
     """
 
     key: str
@@ -53,6 +54,7 @@ class UnitTheme:
     label: str
     note: str
     colours: Mapping[str, str]
+    detail: str | None = None
 
 
 #: Category themes of admin units (all values aggregated and suppression-safe).
@@ -64,7 +66,7 @@ UNIT_THEMES = (
               {"network gap": "#b2182b", "no channel": "#f4a582",
                "channel, no alert": "#d1e5f0", "suppressed": "#9a9a9a",
                "alerts, answered in time": "#2166ac", "alerts, slow or unanswered": "#e08214",
-               "withheld": "#6f6f6f"}),
+               "withheld": "#6f6f6f"}, detail="alert_summary"),
     UnitTheme("component", "main_component", "Who engaged (main mission component)",
               "mission component with most engagements in the window; only where engagement "
               "is shown",
@@ -73,7 +75,8 @@ UNIT_THEMES = (
 )
 #: Matrix columns the maps read from the unit layer (all aggregated and suppression-safe).
 UNIT_COLUMNS = ("level", "engagement_status", "engagements", "priority_rank", "top_change",
-                "change_reason", *(t.column for t in UNIT_THEMES))
+                "change_reason", *(t.column for t in UNIT_THEMES),
+                *(t.detail for t in UNIT_THEMES if t.detail))
 
 
 def bases_in_week(*, bases: pd.DataFrame, week: dt.date, reach_km: float | None = None
@@ -174,7 +177,7 @@ def unit_layers(*, boundaries: gpd.GeoDataFrame, matrix: pd.DataFrame) -> gpd.Ge
     out = boundaries.copy()
     key = out["admin_pcode"]
     for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason",
-                *(t.column for t in UNIT_THEMES)):
+                *(t.column for t in UNIT_THEMES), *(t.detail for t in UNIT_THEMES if t.detail)):
         if col in by.columns:
             out[col] = key.map(by[col]).to_numpy()
     if "engagement_status" in out.columns and "engagements" in out.columns:

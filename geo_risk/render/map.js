@@ -454,6 +454,7 @@ function geoRiskMap(map, dataElementId) {
     if (uThemes[state.theme] && admin[0] in pcodeIndex) {
       var tt = uThemes[state.theme], tc = tt.codes[pcodeIndex[admin[0]]];
       row(tb, tt.label.replace(/ \(.*\)$/, ''), tc >= 0 ? tt.values[tc].replace(/_/g, ' ') : 'n/a');
+      if (tt.detail && tt.detail[pcodeIndex[admin[0]]]) { row(tb, '', tt.detail[pcodeIndex[admin[0]]]); }
     }
     if (cols.under && cols.under[gi] === 1) {
       var why = cols.ureason && cols.ureason[gi] >= 0 ? G.tables.ureason[cols.ureason[gi]] : 'high risk and little engagement';

@@ -832,6 +832,9 @@ def _unit_themes(b: gpd.GeoDataFrame, kept: np.ndarray) -> list[dict[str, Any]]:
             out.append({"key": t.key, "label": t.label, "note": t.note,
                         "codes": codes.tolist(), "values": values,
                         "colours": _category_scale(values, t.colours)})
+            if t.detail and t.detail in b.columns:
+                out[-1]["detail"] = (b[t.detail].iloc[kept].astype("string").fillna("")
+                                     .tolist())
     return out
 
 
