@@ -237,3 +237,4 @@ def test_no_output_holds_a_sender_or_focal_point_identity(scenario) -> None:  # 
         assert not [s for s in secrets if s in text], name
     page = (out / "map.html").read_text(encoding="utf-8")
     assert '"key":"alerts"' in page and "network gap" in page
+    assert '"key":"component"' in page and "leadership visit" in page

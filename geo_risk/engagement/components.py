@@ -73,7 +73,8 @@ def component_view(*, consultations: pd.DataFrame | None, units: np.ndarray,
     -------
     tuple
         Unit columns (``admin_pcode``, :data:`COMPONENT_COLUMNS`, ``main_component``,
-        ``leadership_visit``, ``leadership_visits``) and mission-wide figures: the sum of the
+        ``leadership_visit``, ``leadership_visits``, ``who_engaged`` (the map theme: "leadership
+        visit" where there was one, else the main component)) and mission-wide figures: the sum of the
         counts shown per unit (for the brief and run.json).
     """
     n_units = len(units)
@@ -98,6 +99,9 @@ def component_view(*, consultations: pd.DataFrame | None, units: np.ndarray,
     li = COMPONENTS.index(LEADERSHIP)
     out["leadership_visit"] = _nullable(counts[:, li] > 0, shown).array
     out["leadership_visits"] = np.where(shown & (counts[:, li] >= k), counts[:, li], np.nan)
+    # the map theme: a leadership town hall in the window stands out, else the main component
+    out["who_engaged"] = np.where(shown & (counts[:, li] > 0), "leadership visit",
+                                  np.char.replace(out["main_component"].to_numpy(str), "_", " "))
     mission = np.nansum(np.where(shown[:, None], shown_counts, np.nan), axis=0)  # shown only
     meta = {
         "records_with_component": recorded,

@@ -67,11 +67,12 @@ UNIT_THEMES = (
                "channel, no alert": "#d1e5f0", "suppressed": "#9a9a9a",
                "alerts, answered in time": "#2166ac", "alerts, slow or unanswered": "#e08214",
                "withheld": "#6f6f6f"}, detail="alert_summary"),
-    UnitTheme("component", "main_component", "Who engaged (main mission component)",
-              "mission component with most engagements in the window; only where engagement "
-              "is shown",
-              {"civil_affairs": "#1b9e77", "military": "#7570b3", "police": "#386cb0",
-               "human_rights": "#e7298a", "leadership_visit": "#e6ab02", "other": "#a6761d"}),
+    UnitTheme("component", "who_engaged", "Who engaged (mission component)",
+              "leadership town-hall visits in the window, else the component with most "
+              "engagements; only where engagement is shown",
+              {"leadership visit": "#e6ab02", "civil affairs": "#1b9e77",
+               "military": "#7570b3", "police": "#386cb0", "human rights": "#e7298a",
+               "other": "#a6761d"}),
 )
 #: Matrix columns the maps read from the unit layer (all aggregated and suppression-safe).
 UNIT_COLUMNS = ("level", "engagement_status", "engagements", "priority_rank", "top_change",

@@ -138,9 +138,9 @@ def _focal_points(rng: np.random.Generator, eng: _Engagement, geo: _Geo, gap: li
     reg[k:k + len(only_fp)] = [start + timedelta(days=7 * (weeks - 6))] * len(only_fp)
     end = np.full(n, "", dtype=object)
     end[k + len(only_fp):] = (start + timedelta(days=7 * (weeks // 2))).isoformat()
-    # senders of units quiet in the last weeks stopped two weeks after their last alert
+    # in the designated units, the old senders stopped two weeks after their last alert
     last_w = pd.Series(eng.week[eng.alert]).groupby(eng.adm2[eng.alert]).max()
-    stopped = ~has_alert[senders]
+    stopped = np.isin(senders, ended)
     stop_day = [max(reg[i], start + timedelta(days=7 * int(last_w[senders[i]]) + 14))
                 for i in np.flatnonzero(stopped)]  # tens of focal points
     end[np.flatnonzero(stopped)] = [d.isoformat() for d in stop_day]
