@@ -98,9 +98,9 @@ class MatrixConfig:
     admin unit next week (rare / unlikely / possible / likely / almost certain; see
     :func:`geo_risk.analyse.likelihood_scale`); ``exposure_bins`` on expected people exposed
     (sum over cells of population x probability); ``civilian_bins`` on civilian-targeting
-    incidents in the last 12 weeks.
-    Impact is the larger of the two impact scores. The level comes from likelihood x impact
-    (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+    incidents in the last 12 weeks; ``fatality_bins`` on reported fatalities in the last 12
+    weeks. Impact is the largest of the three impact scores. The level comes from
+    likelihood x impact (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
 
     ``bins = "data"`` (the default) replaces the three bin lists in each run by quantiles
     ``bin_quantiles`` of the data (:func:`geo_risk.analyse.matrix_bins`): likelihood of the
@@ -113,6 +113,7 @@ class MatrixConfig:
     likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    fatality_bins: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
     level_cuts: tuple[int, int, int] = (4, 9, 16)
 
 
@@ -453,7 +454,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     matrix = raw.get("matrix", {})
     if isinstance(matrix, dict):
         known = {"bins", "bin_quantiles", "likelihood_bins", "exposure_bins", "civilian_bins",
-                 "level_cuts"}
+                 "fatality_bins", "level_cuts"}
         c.unknown("matrix.", set(matrix), known)
         mm: dict[str, Any] = {}
         if "bins" in matrix:
@@ -461,9 +462,10 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 mm["bins"] = matrix["bins"]
             else:
                 c.add("matrix.bins", '"data" (cut points from this run\'s data) or "fixed" '
-                      "(likelihood_bins, exposure_bins, civilian_bins as given).")
+                      "(likelihood_bins, exposure_bins, civilian_bins, fatality_bins as "
+                      "given).")
         for key, n in (("bin_quantiles", 4), ("likelihood_bins", 4), ("exposure_bins", 4),
-                       ("civilian_bins", 4), ("level_cuts", 3)):
+                       ("civilian_bins", 4), ("fatality_bins", 4), ("level_cuts", 3)):
             if key in matrix:
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):

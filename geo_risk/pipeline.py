@@ -20,6 +20,7 @@ from .analyse import (
     cell_access,
     civilian_history,
     engagement_per_cell,
+    fatality_history,
     matrix_bins,
     restrictions_in_force,
     risk_band,
@@ -410,7 +411,8 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     bins = matrix_bins(config.matrix,
                        past_likelihood=fc.units.past_likelihood if fc.units is not None
                        else None, exposure=unit_exposure(cells).to_numpy(),
-                       civilian=civilian_history(inputs.incidents, week=week))
+                       civilian=civilian_history(inputs.incidents, week=week),
+                       fatalities=fatality_history(inputs.incidents, week=week))
     matrix = admin_matrix(cells=cells, admin=inputs.admin, incidents=inputs.incidents,
                           week=week, cfg=config.matrix, units=units, bins=bins)
     matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
