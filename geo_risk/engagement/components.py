@@ -73,9 +73,9 @@ def component_view(*, consultations: pd.DataFrame | None, units: np.ndarray,
     -------
     tuple
         Unit columns (``admin_pcode``, :data:`COMPONENT_COLUMNS`, ``main_component``,
-        ``leadership_visit``, ``leadership_visits``, ``who_engaged`` (the map theme: "leadership
-        visit" where there was one, else the main component)) and mission-wide figures: the sum of the
-        counts shown per unit (for the brief and run.json).
+        ``leadership_visit``, ``leadership_visits``, ``who_engaged`` (the map theme:
+        "leadership visit" where there was one, else the main component)) and mission-wide
+        figures: the sum of the counts shown per unit (for the brief and run.json).
     """
     n_units = len(units)
     counts = np.zeros((n_units, len(COMPONENTS)))
