@@ -238,3 +238,37 @@ def test_no_output_holds_a_sender_or_focal_point_identity(scenario) -> None:  # 
     page = (out / "map.html").read_text(encoding="utf-8")
     assert '"key":"alerts"' in page and "network gap" in page
     assert '"key":"component"' in page and "leadership visit" in page
+
+
+def test_brief_sections_escape_base_and_unit_names() -> None:
+    from geo_risk.config import AlertsConfig, RunConfig
+    from geo_risk.engagement.outreach import OutreachResult
+    from geo_risk.render.brief_outreach import outreach_sections
+
+    evil = "<script>alert(1)</script>"
+    matrix = pd.DataFrame({
+        "admin_pcode": ["XV01"], "admin_name": [evil], "expected_incident_cells": [1.0],
+        "alert_network_gap": [True], "alerts_recent": [np.nan], "alert_types": [""],
+        "alerts_responded_share": [np.nan], "alert_response_median_hours": [np.nan],
+        "alerts_within_hours_share": [np.nan], "alert_status": ["network gap"],
+        "no_women": [True], "main_base": [evil], "main_base_female_staff": [0.0],
+        "main_component": ["civil_affairs"], "leadership_visit": [True],
+        **{f"engaged_by_{c}": [np.nan] for c in ("civil_affairs", "military", "police",
+                                                  "human_rights", "leadership_visit",
+                                                  "other")}})
+    response = pd.DataFrame({"base": [evil, "mission"], "alerts": [6.0, 6.0],
+                             "responded": [6.0, 6.0], "responded_share": [1.0, 1.0],
+                             "median_response_hours": [2.0, 2.0],
+                             "within_hours_share": [1.0, 1.0], "status": ["shown", "shown"]})
+    gender = pd.DataFrame({"base_name": [evil], "liaison_staff": [2], "female_liaison_staff": [0.0],
+                           "no_female_liaison_staff": [True], "engagements": [9.0],
+                           "participants": [90.0], "women_share": [0.0], "units_no_women": [1],
+                           "units_no_women_names": [evil]})
+    out = OutreachResult(admin=matrix, alert_response=response, gender_bases=gender,
+                         metadata={"gender": {"bases_recorded": 1,
+                                              "bases_without_female_staff": [evil]}})
+    cfg = RunConfig(config_path=None, boundaries=None, incidents=(),  # type: ignore[arg-type]
+                    alerts=AlertsConfig())
+    html = str(outreach_sections(matrix=matrix, outreach=out, config=cfg))
+    assert "<script>" not in html and html.count("&lt;script&gt;") >= 5
+    assert 'id="grb-alert-gaps"' in html and "no female liaison staff" in html
