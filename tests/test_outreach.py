@@ -272,3 +272,20 @@ def test_brief_sections_escape_base_and_unit_names() -> None:
     html = str(outreach_sections(matrix=matrix, outreach=out, config=cfg))
     assert "<script>" not in html and html.count("&lt;script&gt;") >= 5
     assert 'id="grb-alert-gaps"' in html and "no female liaison staff" in html
+
+
+def test_without_alert_log_or_registry_no_unit_is_called_without_channel() -> None:
+    from geo_risk.engagement.alerts import unit_alerts
+
+    units = np.array(["XV01", "XV02"], dtype=object)
+    meetings = _alerts(["A"], [1.0]).assign(modality="community_meeting")
+    kw = dict(units=units, unit_pop=np.array([10.0, 0.0]), expected=np.array([1.0, 0.0]),
+              withheld=np.zeros(2, bool), week=pd.Timestamp("2026-03-02"), window_days=28,
+              within_hours=24.0, channel_weeks=12, high_risk_quantile=0.5, min_count=5)
+    out, meta = unit_alerts(consultations=meetings, focal_points=None, **kw)  # type: ignore[arg-type]
+    assert not meta["alert_data"] and (out["alert_status"] == "").all()
+    assert out["alert_channel"].isna().all() and out["alert_network_gap"].isna().all()
+    fp = pd.DataFrame({"admin_pcode": ["XV02"], "registered": [pd.Timestamp("2026-01-01")],
+                       "ended": [pd.NaT]})
+    out, meta = unit_alerts(consultations=meetings, focal_points=fp, **kw)  # type: ignore[arg-type]
+    assert out["alert_status"].tolist() == ["network gap", "channel, no alert"]

@@ -202,7 +202,8 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
         map's tooltip), ``alerts_recent``, ``alert_types``,
         ``alerts_responded_share``, ``alert_response_median_hours``,
         ``alerts_within_hours_share``, ``alert_channel``, ``alert_network_gap``,
-        ``alert_status``) and summary figures for run.json and the brief.
+        ``alert_status``; channel, gap and status empty when the run has neither an alert
+        nor a focal-point registry) and summary figures for run.json and the brief.
     """
     k = min_count
     held = list(units[withheld])
@@ -219,14 +220,20 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
         live = ((fp["registered"] < week) & (fp["ended"].isna() | (fp["ended"] >= since)))
         active_fp = np.isin(units, fp.loc[live, "admin_pcode"].astype(str).unique())
     channel = has_alert | active_fp
-    populated = unit_pop > 0
+    # Without any alert log or focal-point registry nothing is known about channels.
+    known = focal_points is not None or (
+        consultations is not None and (consultations["modality"].astype(str)
+                                       == ALERT_MODALITY).any())
+    # without population data every unit counts as populated
+    populated = unit_pop > 0 if (unit_pop > 0).any() else np.ones(len(units), dtype=bool)
     risky = expected >= np.quantile(expected, high_risk_quantile) if len(expected) else expected
     gap = populated & risky & ~channel & ~withheld
     shown = stats["status"].to_numpy() == "shown"
     in_time = stats["within_hours_share"].to_numpy(float) >= IN_TIME_SHARE
+    gap &= known
     status = np.select(
-        [withheld, gap, ~channel, n_all == 0, ~shown, in_time],
-        [WITHHELD, "network gap", "no channel", "channel, no alert", SUPPRESSED,
+        [withheld, ~np.full(len(units), known), gap, ~channel, n_all == 0, ~shown, in_time],
+        [WITHHELD, "", "network gap", "no channel", "channel, no alert", SUPPRESSED,
          "alerts, answered in time"], "alerts, slow or unanswered").astype(object)
     def pct(v: pd.Series) -> np.ndarray:
         x = v.to_numpy(float)
@@ -244,8 +251,8 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
         "alerts_responded_share": stats["responded_share"].to_numpy(float),
         "alert_response_median_hours": stats["median_response_hours"].to_numpy(float),
         "alerts_within_hours_share": stats["within_hours_share"].to_numpy(float),
-        "alert_channel": _nullable(channel, ~withheld).array,
-        "alert_network_gap": _nullable(gap, ~withheld).array,
+        "alert_channel": _nullable(channel, ~withheld & known).array,
+        "alert_network_gap": _nullable(gap, ~withheld & known).array,
         "alert_status": status,
     })
     suppressed_units = int(((n_all > 0) & ~shown & ~withheld).sum())
@@ -255,12 +262,14 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
     if suppressed_units == 1:  # the total minus the shown units would give that unit away
         m["alerts"] = m["responded"] = np.nan
     meta = {
+        "alert_data": bool(known),
         "window_days": window_days, "response_within_hours": within_hours,
         "channel_weeks": channel_weeks, "high_risk_quantile": high_risk_quantile,
         "mission": {key: (None if isinstance(v, float) and np.isnan(v) else v)
                     for key, v in m.items()},
         "units_with_channel": int(channel[~withheld].sum()),
-        "populated_units_without_channel": int((populated & ~channel & ~withheld).sum()),
+        "populated_units_without_channel": int((populated & ~channel & ~withheld).sum()
+                                               if known else 0),
         "network_gap_units": int(gap.sum()),
         "method": (f"alerts of the last {window_days} days; channel = an alert or an active "
                    f"registered focal point in the last {channel_weeks} weeks; network gap = "

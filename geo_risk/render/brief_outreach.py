@@ -64,7 +64,11 @@ def _alerts(matrix: pd.DataFrame, out: OutreachResult, config: RunConfig) -> dic
                          _share(r["alerts_within_hours_share"])]
                         for r in shown.head(MAX_UNITS).to_dict("records")],
                        numeric=(1, 3, 4, 5))
-    return {"lead": lead, "gaps": [_unit(r["admin_name"], r["admin_pcode"])
+    if not meta.get("alert_data", True):
+        lead = ("This run has no early-warning alert and no focal-point registry: alert "
+                "response and network coverage are unknown.")
+    return {"lead": lead, "known": meta.get("alert_data", True),
+            "gaps": [_unit(r["admin_name"], r["admin_pcode"])
                                    for r in gaps.to_dict("records")],
             "channel_weeks": ac.channel_weeks, "bases": bases, "units": units,
             "method": str(meta.get("method", "")).capitalize() + "."}

@@ -829,6 +829,8 @@ def _unit_themes(b: gpd.GeoDataFrame, kept: np.ndarray) -> list[dict[str, Any]]:
     for t in UNIT_THEMES:
         if t.column in b.columns:
             codes, values = _codes(b[t.column].iloc[kept], tuple(t.colours))
+            if not values:  # no unit has a value (e.g. no alert data): no theme
+                continue
             out.append({"key": t.key, "label": t.label, "note": t.note,
                         "codes": codes.tolist(), "values": values,
                         "colours": _category_scale(values, t.colours)})
