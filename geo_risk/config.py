@@ -27,10 +27,12 @@ SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
                   "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days", "encoding", "one_row_per_respondent"},
+                      "stale_after_days", "encoding", "one_row_per_respondent",
+                      "components"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
                             "stale_after_days", "encoding"},
     "bases": {"sheet", "encoding", "columns"},
+    "focal_points": {"sheet", "encoding", "columns", "sensitive_columns"},
 }
 BASES_FORMATS = ("csv", "panel")
 
@@ -167,6 +169,24 @@ class EngagementConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Early-warning alerts and their response (:mod:`geo_risk.engagement.alerts`).
+
+    Alerts of the last ``window_days`` before the forecast week are shown (aggregated per cell
+    and unit) and their response times measured; a response within
+    ``response_within_hours`` counts as timely. A unit has an *alert channel* when an alert
+    came from it or a registered focal point was active there in the last ``channel_weeks``;
+    a *network gap* is a populated unit without one whose expected incident cells are at or
+    above the ``high_risk_quantile`` of units.
+    """
+
+    window_days: int = 28
+    response_within_hours: float = 24.0
+    channel_weeks: int = 12
+    high_risk_quantile: float = 0.75
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one weekly run needs."""
 
@@ -204,6 +224,9 @@ class RunConfig:
     state_dir: Path | None = None
     # Perceptions, topics and benchmarks over time (geo_risk.engagement.voice).
     voice: VoiceConfig = field(default_factory=VoiceConfig)
+    # Alert network and response (geo_risk.engagement.alerts).
+    focal_points: SourceConfig | None = None
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 _TOP_KEYS = {
@@ -215,6 +238,7 @@ _TOP_KEYS = {
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
     "state_dir",
     *VOICE_KEYS,
+    "focal_points", "alerts",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -424,6 +448,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
 
     _engagement_keys(c, raw, base_dir, kw, check_files)
     kw["voice"] = parse_voice(c, raw)
+    _alert_keys(c, raw, base_dir, kw, check_files)
 
     model = raw.get("model", {})
     if isinstance(model, dict):
@@ -549,6 +574,33 @@ def _engagement_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path,
         else:
             e["passive_modalities"] = tuple(pm)
     kw["engagement"] = EngagementConfig(**e)
+
+
+def _alert_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path, kw: dict[str, Any],
+                check_files: bool) -> None:
+    """Validate [focal_points] and [alerts] into ``kw``."""
+    if "focal_points" in raw:
+        fp = _sources(c, base_dir, "focal_points", raw["focal_points"], None, "csv",
+                      check_files)
+        if len(fp) > 1:
+            c.add("focal_points", "give one focal-point file.")
+        elif fp:
+            kw["focal_points"] = fp[0]
+    al = raw.get("alerts", {})
+    if not isinstance(al, dict):
+        c.add("alerts", "must be a table of alert settings (window_days, ...).")
+        return
+    c.unknown("alerts.", set(al), set(AlertsConfig.__dataclass_fields__))
+    a: dict[str, Any] = {}
+    for key, kind, lo, hi in (("window_days", int, 1, 3650),
+                              ("response_within_hours", float, 0.1, 24 * 365),
+                              ("channel_weeks", int, 1, 520),
+                              ("high_risk_quantile", float, 0, 1)):
+        if key in al:
+            value = _number(c, f"alerts.{key}", al[key], kind, lo, hi)
+            if value is not None:
+                a[key] = value
+    kw["alerts"] = AlertsConfig(**a)
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> RunConfig:

@@ -221,12 +221,16 @@ def _map_layers(result: WeeklyResult, config: RunConfig
 
 def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path
                              ) -> dict[str, Path]:
-    """priorities.csv, actors.csv, base_reach.csv and admin_matrix.html (all shareable)."""
+    """priorities.csv, actors.csv, base_reach.csv, alert_response.csv, gender_bases.csv and
+    admin_matrix.html (all shareable)."""
     from .engagement import matrix_html
 
     paths: dict[str, Path] = {}
+    outreach = getattr(result, "outreach", None)
     for name, frame in (("priorities", result.priorities), ("actors", result.actors),
-                        ("base_reach", result.base_reach)):
+                        ("base_reach", result.base_reach),
+                        ("alert_response", outreach.alert_response if outreach else None),
+                        ("gender_bases", outreach.gender_bases if outreach else None)):
         if frame is not None:
             paths[name] = out / f"{name}.csv"
             frame.to_csv(paths[name], index=False)

@@ -30,6 +30,7 @@ from .analyse import (
 )
 from .config import RunConfig, SourceConfig
 from .engagement import WITHHELD, analyse_engagement
+from .engagement.outreach import OutreachResult, analyse_outreach
 from .engagement.voice import analyse_voice, split_respondents
 from .errors import GeoRiskError
 from .features import (
@@ -44,6 +45,7 @@ from .population import population_per_cell, read_population_table, spread_over_
 from .readers.bases import read_bases
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
+from .readers.focal_points import read_focal_points
 from .readers.incidents import read_incidents
 from .readers.spatial import read_boundaries, read_restrictions
 from .validate import empty_rejects, rejects_for
@@ -64,6 +66,7 @@ class Inputs:
     # Perception-survey respondents (sources with one_row_per_respondent): canonical
     # consultation rows used for perceptions only, never counted as engagements.
     perceptions: pd.DataFrame | None = None
+    focal_points: pd.DataFrame | None = None  # registered alert focal points, placed
 
 
 @dataclass
@@ -84,6 +87,8 @@ class WeeklyResult:
     base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
     # Perceptions, topics, benchmarks over time (geo_risk.engagement.voice.VoiceResult).
     voice: Any = None
+    # Alerts and their response, gender view, who engaged (geo_risk.engagement.outreach).
+    outreach: OutreachResult | None = None
 
 
 #: Reasons of rows that lie outside the boundaries' area start with this; rejects.csv gives them
@@ -274,6 +279,18 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         b = read_bases(config.bases, now=now)
         bases, reports, rejects = b.frame, [*reports, b.report], [*rejects, b.rejects]
 
+    focal_points = None
+    fp_source = getattr(config, "focal_points", None)
+    if fp_source is not None:
+        fp = read_focal_points(_with_sensitive(fp_source, sensitive), now=now,
+                               gazetteer=gazetteer)
+        reports, rejects = [*reports, fp.report], [*rejects, fp.rejects]
+        focal_points, rej_fp, warn = _place(fp.frame, admin, resolution=res,
+                                            tolerance_km=config.admin_tolerance_km,
+                                            what="focal points")
+        rejects.append(rej_fp)
+        warnings += warn
+
     pop = config.population
     population_table = None
     if pop is not None and not _is_raster(pop.path):
@@ -285,11 +302,12 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
 
     all_rejects, account_warnings = _account(
         reports, rejects, (incidents, consultations, perceptions, restrictions, bases,
-                           population_table))
+                           population_table, focal_points))
     warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
-                  rejects=all_rejects, warnings=warnings, perceptions=perceptions)
+                  rejects=all_rejects, warnings=warnings, perceptions=perceptions,
+                  focal_points=focal_points)
 
 
 def _is_raster(path: Path) -> bool:
@@ -431,6 +449,10 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     voice = analyse_voice(matrix=matrix, cells=cells, consultations=inputs.consultations,
                           perceptions=inputs.perceptions, week=week, config=config)
     matrix = matrix.merge(voice.matrix, on="admin_pcode", how="left")
+    outreach = analyse_outreach(cells=cells, matrix=matrix, consultations=inputs.consultations,
+                                focal_points=inputs.focal_points, bases=inputs.bases,
+                                week=week, config=config)
+    matrix = matrix.merge(outreach.admin, on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -454,12 +476,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "network": str(config.network.path) if config.network is not None else None,
         "engagement": {**vars(config.engagement), **eng.metadata},
         "voice": voice.metadata,
+        "outreach": outreach.metadata,
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
-                        base_reach=eng.bases, voice=voice)
+                        base_reach=eng.bases, voice=voice, outreach=outreach)
 
 
 def _forecast_state(config: RunConfig) -> Path | None:
@@ -479,7 +502,7 @@ def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestam
     limits = {str(s.path): s.options.get("stale_after_days", config.stale_after_days)
               for s in (*config.incidents, *config.consultations, *config.access_restrictions)}
     for report in inputs.reports:
-        if report.kind in ("bases", "population") or report.newest_date is None:
+        if report.kind in ("bases", "population", "focal_points") or report.newest_date is None:
             continue
         limit = int(limits.get(report.path, config.stale_after_days))
         age = (reference - pd.Timestamp(report.newest_date)).days

@@ -10,8 +10,8 @@ mission-wide and over the high-risk units (matrix level in ``high_risk_levels`` 
   ``follow_up_weeks`` after the meeting), the share marked done. The form records today's
   status, not the day it was done: a past week's value is the share done by now;
 - ``alert_response_share``: of the early-warning alerts of the window, the share answered
-  within ``alert_response_hours``; it needs a ``response_hours`` column in the alert records
-  (the alert log's response time) and is "no data" otherwise.
+  within ``alert_response_hours``; it needs the alert records' ``response_hours`` (from the
+  log's ``received_at`` and ``responded_at``, or its own column) and is "no data" otherwise.
 
 Counts below ``min_count`` (records, people, commitments or alerts) are suppressed with
 everything derived from them, and group totals never give a hidden unit away

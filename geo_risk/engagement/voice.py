@@ -105,6 +105,12 @@ def _frame(c: pd.DataFrame | None, *, units: pd.Index, week: pd.Timestamp,
            for k in ("safety_score", "trust_score", "response_hours")
            if k in c.columns},
     })
+    if "response_hours" not in out.columns and {"received_at", "responded_at"} <= set(c.columns):
+        # the alert log's own times (geo_risk.engagement.alerts reads them the same way);
+        # NaN when not answered, so it never counts as answered in time
+        took = (pd.to_datetime(c["responded_at"], errors="coerce")
+                - pd.to_datetime(c["received_at"], errors="coerce"))
+        out["response_hours"] = took.dt.total_seconds().to_numpy(float) / 3600.0
     if follow:
         out["made"] = col("commitments_made", False).fillna(False).astype(bool).to_numpy()
         out["done"] = (col("follow_up_status", "").fillna("").astype(str).str.strip()

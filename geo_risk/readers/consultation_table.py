@@ -28,6 +28,7 @@ from .common import (
     stamp_dates,
     text,
 )
+from .engagement_fields import engagement_fields
 from .tabular import blank, unparsed
 
 if TYPE_CHECKING:
@@ -154,6 +155,10 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "source_file": str(path),
         "source_row": rows,
     })
+    extra, extra_checks = engagement_fields(f, cols, source=source, path=path,
+                                            date_column=cols["date"])
+    for name, values in extra.items():
+        frame[name] = values.to_numpy()
     c = {k: (v or k) for k, v in cols.items()}
     no_place = (~has_point & blank(pcode).to_numpy() & ~unparsed(lat_text, lat).to_numpy()
                 & ~unparsed(lon_text, lon).to_numpy())
@@ -181,6 +186,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
               c.get("trust_score", "trust_score"),
               "trust score must be a number from 1 (low) to 5 (high)"),
         duplicate_check(frame["consultation_id"], column=c["consultation_id"], what="record id"),
+        *extra_checks,
     ]
     accepted, rejects = apply_checks(frame, checks, raw=f)
     # Records without a head count (e.g. SMS alerts) still show that an engagement happened.

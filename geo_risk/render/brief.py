@@ -61,6 +61,7 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
     _text_or_blank,
     _unit,
 )
+from geo_risk.render.brief_outreach import outreach_sections
 from geo_risk.render.brief_voice import voice_sections
 from geo_risk.render.templating import Markup, render
 from geo_risk.validation import served_summary
@@ -551,6 +552,7 @@ def render_brief(
     model_check: str | None = None,
     likelihood_bins: Sequence[float] | None = None,
     voice: Markup | None = None,
+    sections: Markup | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -604,6 +606,9 @@ def render_brief(
         of the likelihood words; default the fixed 10/30/60/90% scale.
     voice : markupsafe.Markup, optional
         Perception, topic and benchmark sections (:mod:`geo_risk.render.brief_voice`).
+    sections : markupsafe.Markup, optional
+        More sections, already rendered by their own templates (e.g.
+        :func:`geo_risk.render.brief_outreach.outreach_sections`), placed before the matrix.
 
     Returns
     -------
@@ -654,6 +659,7 @@ def render_brief(
         matrix=_matrix_table(matrix),
         voice=voice,
         freshness=_freshness_table(rows, week),
+        sections=sections or Markup(""),
         sources=_source_lines(sources, rows),
         notes=[str(n) for n in notes],
     )
@@ -750,6 +756,8 @@ def brief_for_run(
         model_check=served_summary(result.model),
         likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
         voice=voice_sections(getattr(result, "voice", None)),
+        sections=outreach_sections(matrix=result.matrix,
+                                   outreach=getattr(result, "outreach", None), config=config),
     )
 
 

@@ -200,11 +200,11 @@ function geoRiskMap(map, dataElementId) {
     var code = B.engagement.codes[i];
     return code >= 0 ? B.engagement.colours[code] : S.noData;
   }
-  // Category themes of the units (perceptions, main topic: geo_risk.render.layers.UNIT_THEMES).
-  var unitThemes = (B && B.themes) || [];
-  function unitThemeOf(key) { return unitThemes.filter(function (t) { return 'u-' + t.key === key; })[0]; }
-  function unitThemeColour(t, i) { var c = t.codes[i]; return c >= 0 ? t.colours[c] : S.noData; }
-  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement) || !!unitThemeOf(state.theme); }
+  // Category themes of admin units from the matrix (alerts, who engaged, ...): layers.UNIT_THEMES.
+  var uThemes = {};
+  ((B && B.themes) || []).forEach(function (t) { uThemes['u-' + t.key] = t; });
+  function uThemeColour(t, i) { var c = t.codes[i]; return c >= 0 ? t.colours[c] : S.noData; }
+  function unitTheme() { return state.theme === 'level' || !!uThemes[state.theme] || (state.theme === 'engagement' && unitEngagement); }
 
   // ------------------------------------------------------------------ grid
   var gShapes = null; // decoded with the grid, on first use (a continent's grid is large)
@@ -489,6 +489,11 @@ function geoRiskMap(map, dataElementId) {
       if (B.engagements && B.engagements[ui] >= 0) { ut += ' \u00b7 ' + B.engagements[ui] + ' engagements'; }
       row(tb, 'Unit engagement', ut);
     }
+    if (uThemes[state.theme] && admin[0] in pcodeIndex) {
+      var tt = uThemes[state.theme], tc = tt.codes[pcodeIndex[admin[0]]];
+      row(tb, tt.label.replace(/ \(.*\)$/, ''), tc >= 0 ? tt.values[tc].replace(/_/g, ' ') : 'n/a');
+      if (tt.detail && tt.detail[pcodeIndex[admin[0]]]) { row(tb, '', tt.detail[pcodeIndex[admin[0]]]); }
+    }
     if (cols.under && cols.under[gi] === 1) {
       var why = cols.ureason && cols.ureason[gi] >= 0 ? G.tables.ureason[cols.ureason[gi]] : 'high risk and little engagement';
       row(tb, 'Under-engaged', why, 'gr-tip-warn');
@@ -606,7 +611,7 @@ function geoRiskMap(map, dataElementId) {
     themes.push({ key: 'engagement', label: unitEngagement ? 'Engagement coverage (admin units)' : 'Engagement coverage' });
   }
   if (B && B.level) { themes.push({ key: 'level', label: 'Admin risk level (matrix)' }); }
-  unitThemes.forEach(function (t) { themes.push({ key: 'u-' + t.key, label: t.label }); });
+  Object.keys(uThemes).forEach(function (k) { themes.push({ key: k, label: uThemes[k].label }); });
 
   function restyle() {
     if (!tierSwitch()) { tiers.restyle(); }
@@ -614,9 +619,9 @@ function geoRiskMap(map, dataElementId) {
     var bo = overlays.filter(function (o) { return o.key === 'boundaries'; })[0];
     if (bo) {
       bo.bPolys.forEach(function (poly) {
-        var ut = unitThemeOf(state.theme);
         var fillColour = state.theme === 'level' ? levelColour(poly.gr_i)
-          : ut ? unitThemeColour(ut, poly.gr_i) : unitTheme() ? unitEngColour(poly.gr_i) : null;
+          : uThemes[state.theme] ? uThemeColour(uThemes[state.theme], poly.gr_i)
+          : unitTheme() ? unitEngColour(poly.gr_i) : null;
         poly.setStyle(fillColour ? { fill: true, fillColor: fillColour, fillOpacity: 0.85 } : { fill: false });
       });
     }
@@ -644,12 +649,8 @@ function geoRiskMap(map, dataElementId) {
   legendDiv.id = 'geo-risk-legend';
   function buildLegend() {
     legendDiv.textContent = '';
-    var th = state.theme, i, uth = unitThemeOf(th);
-    if (uth) {
-      add(legendDiv, el('div', 'gr-legend-title', uth.label));
-      add(legendDiv, el('div', 'gr-legend-unit', uth.note));
-      uth.values.forEach(function (v, j) { swatchRow(legendDiv, uth.colours[j], v); });
-    } else if (th === 'risk') {
+    var th = state.theme, i;
+    if (th === 'risk') {
       tiers.legend(legendDiv, swatchRow, state.week !== currentWeek);
     } else if (th === 'change') {
       add(legendDiv, el('div', 'gr-legend-title', S.change.title));
@@ -670,6 +671,14 @@ function geoRiskMap(map, dataElementId) {
       add(legendDiv, el('div', 'gr-legend-unit', th === 'trend' ? 'incident trend of each cell'
         : 'community engagement, last 12 weeks; small counts suppressed'));
       G.tables[key].forEach(function (v, j) { swatchRow(legendDiv, colours[key][j], v); });
+    } else if (uThemes[th]) {
+      var ut = uThemes[th];
+      add(legendDiv, el('div', 'gr-legend-title', ut.label));
+      add(legendDiv, el('div', 'gr-legend-unit', ut.note));
+      ut.values.forEach(function (v, j) {
+        var n = ut.codes.filter(function (c) { return c === j; }).length;
+        swatchRow(legendDiv, ut.colours[j], v.replace(/_/g, ' ') + ' (' + n + (n === 1 ? ' unit)' : ' units)'));
+      });
     } else if (th === 'level') {
       add(legendDiv, el('div', 'gr-legend-title', 'Admin risk level'));
       add(legendDiv, el('div', 'gr-legend-unit', 'from the risk-assessment matrix'));

@@ -406,7 +406,8 @@ def render_map(
         Admin units (``admin_pcode``, ``admin_name``, geometry), drawn as outlines with name
         labels; optional unit columns from the matrix (:func:`geo_risk.render.layers.unit_layers`):
         ``level``, ``engagement_status`` and ``engagements`` (the engagement theme then colours
-        units, as ``admin_matrix.csv`` has them), ``priority_rank``, ``top_change``.
+        units, as ``admin_matrix.csv`` has them), ``priority_rank``, ``top_change``, and the
+        category columns of :data:`geo_risk.render.layers.UNIT_THEMES` (each adds a theme).
         Reprojected to EPSG:4326 with a warning if needed.
     meta : MapMeta
         Title block contents.

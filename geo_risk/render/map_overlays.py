@@ -99,7 +99,9 @@ def _boundaries_payload(
                 "values": values,
                 "colours": _category_scale(values, known),
             }
-    payload["themes"] = _unit_themes(b.iloc[kept])
+    themes = _unit_themes(b, kept)
+    if themes:
+        payload["themes"] = themes
     if "engagements" in b.columns:  # empty where suppressed or withheld: never a count there
         payload["engagements"] = _int_or_missing(b["engagements"].iloc[kept]).tolist()
     if "priority_rank" in b.columns:
@@ -111,14 +113,20 @@ def _boundaries_payload(
     return payload, xy
 
 
-def _unit_themes(b: pd.DataFrame) -> list[dict[str, Any]]:
-    """Category themes of the admin units (:data:`geo_risk.render.layers.UNIT_THEMES`)."""
-    out = []
-    for col, (label, note, known) in UNIT_THEMES.items():
-        if col in b.columns and b[col].astype("string").str.strip().fillna("").ne("").any():
-            codes, values = _codes(b[col], tuple(known))
-            out.append({"key": col, "label": label, "note": note, "codes": codes.tolist(),
-                        "values": values, "colours": _category_scale(values, known)})
+def _unit_themes(b: pd.DataFrame, kept: np.ndarray) -> list[dict[str, Any]]:
+    """Category themes of the units (:data:`geo_risk.render.layers.UNIT_THEMES`)."""
+    out: list[dict[str, Any]] = []
+    for t in UNIT_THEMES:
+        if t.column in b.columns:
+            codes, values = _codes(b[t.column].iloc[kept], tuple(t.colours))
+            if not values:  # no unit has a value (e.g. no alert data): no theme
+                continue
+            out.append({"key": t.key, "label": t.label, "note": t.note,
+                        "codes": codes.tolist(), "values": values,
+                        "colours": _category_scale(values, t.colours)})
+            if t.detail and t.detail in b.columns:
+                out[-1]["detail"] = (b[t.detail].iloc[kept].astype("string").fillna("")
+                                     .tolist())
     return out
 
 

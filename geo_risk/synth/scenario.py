@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._common import _Names
+from .alerts import _outreach
 from .bases import _place_bases, _write_bases
 from .boundaries import _build_geography, _place_towns, _write_boundaries
 from .conflict import _persistent_hotspots, _simulate
@@ -22,7 +23,7 @@ from .perceptions import _perception_survey, _topic_shift
 from .population import _build_cells, _place_villages, _population, _write_population
 from .restrictions import _restrictions, _write_restrictions
 from .spec import ScenarioFiles, ScenarioSpec, _validate
-from .truth import _truth
+from .truth import _truth, _unit_risk
 
 
 def _config_text(forecast: date, res: int) -> str:
@@ -46,6 +47,15 @@ format = "acled"
 [[consultations]]
 path = "consultations_kobo.csv"
 format = "kobo"
+components = {{ LEAD = "leadership_visit" }}  # CA, MIL, UNPOL, HR are known codes
+
+[focal_points]
+path = "focal_points.csv"
+
+[alerts]
+window_days = 91   # alerts are few: a quarter, so busy units show figures
+response_within_hours = 24
+channel_weeks = 12
 
 [[access_restrictions]]
 path = "access_restrictions.geojson"
@@ -97,6 +107,13 @@ def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str
         " respondents to show",
         "  topic_changes               unit where a topic's share of consultations jumped in the"
         " last 13 weeks",
+        "  alert_gap_admin_pcodes      units clearly at high risk with no alert and no focal"
+        " point (focal_point_only_...: a registered focal point only; ended_focal_point_...:"
+        " only one that ended long ago)",
+        "  slow_response_base          the base that answers alerts slowly; alert_response_"
+        "median_hours: per base over the last 91 days",
+        "  bases_without_female_staff  bases serving the no-women units, with no female liaison"
+        " staff; leadership_visit_admin_pcodes: units with a leadership town hall",
         "",
     ]
     return "\n".join(lines)
@@ -113,7 +130,8 @@ _FILE_NOTES = {
     "access_restrictions.geojson": "Access restrictions: areas, road cuts (lines with buffer_km) "
     "and checkpoints (points with radius_km).",
     "population.tif": "WorldPop-style population raster, 30 arc-seconds, people per pixel.",
-    "bases.csv": "Mission bases / team sites with community liaison staff.",
+    "bases.csv": "Mission bases / team sites with community liaison staff (and female staff).",
+    "focal_points.csv": "Registry of early-warning focal points (fake names and phones).",
     "scenario.toml": "geo-risk configuration pointing at these files.",
     "truth.json": "Ground truth: hotspots, designated engagement gaps, bad rows, counts.",
     "truth_cells.parquet": "Per H3 cell: true intensity and simulated events in the forecast "
@@ -180,6 +198,12 @@ def generate_scenario(
     eng = _consultations(streams[8], geo, cells, bases, hot, sim, restr, start, weeks)
     voice_truth = _topic_shift(streams[9], eng, geo, weeks)
     surv = _perception_survey(streams[9], geo, cells, sim, eng, start, weeks)
+    # who engaged, alert responses, focal points and female staff (own stream: adding them
+    # leaves every other file as it was)
+    outreach = _outreach(np.random.default_rng([seed, 13]), geo, cells, bases, eng,
+                         _unit_risk(sim, cells, T, spec.events_per_episode,
+                                    len(geo.adm2_pcode)), start, weeks)
+    eng = outreach.engagement
 
     paths = {
         "boundaries": out / "boundaries.gpkg",
@@ -189,6 +213,7 @@ def generate_scenario(
         "access_restrictions": out / "access_restrictions.geojson",
         "population": out / "population.tif",
         "bases": out / "bases.csv",
+        "focal_points": out / "focal_points.csv",
         "truth": out / "truth.json",
         "truth_cells": out / "truth_cells.parquet",
         "config": out / "scenario.toml",
@@ -203,7 +228,8 @@ def generate_scenario(
                       sep=spec.kobo_delimiter)
     _write_restrictions(paths["access_restrictions"], restr)
     _write_population(paths["population"], ras)
-    _write_bases(paths["bases"], bases)
+    _write_bases(paths["bases"], bases, female=outreach.female_staff)
+    outreach.focal_points.to_csv(paths["focal_points"], index=False, lineterminator="\n")
 
     # --- truth
     adm2_pcode = np.asarray(geo.adm2_pcode, dtype=str)
@@ -223,6 +249,7 @@ def generate_scenario(
     truth = _truth(seed, spec, geo, cells, sim, hot, bases, restr, eng, inc, forecast, base_rate)
     truth.update(surv.truth)
     truth.update(voice_truth)
+    truth.update(outreach.truth)
     paths["truth"].write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     paths["config"].write_text(_config_text(forecast, spec.h3_resolution), encoding="utf-8")
     paths["readme"].write_text(
