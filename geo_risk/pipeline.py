@@ -6,6 +6,7 @@ results so notebooks and tests can use them directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -328,7 +329,8 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             progress: bool = False) -> WeeklyResult:
+             progress: bool = False, forecaster: Callable[..., Any] | None = None
+             ) -> WeeklyResult:
     """Score one week and analyse it.
 
     Parameters
@@ -340,6 +342,9 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         ``forecast_week``, else the week after the newest incident.
     inputs
         Already loaded inputs (to score several weeks without reading files again).
+    forecaster
+        Replaces :func:`geo_risk.forecast.forecast` (same arguments and result), e.g. the
+        dask engine's (:func:`geo_risk.engine.forecast_dask` with its client bound).
     """
     inputs = inputs if inputs is not None else load_inputs(config, now=now)
     if week is None:
@@ -347,10 +352,10 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     week = monday_of(pd.Timestamp(week))
     grid = build_grid(config, inputs)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
-    fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
-                  restrictions=inputs.restrictions, bases=inputs.bases, week=week,
-                  config=config.model, admin_names=names, min_count=config.min_count,
-                  progress=progress)
+    fc = (forecaster or forecast)(grid, incidents=inputs.incidents, consultations=inputs.consultations,
+                                  restrictions=inputs.restrictions, bases=inputs.bases,
+                                  week=week, config=config.model, admin_names=names,
+                                  min_count=config.min_count, progress=progress)
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
