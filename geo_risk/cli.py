@@ -91,7 +91,8 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
 
 
 def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool, *,
-         wait_s: float = 0.0, keep: tuple[str, ...] = ()) -> None:
+         wait_s: float = 0.0, keep: tuple[str, ...] = (),
+         engine: dict[str, Any] | None = None) -> None:
     from .config import load_config
     from .outdir import output_lock
     from .outputs import write_outputs
@@ -105,9 +106,18 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         ctx.say(f"reading inputs named in {config_path}")
         inputs = load_inputs(config)
         ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
-        result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+        if engine is not None:
+            from .engine.commands import place_parts, run_week_dask
+
+            ctx.say(f"on dask: {engine.get('scheduler') or str(engine['workers']) + ' workers'}")
+            result = run_week_dask(config, week=week, inputs=inputs, out_dir=out,
+                                   progress=ctx.verbosity >= 1, **engine)
+        else:
+            result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
         ctx.say("writing outputs")
         paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
+        if engine is not None:
+            paths["risk_cells"] = place_parts(out)
     _summary(ctx, result, paths)
 
 
@@ -135,16 +145,33 @@ def _outside(n: int) -> str:
 @click.option("--no-map", is_flag=True, help="Skip map.html.")
 @click.option("--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Seconds to wait when another run is writing the same --out folder.")
+@click.option("--engine", default="single", show_default=True,
+              type=click.Choice(["single", "dask"]),
+              help="dask: partition the grid and run on a dask cluster (local by default).")
+@click.option("--scheduler", default=None,
+              help="With --engine dask: address of a running dask scheduler.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="With --engine dask and no --scheduler: workers of the local cluster.")
+@click.option("--partitions", default=None, type=click.IntRange(1),
+              help="With --engine dask: grid partitions (default: ~100k cells each, at least "
+              "two per worker).")
 @click.pass_obj
 @_user_errors
 def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
-        wait_s: float) -> None:
+        wait_s: float, engine: str, scheduler: str | None, workers: int,
+        partitions: int | None) -> None:
     """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv.
 
     The outputs replace --out only when all are written; the run before is kept as
-    OUT.previous.
+    OUT.previous. With --engine dask the scores are the same, cell for cell, and each grid
+    partition's cells are also written to OUT/risk_cells/ (GeoParquet, one file each).
     """
-    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s)
+    if engine == "single" and (scheduler or partitions):
+        raise click.BadParameter("--scheduler and --partitions need --engine dask.",
+                                 param_hint="--engine")
+    options = ({"scheduler": scheduler, "workers": workers, "partitions": partitions}
+               if engine == "dask" else None)
+    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s, engine=options)
 
 
 @main.command()
