@@ -259,14 +259,24 @@ def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--preset", default="default", show_default=True,
-              type=click.Choice(["default", "sparse"]),
-              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event).")
+              type=click.Choice(["default", "sparse", "continent"]),
+              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event); "
+              "continent: six fictional countries, ~1.1 M res-7 cells, ~2.2 M incidents over "
+              "ten years (to test --engine dask).")
 @click.pass_obj
 @_user_errors
 def synth(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
     """Write a SYNTHETIC scenario (fictional country) in real export formats."""
     from .synth import ScenarioSpec, generate_scenario
 
+    if preset == "continent":
+        from .synth.continent import generate_continent
+
+        ctx.say("drawing the SYNTHETIC continent (about a minute)")
+        written = generate_continent(out_dir=out, seed=seed)
+        click.echo(f"Wrote a SYNTHETIC continent (seed {seed}) to {out}/; config: "
+                   f"{written['config'].name}.")
+        return
     files = generate_scenario(out_dir=out, seed=seed, spec=ScenarioSpec.preset(preset))
     click.echo(f"Wrote a SYNTHETIC scenario ({preset}, seed {seed}) to {out}/; config: "
                f"{Path(files.config).name}, forecast week {files.forecast_week}.")

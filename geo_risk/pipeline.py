@@ -352,7 +352,8 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     week = monday_of(pd.Timestamp(week))
     grid = build_grid(config, inputs)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
-    fc = (forecaster or forecast)(grid, incidents=inputs.incidents, consultations=inputs.consultations,
+    fc = (forecaster or forecast)(grid, incidents=inputs.incidents,
+                                  consultations=inputs.consultations,
                                   restrictions=inputs.restrictions, bases=inputs.bases,
                                   week=week, config=config.model, admin_names=names,
                                   min_count=config.min_count, progress=progress)

@@ -21,6 +21,8 @@ import pandas as pd
 import shapely
 from scipy.spatial import cKDTree
 
+from ..errors import ConfigError
+
 #: Fictional country names of the continent (none is a real country).
 COUNTRIES = ("Arvenia", "Belostra", "Corvanne", "Dastara", "Elmora", "Fenwick Union")
 _TYPES = np.array(["Battles", "Violence against civilians", "Explosions/Remote violence",
@@ -75,11 +77,9 @@ def _geography(spec: ContinentSpec, rng: np.random.Generator) -> gpd.GeoDataFram
     """Districts (adm2) with their province and country, nested by construction."""
     x0, y0, x1, y1 = spec.bbox
     box = shapely.box(x0, y0, x1, y1)
-    uniform = rng.uniform((x0, y0), (x1, y1), size=(spec.n_adm2 + spec.n_adm1
-                                                    + spec.n_countries, 2))
-    c_seed = uniform[:spec.n_countries]
-    a1_seed = uniform[spec.n_countries:spec.n_countries + spec.n_adm1]
-    a2_seed = uniform[spec.n_countries + spec.n_adm1:]
+    # every province and country grows from a district seed, so none is left empty
+    a2_seed = rng.uniform((x0, y0), (x1, y1), size=(spec.n_adm2, 2))
+    a1_seed, c_seed = a2_seed[:spec.n_adm1], a2_seed[:spec.n_countries]
     d2 = _voronoi(a2_seed, box)
     # a district belongs to the nearest province seed, a province to the nearest country seed
     a1_of = cKDTree(a1_seed).query(a2_seed)[1]
@@ -161,6 +161,12 @@ def generate_continent(*, out_dir: str | Path, seed: int = 42,
         The files written, by name (``config`` is the run configuration).
     """
     spec = spec or ContinentSpec()
+    if not 1 <= spec.n_countries <= spec.n_adm1 <= spec.n_adm2 or spec.n_countries > 24:
+        raise ConfigError("continent: need 1 <= n_countries <= n_adm1 <= n_adm2 "
+                          "(and at most 24 countries)")
+    if spec.weeks < 20 or spec.incidents < 100 or spec.n_towns < 10 or spec.n_hotspots < 1:
+        raise ConfigError("continent: need weeks >= 20, incidents >= 100, n_towns >= 10 "
+                          "and n_hotspots >= 1")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
