@@ -54,7 +54,9 @@ def test_dask_engine_gives_the_same_probability_per_cell(both: dict[str, Any]) -
 def test_dask_engine_gives_the_same_matrix_and_model(both: dict[str, Any]) -> None:
     pd.testing.assert_frame_equal(both["single"].matrix, both["dask"].matrix)
     ma, mb = both["single"].model, both["dask"].model
-    assert mb["engine"] == {"name": "dask", "partitions": 3}
+    assert mb["engine"]["name"] == "dask" and mb["engine"]["partitions"] == 3
+    assert sum(mb["engine"]["cells"]) == len(both["dask"].grid)
+    assert min(mb["engine"]["halo_cells"]) > 0
     assert ma["validation"]["weeks"] == 6
     assert ma["training_rows"] == mb["training_rows"] < 7000  # thinned from ~37k rows
     assert ma["validation"]["metrics"] == mb["validation"]["metrics"]

@@ -10,6 +10,7 @@ sampling keeps (:mod:`geo_risk.engine.plan`).
 from __future__ import annotations
 
 import operator
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -158,8 +159,14 @@ class _Run:
 
 
 def _call(part: Partition, method: str, kwargs: dict[str, Any]) -> Partition:
+    t0 = time.perf_counter()
     result: Partition = getattr(part, method)(**kwargs)
+    result.seconds[method] = result.seconds.get(method, 0.0) + time.perf_counter() - t0
     return result
+
+
+def _costs(part: Partition) -> dict[str, Any]:
+    return {"seconds": part.seconds, "cells": len(part.core), "halo": part.n_halo}
 
 
 def _shared(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
@@ -245,6 +252,7 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     folder every partition writes its cells' scores to (GeoParquet, one file each).
     """
     model_factory = model_factory if model_factory is not None else fit_model
+    clock = _Clock()
     shared = _shared(grid, incidents=incidents, consultations=consultations,
                      restrictions=restrictions, bases=bases, week=week, config=config,
                      admin_names=admin_names)
@@ -252,8 +260,10 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     n_workers = max(1, len(client.scheduler_info().get("workers", {})))
     n_parts = n_parts or max(2 * n_workers, -(-len(g) // CELLS_PER_PARTITION))
     bounds = partition_bounds(g.cells, n_parts=n_parts)
+    clock.lap("prepare")
     run = _Run(client, shared, bounds)
     outs = run.stage("count")
+    clock.lap("count")
     counts = Counts(active=np.stack([o["counts"][0] for o in outs]),
                     positive=np.stack([o["counts"][1] for o in outs]),
                     rest=np.stack([o["counts"][2] for o in outs]),
@@ -264,15 +274,18 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
                                    inactive_sample=config.inactive_sample,
                                    max_rows=config.max_rows, seed=config.seed)
     requests = _requests([p for p in (val_plan, plan) if p is not None], len(bounds))
+    clock.lap("plan")
     run.stage("restart", [{"requests": r} for r in requests], unit_sums=unit_sums)
     names = client.submit(operator.attrgetter("names"), run.parts[0]).result()
     validator: Validator | None = None
     stages = []
     if w.n_val:
         stages.append(run.stage("stream", last=w.t - w.n_val - 1, candidates=None))
+        clock.lap("stream")
         train_val = _assemble(val_plan, _gather_rows(stages), names)
         validator = Validator(_fit_candidates(train_val, config, model_factory),
                               area=g.area_km2)
+        clock.lap("fit")
         candidates = client.scatter(validator.candidates, broadcast=True)
         stages.append(run.stage("stream", last=w.t, candidates=candidates))
         for wk in range(w.t - w.n_val, w.t):
@@ -284,16 +297,41 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
             validator.weeks.append(str(week_start(wk).date()))
     else:
         stages.append(run.stage("stream", last=w.t, candidates=None))
+    clock.lap("stream")
     train = _assemble(plan, _gather_rows(stages), names)
     del stages
     validation = validator.choose(config.kind) if validator is not None else None
     chosen = validation.chosen if validation is not None else config.kind
     model = model_factory(chosen, train, config)
+    clock.lap("fit")
     model_f = client.scatter(model, broadcast=True)
     scored = run.stage("score", model=model_f, parts_dir=parts_dir)
-    return _result(run, scored, shared=shared, model=model, model_f=model_f, train=train,
-                   validation=validation, chosen=chosen, config=config, week=week,
-                   min_count=min_count, names=names)
+    clock.lap("score")
+    fc = _result(run, scored, shared=shared, model=model, model_f=model_f, train=train,
+                 validation=validation, chosen=chosen, config=config, week=week,
+                 min_count=min_count, names=names)
+    clock.lap("explain")
+    costs = client.gather([client.submit(_costs, p, pure=False) for p in run.parts])
+    fc.info["engine"] = {
+        "name": "dask", "partitions": len(bounds), "workers": n_workers,
+        "cells": [c["cells"] for c in costs], "halo_cells": [c["halo"] for c in costs],
+        "partition_seconds": {k: [round(c["seconds"].get(k, 0.0), 3) for c in costs]
+                              for k in costs[0]["seconds"]},
+        "driver_seconds": clock.laps}
+    return fc
+
+
+class _Clock:
+    """Wall seconds of the driver's steps (stage waits included), summed by name."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(self.laps.get(name, 0.0) + now - self.t, 3)
+        self.t = now
 
 
 def _result(run: _Run, scored: list[dict[str, Any]], *, shared: Shared, model: Any,
@@ -357,7 +395,6 @@ def _result(run: _Run, scored: list[dict[str, Any]], *, shared: Shared, model: A
         "onset_weight": getattr(model, "onset_weight_", None),
         "blend_weight": getattr(model, "blend_", None),
         "unit_model": units.info if units is not None else None,
-        "engine": {"name": "dask", "partitions": len(run.bounds)},
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=shared.events, grid=g,

@@ -13,6 +13,7 @@ whole grid, summed in the same order.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,6 +131,7 @@ class Partition:
     """
 
     def __init__(self, shared: Shared, *, lo: int, hi: int, index: int) -> None:
+        t0 = time.perf_counter()
         g = shared.grid
         self.index, self.lo, self.hi = index, lo, hi
         self.weeks = shared.weeks
@@ -169,6 +171,8 @@ class Partition:
         self.n_halo = len(local) - len(self.core)
         self.X_hist: dict[int, np.ndarray] = {}
         self.out: Any = None
+        #: Wall seconds per stage on the worker (the build included), for scaling estimates.
+        self.seconds: dict[str, float] = {"build": time.perf_counter() - t0}
 
     # -- per week ------------------------------------------------------------------------
     def _row_sets(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
