@@ -228,10 +228,20 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
               help="Refit the models every N weeks (1 = every week).")
 @click.option("--models", default="model,persistence,historical_average,conflictology",
               show_default=True, help="Comma-separated models to compare.")
+@click.option("--engine", default="single", show_default=True,
+              type=click.Choice(["single", "dask"]),
+              help="dask: partition the grid and run on a dask cluster (local by default).")
+@click.option("--scheduler", default=None,
+              help="With --engine dask: address of a running dask scheduler.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="With --engine dask and no --scheduler: workers of the local cluster.")
+@click.option("--partitions", default=None, type=click.IntRange(1),
+              help="With --engine dask: grid partitions.")
 @click.pass_obj
 @_user_errors
 def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit_every: int,
-             models: str) -> None:
+             models: str, engine: str, scheduler: str | None, workers: int,
+             partitions: int | None) -> None:
     """Rolling-origin backtest of the model against the baselines: backtest.json/.html."""
     from .backtest import MODEL_NAMES, run_backtest, write_backtest
     from .config import load_config
@@ -243,8 +253,18 @@ def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit
                                  param_hint="--models")
     config = load_config(config_path)
     ctx.say(f"backtesting {', '.join(names)} from {_week(start)} to {_week(end)}")
-    report = run_backtest(config, start=str(_week(start)), end=str(_week(end)), models=names,
-                          refit_every=refit_every, progress=ctx.verbosity >= 1)
+    if engine == "dask":
+        from .engine import dask_client
+        from .engine.backtest import run_backtest_dask
+
+        with dask_client(scheduler=scheduler, workers=workers) as client:
+            report = run_backtest_dask(config, start=str(_week(start)), end=str(_week(end)),
+                                       models=names, refit_every=refit_every, client=client,
+                                       n_parts=partitions)
+    else:
+        report = run_backtest(config, start=str(_week(start)), end=str(_week(end)),
+                              models=names, refit_every=refit_every,
+                              progress=ctx.verbosity >= 1)
     paths = write_backtest(report, out)
     if ctx.as_json:
         click.echo(json.dumps(report, indent=2))

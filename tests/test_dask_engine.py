@@ -13,8 +13,10 @@ import pyarrow as pa
 import pytest
 from conftest import write_config, write_mini_scenario
 
+from geo_risk.backtest import run_backtest
 from geo_risk.config import load_config
 from geo_risk.engine import dask_client, forecast_dask, partition_bounds
+from geo_risk.engine.backtest import run_backtest_dask
 from geo_risk.engine.commands import PARTS_FOLDER, place_parts, run_week_dask
 from geo_risk.forecast import forecast
 from geo_risk.pipeline import build_grid, load_inputs, run_week
@@ -81,6 +83,21 @@ def test_dask_engine_explains_the_served_model_like_single(tmp_path: Path) -> No
     assert (a.drivers != "").sum() > 10
     assert (a.drivers == b.drivers).all()
     pd.testing.assert_frame_equal(a.facts, b.facts)
+
+
+def test_dask_backtest_reports_what_the_single_process_backtest_reports(tmp_path: Path) -> None:
+    cfg = load_config(write_mini_scenario(tmp_path))
+    inputs = load_inputs(cfg, now=NOW)
+    kw: dict[str, Any] = dict(start="2024-05-06", end="2024-05-27", inputs=inputs,
+                              refit_every=2, models=("conflictology", "historical_average"))
+    a = run_backtest(cfg, **kw)
+    with dask_client(workers=2, processes=False) as client:
+        b = run_backtest_dask(cfg, client=client, n_parts=3, **kw)
+    assert b.pop("engine") == {"name": "dask", "partitions": 3}
+    a.pop("wall_time_s")
+    b.pop("wall_time_s")
+    assert a["models"]["conflictology"]["positives"] > 0
+    assert a == b
 
 
 def test_each_partition_writes_its_cells_as_geoparquet(both: dict[str, Any]) -> None:

@@ -139,11 +139,12 @@ def _weeks(events_week: np.ndarray, t: int, config: ModelConfig) -> Weeks:
 class _Run:
     """The partitions of one forecast on a client, stage by stage."""
 
-    def __init__(self, client: Any, shared: Shared, bounds: list[tuple[int, int]]) -> None:
+    def __init__(self, client: Any, shared: Shared, bounds: list[tuple[int, int]], *,
+                 cls: type[Partition] = Partition) -> None:
         self.client = client
         self.bounds = bounds
         shared_f = client.scatter(shared, broadcast=True)
-        self.parts = [client.submit(Partition, shared_f, lo=lo, hi=hi, index=i, pure=False)
+        self.parts = [client.submit(cls, shared_f, lo=lo, hi=hi, index=i, pure=False)
                       for i, (lo, hi) in enumerate(bounds)]
 
     def stage(self, method: str, per_part: list[dict[str, Any]] | None = None,

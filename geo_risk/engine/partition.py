@@ -322,3 +322,83 @@ class Partition:
             return self
         self.out = model.contributions(X).reset_index(drop=True)
         return self
+
+
+class BacktestPartition(Partition):
+    """A partition streaming a rolling-origin backtest (:mod:`geo_risk.engine.backtest`).
+
+    ``weeks`` here: ``start`` (streaming starts), ``first_needed`` (first week with training
+    rows: the first forecast week minus the training weeks), ``t`` (the last forecast week),
+    ``n_val`` (the first forecast week) and ``n_hist`` (unused, 0).
+    """
+
+    def count(self) -> Partition:
+        s, w = self.state, self.weeks
+        s.start(w.start)
+        n_rows = max(0, w.t - w.first_needed + 1)
+        counts = np.zeros((3, n_rows), np.int64)
+        pos_active: list[np.ndarray] = []
+        partials = np.zeros((n_rows, len(UNIT_MEAN_HALF_LIVES), s._n_admin))
+        assert s.week is not None
+        while s.week <= w.t:
+            wk = s.week
+            if wk >= w.first_needed:
+                y, active, pos_inactive, rest = self._row_sets()
+                counts[:, wk - w.first_needed] = (len(active), len(pos_inactive), len(rest))
+                pos_active.append(np.flatnonzero(y[active] > 0).astype(np.int32))
+                if s._n_admin:
+                    partials[wk - w.first_needed] = s.unit_partials(self.core)
+            s.advance()
+        self.out = {"counts": counts, "pos_active": pos_active, "unit_partials": partials}
+        return self
+
+    def restart(self, *, requests: np.ndarray, unit_sums: np.ndarray) -> Partition:
+        s, w = self.state, self.weeks
+        s.start(w.start)
+        s.unit_sums, s.unit_week0 = unit_sums, w.first_needed
+        self.requests = requests
+        self.kept: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.out = None
+        return self
+
+    def stream(self, *, last: int, candidates: dict[str, Any] | None) -> Partition:
+        """Weeks up to ``last``: score forecast weeks with ``candidates``, keep the
+        requested training rows."""
+        s, w = self.state, self.weeks
+        rq = self.requests
+        scores: dict[int, tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]] = {}
+        assert s.week is not None
+        while s.week <= last:
+            wk = s.week
+            if wk >= w.n_val and candidates:
+                frame = _frame(s.features(self.core), self.names)
+                y_all = label_vector(s.events, wk, self.n_local)[self.core]
+                scores[wk] = ({m: est.predict_proba(frame)[:, 1]
+                               for m, est in candidates.items()}, y_all,
+                              s.onset(self.core))
+            lo, hi = np.searchsorted(rq[:, 0], [wk, wk + 1])
+            if wk >= w.first_needed and hi > lo:
+                y, active, pos_inactive, rest = self._row_sets()
+                kind, rank = rq[lo:hi, 1], rq[lo:hi, 2]
+                pos = np.zeros(len(kind), np.int64)
+                for code, where in enumerate((active, pos_inactive, rest)):
+                    sel = kind == code
+                    pos[sel] = where[rank[sel]]
+                self.kept[wk] = (rq[lo:hi], s.features(pos), (y[pos] > 0).astype(np.int8),
+                                 s.onset(pos))
+            s.advance()
+        self.out = scores
+        return self
+
+    def take(self, *, weeks: tuple[int, int], drop_before: int) -> Partition:
+        """The kept rows of weeks in [lo, hi]; forget rows of weeks before ``drop_before``."""
+        for wk in [k for k in self.kept if k < drop_before]:
+            del self.kept[wk]
+        sel = [self.kept[wk] for wk in sorted(self.kept) if weeks[0] <= wk <= weeks[1]]
+        k = len(self.names)
+        self.out = {
+            "keys": np.concatenate([x[0] for x in sel]) if sel else np.zeros((0, 3), np.int64),
+            "X": np.concatenate([x[1] for x in sel]) if sel else np.zeros((0, k), np.float32),
+            "y": np.concatenate([x[2] for x in sel]) if sel else np.zeros(0, np.int8),
+            "onset": np.concatenate([x[3] for x in sel]) if sel else np.zeros(0, bool)}
+        return self

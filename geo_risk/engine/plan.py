@@ -135,3 +135,32 @@ def plan_training(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive
             sampled[wk] = (part, idx - (ends - rest)[part], total / m)
     final = _thin(rng, window(weeks.t - training_weeks, weeks.row_last), max_rows)
     return val, final
+
+
+def plan_backtest(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive_sample: int,
+                  max_rows: int, seed: int, refit_every: int) -> dict[int, RowPlan]:
+    """The training rows of every refit of :func:`geo_risk.backtest.run_backtest`, by refit
+    week, drawn as it draws them (``weeks.n_val`` is the first forecast week, ``weeks.t``
+    the last, ``weeks.first_needed`` the first week with training rows)."""
+    rng = np.random.default_rng(seed)
+    per_week = max(1, inactive_sample // training_weeks)
+    first = weeks.n_val
+    sampled: dict[int, tuple[np.ndarray, np.ndarray, float] | None] = {}
+    buffer: list[int] = []
+    refits: dict[int, RowPlan] = {}
+    for wk in range(weeks.start, weeks.t + 1):
+        if wk >= first and ((wk - first) % refit_every == 0 or not refits):
+            rows = [_week_rows(counts, b - weeks.first_needed, b, sampled[b]) for b in buffer]
+            refits[wk] = _thin(rng, rows, max_rows)
+        if wk >= weeks.first_needed:
+            rest = counts.rest[:, wk - weeks.first_needed]
+            total = int(rest.sum())
+            sampled[wk] = None
+            if total:
+                m = min(per_week, total)
+                idx = rng.choice(total, size=m, replace=False)
+                ends = np.cumsum(rest)
+                part = np.searchsorted(ends, idx, side="right")
+                sampled[wk] = (part, idx - (ends - rest)[part], total / m)
+            buffer = [*buffer, wk][-training_weeks:]
+    return refits
