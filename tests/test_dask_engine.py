@@ -11,9 +11,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+import shapely
+from click.testing import CliRunner
 from conftest import write_config, write_mini_scenario
 
 from geo_risk.backtest import run_backtest
+from geo_risk.cli import main
 from geo_risk.config import load_config
 from geo_risk.engine import dask_client, forecast_dask, partition_bounds
 from geo_risk.engine.backtest import run_backtest_dask
@@ -140,7 +143,7 @@ def test_continent_preset_is_synthetic_and_nested(tmp_path: Path) -> None:
     admin = gpd.read_file(files["boundaries"], layer="adm2")
     assert len(admin) == 24 and admin["ADM0_EN"].nunique() == 3
     assert admin.groupby("ADM1_PCODE")["ADM0_PCODE"].nunique().max() == 1
-    assert abs(admin.area.sum() - 6.0) < 1e-6  # districts tile the box exactly
+    assert abs(shapely.area(admin.geometry.to_numpy()).sum() - 6.0) < 1e-6  # tile the box
     inc = pd.read_csv(files["incidents"])
     assert len(inc) == 5000 and inc["event_id_cnty"].is_unique
     dates = pd.to_datetime(inc["event_date"])
@@ -151,3 +154,11 @@ def test_continent_preset_is_synthetic_and_nested(tmp_path: Path) -> None:
     assert inputs.reports[0].rows_accepted == 5000
 
 
+
+
+def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path: Path) -> None:
+    cfg = write_mini_scenario(tmp_path)
+    r = CliRunner().invoke(main, ["run", "--config", str(cfg), "--out", str(tmp_path / "o"),
+                                  "--scheduler", "tcp://127.0.0.1:8786"])
+    assert r.exit_code == 2 and "--engine dask" in r.output
+    assert not (tmp_path / "o").exists()
