@@ -112,26 +112,43 @@ def child(engine: str, cache: Path, out: Path) -> None:
 
 
 def scaling(info: dict[str, Any], n_cells: int, workers: tuple[int, ...]) -> list[str]:
-    """What a cluster of W workers would take, from the per-partition costs measured."""
+    """What a cluster of W workers would take, from the per-partition costs measured.
+
+    Per stage, the seconds of each partition are fitted as ``a + b * held cells`` (least
+    squares over the partitions, ``a >= 0``: a fixed cost per partition, e.g. the weekly
+    Python steps, plus a cost per core + halo cell). A cluster of W workers with 2W
+    partitions then takes, on paper, the driver's serial steps plus two partitions' worth of
+    each stage per worker (perfect balance, no transfer cost).
+    """
     secs = info["partition_seconds"]
     cells = np.asarray(info["cells"], float)
     halo = np.asarray(info["halo_cells"], float)
     held = cells + halo
-    per_cell = {k: float(np.sum(v)) / float(held.sum()) for k, v in secs.items()}
+    fits = {}
+    for stage, values in secs.items():
+        y = np.asarray(values, float)
+        if np.ptp(held) > 0:
+            b, a = np.polyfit(held, y, 1)
+        else:
+            a, b = 0.0, float(y.mean() / held.mean())
+        if a < 0 or b < 0:
+            a, b = (0.0, float(y.sum() / held.sum())) if a < 0 else (float(y.mean()), 0.0)
+        fits[stage] = (float(a), float(b))
     d = info["driver_seconds"]
     serial = d.get("prepare", 0) + d.get("plan", 0) + d.get("fit", 0) + d.get("explain", 0)
-    lines = [f"  measured: {len(cells)} partitions of ~{cells.mean():,.0f} cells + "
-             f"~{halo.mean():,.0f} halo cells; worker seconds per held cell: "
-             + ", ".join(f"{k} {v * 1e6:.1f} us" for k, v in per_cell.items()),
+    lines = [f"  measured: {len(cells)} partitions of {cells.min():,.0f}-{cells.max():,.0f} "
+             f"cells (+{halo.min():,.0f}-{halo.max():,.0f} halo); per stage fixed s per "
+             "partition + us per held cell: "
+             + ", ".join(f"{k} {a:.2f} s + {b * 1e6:.1f} us" for k, (a, b) in fits.items()),
              f"  driver serial steps (prepare, plan, fit, explain): {serial:.1f} s"]
     for w in workers:
         parts = 2 * w
         c = n_cells / parts
-        # halo grows like the perimeter: sqrt of the cells per partition
+        # the halo grows like a partition's perimeter: the square root of its cells
         h = float(halo.mean()) * np.sqrt(c / float(cells.mean()))
-        work = sum(per_cell.values()) * parts * (c + h) / w
+        work = sum(2 * (a + b * (c + h)) for a, b in fits.values())
         lines.append(f"  {w:>3} workers, {parts} partitions of ~{c:,.0f} cells (+~{h:,.0f} "
-                     f"halo): ~{work:.1f} s on workers + {serial:.1f} s driver = "
+                     f"halo): ~{work:.1f} s on each worker + {serial:.1f} s driver = "
                      f"~{work + serial:.1f} s (on paper)")
     return lines
 
