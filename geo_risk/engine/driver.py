@@ -221,7 +221,10 @@ def _lookup(have: np.ndarray, want: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(a).view([("", np.int64)] * 4).ravel()
 
     order = np.argsort(key(have), kind="stable")
-    pos = np.searchsorted(key(have)[order], key(want))
+    pos = np.minimum(np.searchsorted(key(have)[order], key(want)), max(0, len(have) - 1))
+    if len(want) and (not len(have) or (have[order[pos]] != want).any()):
+        raise EngineError("a partition did not return a training row it was asked for; "
+                          "please report this bug")
     return order[pos]
 
 
