@@ -19,7 +19,7 @@ then what the measured per-partition costs imply for 16 and 64 workers (on paper
 per-cell cost of each stage times the cells and halos a worker would hold, plus the driver's
 serial steps; not measured). Nothing is asserted; nothing is written into the repository.
 
-Run: ``.venv/bin/python benchmarks/bench_dask.py [--data DIR] [--workers 1,2]``
+Run: ``.venv/bin/python benchmarks/bench_dask.py [--data DIR] [--workers 1,2] [--scale 0.1]``
 (about 30-40 minutes on a busy 2-core machine, most of it reading 2.2 M rows once and
 the single-process run).
 """
@@ -49,7 +49,26 @@ def vm_hwm_mb() -> float:
     return float("nan")
 
 
-def prepare(data: Path) -> Path:
+def continent_spec(scale: float) -> Any:
+    """The continent preset, or a box ``scale`` times its area with ``scale`` times the
+    districts, towns, hotspots and incidents (same density, same ten years)."""
+    from geo_risk.synth.continent import ContinentSpec
+
+    spec = ContinentSpec()
+    if scale == 1.0:
+        return spec
+    x0, y0, x1, y1 = spec.bbox
+    k = float(np.sqrt(scale))
+    return ContinentSpec(bbox=(x0, y0, x0 + (x1 - x0) * k, y0 + (y1 - y0) * k),
+                         n_countries=spec.n_countries,
+                         n_adm1=max(spec.n_countries, round(spec.n_adm1 * scale)),
+                         n_adm2=max(spec.n_countries, round(spec.n_adm2 * scale)),
+                         n_towns=round(spec.n_towns * scale),
+                         n_hotspots=max(1, round(spec.n_hotspots * scale)),
+                         incidents=round(spec.incidents * scale))
+
+
+def prepare(data: Path, scale: float = 1.0) -> Path:
     """Generate the continent if needed; read and place its inputs once (cached)."""
     from geo_risk.config import load_config
     from geo_risk.pipeline import build_grid, load_inputs
@@ -57,7 +76,7 @@ def prepare(data: Path) -> Path:
 
     if not (data / "config.toml").exists():
         t0 = time.perf_counter()
-        generate_continent(out_dir=data, seed=42)
+        generate_continent(out_dir=data, seed=42, spec=continent_spec(scale))
         print(f"generated the SYNTHETIC continent in {time.perf_counter() - t0:.0f} s")
     cache = data / "prepared.pkl"
     if not cache.exists():
@@ -159,6 +178,9 @@ def main() -> None:
                     help="folder of the continent (generated when empty); default: temporary")
     ap.add_argument("--workers", default="1,2", help="dask worker counts, comma-separated")
     ap.add_argument("--skip-single", action="store_true")
+    ap.add_argument("--scale", type=float, default=1.0,
+                    help="area and counts of the continent relative to the preset (e.g. 0.1 "
+                    "for a quick run; 1.0 = the preset)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
@@ -171,7 +193,7 @@ def main() -> None:
         tmp = tempfile.TemporaryDirectory(prefix="bench_dask_")
         args.data = Path(tmp.name)
     args.data.mkdir(parents=True, exist_ok=True)
-    cache = prepare(args.data)
+    cache = prepare(args.data, args.scale)
     engines = ([] if args.skip_single else ["single"]) + [
         f"dask-{int(n)}" for n in args.workers.split(",")]
     results: dict[str, dict[str, Any]] = {}
