@@ -81,8 +81,9 @@ def dask_client(*, scheduler: str | None = None, workers: int = 2,
         return
     if workers < 1:
         raise EngineError("--workers must be at least 1")
+    # the scheduler always serves HTTP (status, health): on this machine only, a free port
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster) as client:
         yield client
 
 
