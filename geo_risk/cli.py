@@ -91,7 +91,7 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
 
 
 def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool, *,
-         wait_s: float = 0.0, keep: tuple[str, ...] = (),
+         wait_s: float = 0.0, keep: tuple[str, ...] = (), use_state: bool = False,
          engine: dict[str, Any] | None = None) -> None:
     from .config import load_config
     from .outdir import output_lock
@@ -109,11 +109,18 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         if engine is not None:
             from .engine.commands import place_parts, run_week_dask
 
-            ctx.say(f"on dask: {engine.get('scheduler') or str(engine['workers']) + ' workers'}")
+            ctx.say(f"on dask: {engine.get('scheduler') or str(engine['workers']) + ' workers'}"
+                    " (from scratch: the dask engine does not use the state folder)")
             result = run_week_dask(config, week=week, inputs=inputs, out_dir=out,
                                    progress=ctx.verbosity >= 1, **engine)
         else:
-            result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+            result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1,
+                              use_state=use_state)
+        done: dict[str, Any] = result.model.get("state") or {}
+        if use_state and engine is None:
+            ctx.say(f"state: {'used' if done.get('used') else 'rebuilt'} "
+                    f"({done.get('reason', '')}); scorer "
+                    f"{'reused' if done.get('model_reused') else 'trained'}")
         ctx.say("writing outputs")
         paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
         if engine is not None:
@@ -145,6 +152,8 @@ def _outside(n: int) -> str:
 @click.option("--no-map", is_flag=True, help="Skip map.html.")
 @click.option("--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Seconds to wait when another run is writing the same --out folder.")
+@click.option("--no-state", is_flag=True, help="Ignore the state folder (.geo-risk next to "
+              "the config, or state_dir): rebuild everything and save nothing.")
 @click.option("--engine", default="single", show_default=True,
               type=click.Choice(["single", "dask"]),
               help="dask: partition the grid and run on a dask cluster (local by default).")
@@ -158,7 +167,7 @@ def _outside(n: int) -> str:
 @click.pass_obj
 @_user_errors
 def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
-        wait_s: float, engine: str, scheduler: str | None, workers: int,
+        wait_s: float, no_state: bool, engine: str, scheduler: str | None, workers: int,
         partitions: int | None) -> None:
     """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv.
 
@@ -171,7 +180,8 @@ def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
                                  param_hint="--engine")
     options = ({"scheduler": scheduler, "workers": workers, "partitions": partitions}
                if engine == "dask" else None)
-    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s, engine=options)
+    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s, engine=options,
+         use_state=not no_state)
 
 
 @main.command()

@@ -87,6 +87,9 @@ class ModelConfig:
     #: Recent weeks on which every model is scored out of sample before the week is served;
     #: with kind "model" the week is scored by whichever did best there (0 = no check).
     validation_weeks: int = 13
+    #: The scorer is retrained (and validated) in weeks that are multiples of this many weeks
+    #: and reused until then (see geo_risk.forecast.Plan); 1 = every week.
+    retrain_every_weeks: int = 4
 
 
 @dataclass(frozen=True)
@@ -97,9 +100,9 @@ class MatrixConfig:
     admin unit next week (rare / unlikely / possible / likely / almost certain; see
     :func:`geo_risk.analyse.likelihood_scale`); ``exposure_bins`` on expected people exposed
     (sum over cells of population x probability); ``civilian_bins`` on civilian-targeting
-    incidents in the last 12 weeks.
-    Impact is the larger of the two impact scores. The level comes from likelihood x impact
-    (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+    incidents in the last 12 weeks; ``fatality_bins`` on reported fatalities in the last 12
+    weeks. Impact is the largest of the three impact scores. The level comes from
+    likelihood x impact (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
 
     ``bins = "data"`` (the default) replaces the three bin lists in each run by quantiles
     ``bin_quantiles`` of the data (:func:`geo_risk.analyse.matrix_bins`): likelihood of the
@@ -112,6 +115,7 @@ class MatrixConfig:
     likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    fatality_bins: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
     level_cuts: tuple[int, int, int] = (4, 9, 16)
 
 
@@ -193,6 +197,8 @@ class RunConfig:
     gazetteer_min_similarity: float = 0.8
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
+    state_dir: Path | None = None
 
 
 _TOP_KEYS = {
@@ -202,6 +208,7 @@ _TOP_KEYS = {
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
     "sensitive_columns", "gazetteer_min_similarity",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
+    "state_dir",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -376,6 +383,14 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 kw[key] = value
     if "title" in raw:
         kw["title"] = str(raw["title"])
+    if "state_dir" in raw:
+        sd = raw["state_dir"]
+        if not isinstance(sd, str) or not sd.strip():
+            c.add("state_dir", "must be a folder path (relative paths start at the config "
+                  "folder), e.g. state_dir = \".geo-risk\".")
+        else:
+            p = Path(sd).expanduser()
+            kw["state_dir"] = p if p.is_absolute() else base_dir / p
     if "synthetic" in raw:
         kw["synthetic"] = bool(raw["synthetic"])
     if "forecast_week" in raw:
@@ -400,7 +415,8 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks",
+                 "retrain_every_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -419,7 +435,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
                             ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26),
-                            ("validation_weeks", 0, 104)):
+                            ("validation_weeks", 0, 104), ("retrain_every_weeks", 1, 52)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:
@@ -429,7 +445,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     matrix = raw.get("matrix", {})
     if isinstance(matrix, dict):
         known = {"bins", "bin_quantiles", "likelihood_bins", "exposure_bins", "civilian_bins",
-                 "level_cuts"}
+                 "fatality_bins", "level_cuts"}
         c.unknown("matrix.", set(matrix), known)
         mm: dict[str, Any] = {}
         if "bins" in matrix:
@@ -437,9 +453,10 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 mm["bins"] = matrix["bins"]
             else:
                 c.add("matrix.bins", '"data" (cut points from this run\'s data) or "fixed" '
-                      "(likelihood_bins, exposure_bins, civilian_bins as given).")
+                      "(likelihood_bins, exposure_bins, civilian_bins, fatality_bins as "
+                      "given).")
         for key, n in (("bin_quantiles", 4), ("likelihood_bins", 4), ("exposure_bins", 4),
-                       ("civilian_bins", 4), ("level_cuts", 3)):
+                       ("civilian_bins", 4), ("fatality_bins", 4), ("level_cuts", 3)):
             if key in matrix:
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):

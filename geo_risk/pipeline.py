@@ -21,6 +21,7 @@ from .analyse import (
     cell_access,
     civilian_history,
     engagement_per_cell,
+    fatality_history,
     matrix_bins,
     restrictions_in_force,
     risk_band,
@@ -288,11 +289,13 @@ def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
 
 
-def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
+def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = None
+               ) -> CellGrid:
     """Cells covering the boundaries plus any cell holding a placed event.
 
     Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
-    table spread over each unit's cells by area.
+    table spread over each unit's cells by area. With ``state_dir`` the raster's zonal sums are
+    kept there and reused while the raster and the cells are the same.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
     inc = inputs.incidents
@@ -304,7 +307,13 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     population = np.full(len(cells), np.nan)
     pop = config.population
     if pop is not None:
-        if _is_raster(pop.path):
+        if _is_raster(pop.path) and state_dir is not None:
+            from .state import cached_population
+
+            population = cached_population(
+                state_dir, path=pop.path, cells=cells,
+                compute=lambda: population_per_cell(path=pop.path, cells=cells))
+        elif _is_raster(pop.path):
             population = population_per_cell(path=pop.path, cells=cells)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
@@ -329,8 +338,8 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             progress: bool = False, forecaster: Callable[..., Any] | None = None
-             ) -> WeeklyResult:
+             progress: bool = False, use_state: bool = False,
+             forecaster: Callable[..., Any] | None = None) -> WeeklyResult:
     """Score one week and analyse it.
 
     Parameters
@@ -342,21 +351,28 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         ``forecast_week``, else the week after the newest incident.
     inputs
         Already loaded inputs (to score several weeks without reading files again).
+    use_state
+        Start from, and save, the run's state folder (:mod:`geo_risk.state`; ``state_dir``
+        of the config, else ``.geo-risk`` next to the config file): next week's run then adds
+        one week instead of rebuilding years. The scores are the same either way.
     forecaster
-        Replaces :func:`geo_risk.forecast.forecast` (same arguments and result), e.g. the
-        dask engine's (:func:`geo_risk.engine.forecast_dask` with its client bound).
+        Replaces :func:`geo_risk.forecast.forecast` (same arguments but the state folder, same
+        result), e.g. the dask engine's (:func:`geo_risk.engine.forecast_dask` with its
+        client bound); it runs from scratch (no state folder).
     """
     inputs = inputs if inputs is not None else load_inputs(config, now=now)
     if week is None:
         week = config.forecast_week or (inputs.incidents["date"].max() + pd.Timedelta(days=7))
     week = monday_of(pd.Timestamp(week))
-    grid = build_grid(config, inputs)
+    state_dir = _forecast_state(config) if use_state else None
+    grid = build_grid(config, inputs, state_dir=state_dir)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
-    fc = (forecaster or forecast)(grid, incidents=inputs.incidents,
-                                  consultations=inputs.consultations,
-                                  restrictions=inputs.restrictions, bases=inputs.bases,
-                                  week=week, config=config.model, admin_names=names,
-                                  min_count=config.min_count, progress=progress)
+    kw: dict[str, Any] = dict(incidents=inputs.incidents, consultations=inputs.consultations,
+                              restrictions=inputs.restrictions, bases=inputs.bases, week=week,
+                              config=config.model, admin_names=names,
+                              min_count=config.min_count, progress=progress)
+    fc = (forecaster(grid, **kw) if forecaster is not None
+          else forecast(grid, state_dir=state_dir, **kw))
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
@@ -398,7 +414,8 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     bins = matrix_bins(config.matrix,
                        past_likelihood=fc.units.past_likelihood if fc.units is not None
                        else None, exposure=unit_exposure(cells).to_numpy(),
-                       civilian=civilian_history(inputs.incidents, week=week))
+                       civilian=civilian_history(inputs.incidents, week=week),
+                       fatalities=fatality_history(inputs.incidents, week=week))
     matrix = admin_matrix(cells=cells, admin=inputs.admin, incidents=inputs.incidents,
                           week=week, cfg=config.matrix, units=units, bins=bins)
     matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
@@ -426,6 +443,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "model": config.model.kind,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
+        "retrain_every_weeks": config.model.retrain_every_weeks,
         "matrix": bins.as_dict(),
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
         "follow_up_weeks": config.follow_up_weeks,
@@ -438,6 +456,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
                         base_reach=eng.bases)
+
+
+def _forecast_state(config: RunConfig) -> Path | None:
+    from .state import state_folder
+
+    folder = state_folder(config)
+    return folder / "forecast" if folder is not None else None
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,

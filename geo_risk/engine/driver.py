@@ -29,8 +29,8 @@ from ..features import CellGrid, TrainingSet, week_of, week_start
 from ..forecast import (
     DRIVER_MAX_CELLS,
     DRIVER_MIN_RISK,
-    WARMUP_WEEKS,
     Forecast,
+    Plan,
     _fit_candidates,
     channels_for,
     fit_model,
@@ -123,18 +123,11 @@ def partition_bounds(cells: np.ndarray, *, n_parts: int, parent_res: int | None 
 
 
 def _weeks(events_week: np.ndarray, t: int, config: ModelConfig) -> Weeks:
-    """The weeks :func:`geo_risk.forecast.forecast` streams (same rules)."""
-    n_hist = max(2, config.history_weeks)
-    n_val = config.validation_weeks
-    first_train = t - config.training_weeks
-    first_data = int(events_week.min()) if len(events_week) else first_train
-    if n_val and first_data > t - n_val - 8:
-        n_val = 0
-    first_needed = (min(first_train, t - n_val - config.training_weeks) if n_val
-                    else first_train)
-    start = (max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
-             else first_needed)
-    return Weeks(start=start, first_needed=first_needed, t=t, n_val=n_val, n_hist=n_hist)
+    """The weeks :func:`geo_risk.forecast.forecast` streams from scratch (its :class:`Plan`)."""
+    plan = Plan.of(config, week=t, first_data=int(events_week.min()) if len(events_week)
+                   else None)
+    return Weeks(start=plan.start, first_needed=plan.first_needed, t=plan.week,
+                 n_val=plan.validation, n_hist=plan.history, train=plan.train)
 
 
 class _Run:
@@ -275,9 +268,11 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
                     pos_active=[o["pos_active"] for o in outs])
     unit_sums = np.sum([o["unit_partials"] for o in outs], axis=0)
     del outs
+    first_train = w.train - config.training_weeks
     val_plan, plan = plan_training(counts, weeks=w, training_weeks=config.training_weeks,
                                    inactive_sample=config.inactive_sample,
-                                   max_rows=config.max_rows, seed=config.seed)
+                                   max_rows=config.max_rows, seed=config.seed,
+                                   first_train=first_train)
     requests = _requests([p for p in (val_plan, plan) if p is not None], len(bounds))
     clock.lap("plan")
     run.stage("restart", [{"requests": r} for r in requests], unit_sums=unit_sums)
@@ -285,7 +280,7 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     validator: Validator | None = None
     stages = []
     if w.n_val:
-        stages.append(run.stage("stream", last=w.t - w.n_val - 1, candidates=None))
+        stages.append(run.stage("stream", last=w.train - w.n_val - 1, candidates=None))
         clock.lap("stream")
         train_val = _assemble(val_plan, _gather_rows(stages), names)
         validator = Validator(_fit_candidates(train_val, config, model_factory),
@@ -293,7 +288,7 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
         clock.lap("fit")
         candidates = client.scatter(validator.candidates, broadcast=True)
         stages.append(run.stage("stream", last=w.t, candidates=candidates))
-        for wk in range(w.t - w.n_val, w.t):
+        for wk in range(w.train - w.n_val, w.train):
             probs = {m: np.concatenate([o["val"][wk][0][m] for o in stages[-1]])
                      for m in validator.candidates}
             y_all = np.concatenate([o["val"][wk][1] for o in stages[-1]])
@@ -392,14 +387,17 @@ def _result(run: _Run, scored: list[dict[str, Any]], *, shared: Shared, model: A
                                                         weeks=0, first_week=None,
                                                         last_week=None))}),
         "estimator": type(model).__name__, "features": names,
-        "training_weeks": [str(week_start(w.t - config.training_weeks).date()),
-                           str(week_start(w.t - w.n_hist).date())],
+        "training_weeks": [str(week_start(w.train - config.training_weeks).date()),
+                           str(week_start(w.train - w.n_hist).date())],
         "training_rows": int(len(train.y)),
         "training_positive_rows": int(train.y.sum()),
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
         "onset_weight": getattr(model, "onset_weight_", None),
         "blend_weight": getattr(model, "blend_", None),
         "unit_model": units.info if units is not None else None,
+        "state": {"used": False, "reason": "the dask engine runs from scratch",
+                  "model_reused": False, "weeks_streamed": int(w.t - w.start + 1),
+                  "retrained_week": str(week_start(w.train).date()), "saved": False},
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=shared.events, grid=g,

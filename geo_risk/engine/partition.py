@@ -46,8 +46,9 @@ class Weeks:
     start: int  # the state starts streaming here (warm-up included)
     first_needed: int  # first week with training rows
     t: int  # the forecast week
-    n_val: int  # validation weeks (0 = none)
+    n_val: int  # validation weeks (0 = none), the weeks before ``train``
     n_hist: int  # history weeks scored for the map (forecast week included)
+    train: int = 0  # the retraining week (:class:`geo_risk.forecast.Plan`; 0 = ``t``)
 
     @property
     def row_last(self) -> int:
@@ -255,9 +256,10 @@ class Partition:
                 onset_rows.append(s.onset(pos))
                 keys.append(rq[lo:hi])
             hist = wk > w.t - w.n_hist
-            if hist or (candidates is not None and wk < w.t):
+            in_val = candidates is not None and wk < (w.train or w.t)
+            if hist or in_val:
                 X = s.features(self.core)
-                if candidates is not None and wk < w.t:
+                if candidates is not None and in_val:
                     frame = _frame(X, self.names)
                     y_all = label_vector(s.events, wk, self.n_local)[self.core]
                     val[wk] = ({m: est.predict_proba(frame)[:, 1]

@@ -107,34 +107,39 @@ def _thin(rng: np.random.Generator, rows: list[RowPlan], max_rows: int) -> RowPl
 
 
 def plan_training(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive_sample: int,
-                  max_rows: int, seed: int) -> tuple[RowPlan | None, RowPlan]:
+                  max_rows: int, seed: int, first_train: int) -> tuple[RowPlan | None, RowPlan]:
     """The validation and the final training rows, as :func:`geo_risk.forecast.forecast`
-    draws them (``None`` for validation when the run has no validation window)."""
-    rng = np.random.default_rng(seed)
+    draws them from scratch (``None`` for validation when the run has no validation window):
+    each week's rows with a generator seeded by that week (:func:`geo_risk.forecast.week_part`:
+    sample of the rest, then thinned to the week's share of ``max_rows``), each training
+    window thinned with a generator seeded by its first and last week."""
     per_week = max(1, inactive_sample // training_weeks)
-    sampled: dict[int, tuple[np.ndarray, np.ndarray, float] | None] = {}
-    val: RowPlan | None = None
-
-    def window(lo: int, hi: int) -> list[RowPlan]:
-        return [_week_rows(counts, wk - weeks.first_needed, wk, sampled[wk])
-                for wk in range(max(lo, weeks.first_needed), hi + 1) if wk in sampled]
-
-    for wk in range(weeks.first_needed, weeks.t + 1):
-        if weeks.n_val and wk == weeks.t - weeks.n_val:
-            val = _thin(rng, window(wk - training_weeks, wk - 1), max_rows)
-        if wk > weeks.row_last:
-            continue
+    cap = max(1, max_rows // training_weeks)
+    parts: dict[int, RowPlan] = {}
+    for wk in range(weeks.first_needed, weeks.row_last + 1):
+        rng = np.random.default_rng([seed, wk % 2**32])
         rest = counts.rest[:, wk - weeks.first_needed]
         total = int(rest.sum())
-        sampled[wk] = None
+        sampled = None
         if total:
             m = min(per_week, total)
             idx = rng.choice(total, size=m, replace=False)
             ends = np.cumsum(rest)
             part = np.searchsorted(ends, idx, side="right")
-            sampled[wk] = (part, idx - (ends - rest)[part], total / m)
-    final = _thin(rng, window(weeks.t - training_weeks, weeks.row_last), max_rows)
-    return val, final
+            sampled = (part, idx - (ends - rest)[part], total / m)
+        rows = _week_rows(counts, wk - weeks.first_needed, wk, sampled)
+        parts[wk] = _thin(rng, [rows], cap)
+
+    def window(lo: int, hi: int) -> RowPlan:
+        sel = [parts[wk] for wk in sorted(parts) if lo <= wk <= hi and len(parts[wk])]
+        if not sel:
+            return RowPlan.concat([])
+        return _thin(np.random.default_rng([seed, lo % 2**32, hi % 2**32]), sel, max_rows)
+
+    train = weeks.train or weeks.t
+    val = (window(train - weeks.n_val - training_weeks, train - weeks.n_val - 1)
+           if weeks.n_val else None)
+    return val, window(first_train, train - weeks.n_hist)
 
 
 def plan_backtest(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive_sample: int,
