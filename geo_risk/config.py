@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .schemas import MODALITIES, SENSITIVE_CONSULTATION_COLUMNS
+from .voice_config import VOICE_KEYS, VoiceConfig, parse_voice
 
 INCIDENT_FORMATS = ("acled", "ucdp", "csv")
 CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
@@ -26,7 +27,7 @@ SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
                   "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days", "encoding"},
+                      "stale_after_days", "encoding", "one_row_per_respondent"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
                             "stale_after_days", "encoding"},
     "bases": {"sheet", "encoding", "columns"},
@@ -195,10 +196,14 @@ class RunConfig:
     sensitive_columns: tuple[str, ...] = SENSITIVE_CONSULTATION_COLUMNS
     # Similarity (0..1) a misspelt admin or place name needs to match a boundary name.
     gazetteer_min_similarity: float = 0.8
+    # Map colour classes: "data" (from this week's distribution) or "fixed" (absolute).
+    map_classes: str = "data"
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
     state_dir: Path | None = None
+    # Perceptions, topics and benchmarks over time (geo_risk.engagement.voice).
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
 
 
 _TOP_KEYS = {
@@ -206,9 +211,10 @@ _TOP_KEYS = {
     "stale_after_days",
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
-    "sensitive_columns", "gazetteer_min_similarity",
+    "sensitive_columns", "gazetteer_min_similarity", "map_classes",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
     "state_dir",
+    *VOICE_KEYS,
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -393,6 +399,12 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             kw["state_dir"] = p if p.is_absolute() else base_dir / p
     if "synthetic" in raw:
         kw["synthetic"] = bool(raw["synthetic"])
+    if "map_classes" in raw:
+        if raw["map_classes"] in ("data", "fixed"):
+            kw["map_classes"] = raw["map_classes"]
+        else:
+            c.add("map_classes", '"data" (map colours from this week\'s distribution) or "fixed" '
+                  "(absolute probability classes).")
     if "forecast_week" in raw:
         kw["forecast_week"] = str(raw["forecast_week"])
     if "sensitive_columns" in raw:
@@ -411,6 +423,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             kw["gazetteer_min_similarity"] = value
 
     _engagement_keys(c, raw, base_dir, kw, check_files)
+    kw["voice"] = parse_voice(c, raw)
 
     model = raw.get("model", {})
     if isinstance(model, dict):

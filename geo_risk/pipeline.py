@@ -31,6 +31,7 @@ from .analyse import (
 )
 from .config import RunConfig, SourceConfig
 from .engagement import WITHHELD, analyse_engagement
+from .engagement.voice import analyse_voice, split_respondents
 from .errors import GeoRiskError
 from .features import (
     CellGrid,
@@ -61,6 +62,9 @@ class Inputs:
     reports: list[InputReport]
     rejects: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # Perception-survey respondents (sources with one_row_per_respondent): canonical
+    # consultation rows used for perceptions only, never counted as engagements.
+    perceptions: pd.DataFrame | None = None
 
 
 @dataclass
@@ -79,6 +83,8 @@ class WeeklyResult:
     priorities: pd.DataFrame | None = None  # ranked units then cells for next week
     actors: pd.DataFrame | None = None  # armed actors per admin unit in the window
     base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
+    # Perceptions, topics, benchmarks over time (geo_risk.engagement.voice.VoiceResult).
+    voice: Any = None
 
 
 #: Reasons of rows that lie outside the boundaries' area start with this; rejects.csv gives them
@@ -252,6 +258,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
                                             what="consultations")
         rejects.append(rej_c)
         warnings += warn
+    consultations, perceptions = split_respondents(consultations, config.consultations)
 
     restriction_results = [read_restrictions(s, admin=admin, now=now, gazetteer=gazetteer)
                            for s in config.access_restrictions]
@@ -278,11 +285,12 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         reports, rejects = [*reports, p.report], [*rejects, p.rejects]
 
     all_rejects, account_warnings = _account(
-        reports, rejects, (incidents, consultations, restrictions, bases, population_table))
+        reports, rejects, (incidents, consultations, perceptions, restrictions, bases,
+                           population_table))
     warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
-                  rejects=all_rejects, warnings=warnings)
+                  rejects=all_rejects, warnings=warnings, perceptions=perceptions)
 
 
 def _is_raster(path: Path) -> bool:
@@ -428,6 +436,9 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     cells.loc[withheld, "engagements_12w"] = np.nan
     cells.loc[withheld, "engagement_status"] = WITHHELD
     matrix = matrix.merge(eng.admin, on="admin_pcode", how="left")
+    voice = analyse_voice(matrix=matrix, cells=cells, consultations=inputs.consultations,
+                          perceptions=inputs.perceptions, week=week, config=config)
+    matrix = matrix.merge(voice.matrix, on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -450,12 +461,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "base_reach_km": config.base_reach_km,
         "network": str(config.network.path) if config.network is not None else None,
         "engagement": {**vars(config.engagement), **eng.metadata},
+        "voice": voice.metadata,
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
-                        base_reach=eng.bases)
+                        base_reach=eng.bases, voice=voice)
 
 
 def _forecast_state(config: RunConfig) -> Path | None:

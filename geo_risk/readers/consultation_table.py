@@ -124,6 +124,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
     women = numbers(f, cols["participants_women"])
     youth = numbers(f, cols["participants_youth"])
     safety = numbers(f, cols["safety_score"])
+    trust = numbers(f, cols.get("trust_score"))
     modality = text(f, cols["modality"]).str.lower().replace(MODALITY_ALIASES)
     modality = modality.mask(modality == "", default_modality(source))
     has_point = (lon.notna() & lat.notna()).to_numpy()
@@ -145,6 +146,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "team": text(f, cols["team"]),
         "topics": topics if topics is not None else text(f, cols["topics"]),
         "safety_score": safety,
+        "trust_score": trust,
         "commitments_made": text(f, cols["commitments_made"]).str.lower().isin(_YES),
         "follow_up_status": text(f, cols["follow_up_status"]).str.lower(),
         "follow_up_due": pd.to_datetime(text(f, cols.get("follow_up_due")).replace("", None),
@@ -174,6 +176,10 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         Check(((safety < 1) | (safety > 5)).to_numpy()
               | unparsed(text(f, cols["safety_score"]), safety).to_numpy(), c["safety_score"],
               "safety score must be a number from 1 (low) to 5 (high)"),
+        Check(((trust < 1) | (trust > 5)).to_numpy()
+              | unparsed(text(f, cols.get("trust_score")), trust).to_numpy(),
+              c.get("trust_score", "trust_score"),
+              "trust score must be a number from 1 (low) to 5 (high)"),
         duplicate_check(frame["consultation_id"], column=c["consultation_id"], what="record id"),
     ]
     accepted, rejects = apply_checks(frame, checks, raw=f)

@@ -61,6 +61,7 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
     _text_or_blank,
     _unit,
 )
+from geo_risk.render.brief_voice import voice_sections
 from geo_risk.render.templating import Markup, render
 from geo_risk.validation import served_summary
 
@@ -549,6 +550,7 @@ def render_brief(
     actors: pd.DataFrame | None = None,
     model_check: str | None = None,
     likelihood_bins: Sequence[float] | None = None,
+    voice: Markup | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -600,6 +602,8 @@ def render_brief(
     likelihood_bins : sequence of float, optional
         The run's likelihood cut points (``run.json`` ``parameters.matrix``) for the legend
         of the likelihood words; default the fixed 10/30/60/90% scale.
+    voice : markupsafe.Markup, optional
+        Perception, topic and benchmark sections (:mod:`geo_risk.render.brief_voice`).
 
     Returns
     -------
@@ -648,6 +652,7 @@ def render_brief(
         likelihood_legend=likelihood_legend(tuple(likelihood_bins) if likelihood_bins
                                             else (0.1, 0.3, 0.6, 0.9)),
         matrix=_matrix_table(matrix),
+        voice=voice,
         freshness=_freshness_table(rows, week),
         sources=_source_lines(sources, rows),
         notes=[str(n) for n in notes],
@@ -691,6 +696,7 @@ def _png_for_run(result: WeeklyResult, config: RunConfig) -> bytes:
         restrictions=result.restrictions_in_force,
         bases=result.inputs.bases,
         h3_resolution=config.h3_resolution,
+        classes=getattr(config, "map_classes", "data"),
     )
 
 
@@ -743,6 +749,7 @@ def brief_for_run(
         actors=getattr(result, "actors", None),
         model_check=served_summary(result.model),
         likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
+        voice=voice_sections(getattr(result, "voice", None)),
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "TOP_CHANGES",
     "TOP_PRIORITIES",
     "UNIT_COLUMNS",
+    "UNIT_THEMES",
     "bases_in_week",
     "top_rising_units",
     "unit_layers",
@@ -36,7 +37,20 @@ TOP_CHANGE_MIN_SCORE = 0.5
 TOP_PRIORITIES = 10
 #: Matrix columns the maps read from the unit layer (all aggregated and suppression-safe).
 UNIT_COLUMNS = ("level", "engagement_status", "engagements", "priority_rank", "top_change",
-                "change_reason")
+                "change_reason", "perception_change", "main_topic")
+#: Unit themes of the community's voice (geo_risk.engagement.voice), drawn by the map as
+#: categories: matrix column -> (theme label, legend note, fixed colours of known words).
+UNIT_THEMES = {
+    "perception_change": (
+        "Perceived safety / trust change (admin units)",
+        "last period vs the one before; only changes beyond noise; small samples suppressed",
+        {"no change beyond noise": "#cfe3cf", "too few respondents": "#d4d4d4",
+         "safety lower": "#c8553d", "trust lower": "#e08a3a",
+         "safety higher": "#2b8a4b", "trust higher": "#5aa6d6"}),
+    "main_topic": (
+        "Main concern raised (admin units)",
+        "topic most consultations raised this period; small counts suppressed", {}),
+}
 
 
 def bases_in_week(*, bases: pd.DataFrame, week: dt.date, reach_km: float | None = None
@@ -136,7 +150,8 @@ def unit_layers(*, boundaries: gpd.GeoDataFrame, matrix: pd.DataFrame) -> gpd.Ge
     by = matrix.drop_duplicates("admin_pcode").set_index("admin_pcode")
     out = boundaries.copy()
     key = out["admin_pcode"]
-    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason"):
+    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason",
+                *UNIT_THEMES):
         if col in by.columns:
             out[col] = key.map(by[col]).to_numpy()
     if "engagement_status" in out.columns and "engagements" in out.columns:

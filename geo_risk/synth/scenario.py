@@ -17,6 +17,8 @@ from .boundaries import _build_geography, _place_towns, _write_boundaries
 from .conflict import _persistent_hotspots, _simulate
 from .consultations import _consultations
 from .incidents import _incidents, _make_actors
+from .perceptions import CONFIG_TEXT as _VOICE_CONFIG
+from .perceptions import _perception_survey, _topic_shift
 from .population import _build_cells, _place_villages, _population, _write_population
 from .restrictions import _restrictions, _write_restrictions
 from .spec import ScenarioFiles, ScenarioSpec, _validate
@@ -54,7 +56,7 @@ path = "population.tif"
 
 [bases]
 path = "bases.csv"
-"""
+""" + _VOICE_CONFIG
 
 
 def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str) -> str:
@@ -89,6 +91,12 @@ def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str
         "  no_women_admin_pcodes       units where no women took part (no_youth_...: no youth)",
         "  restricted_admin_pcodes     units at least 25% covered by restrictions in force in the"
         " forecast week",
+        "  perception_changes          units where perceived safety or trust REALLY changed in the"
+        " last 13 weeks (measure, delta on the 1..5 scale, from); perception_stable_admin_pcodes:"
+        " surveyed units without change; perception_small_sample_admin_pcodes: too few"
+        " respondents to show",
+        "  topic_changes               unit where a topic's share of consultations jumped in the"
+        " last 13 weeks",
         "",
     ]
     return "\n".join(lines)
@@ -100,6 +108,8 @@ _FILE_NOTES = {
     "deliberately bad rows.",
     "consultations_kobo.csv": "KoBoToolbox CSV export of a community-engagement form "
     "(personal fields filled with fake values).",
+    "perception_survey_kobo.csv": "KoBoToolbox CSV export of a perception survey, one row per "
+    "respondent (quarterly waves; no names, no GPS).",
     "access_restrictions.geojson": "Access restrictions: areas, road cuts (lines with buffer_km) "
     "and checkpoints (points with radius_km).",
     "population.tif": "WorldPop-style population raster, 30 arc-seconds, people per pixel.",
@@ -168,11 +178,14 @@ def generate_scenario(
     inc = _incidents(streams[6], geo, cells, sim, actors, start, forecast)
     restr = _restrictions(streams[7], geo, hot, sim.flares, start, weeks)
     eng = _consultations(streams[8], geo, cells, bases, hot, sim, restr, start, weeks)
+    voice_truth = _topic_shift(streams[9], eng, geo, weeks)
+    surv = _perception_survey(streams[9], geo, cells, sim, eng, start, weeks)
 
     paths = {
         "boundaries": out / "boundaries.gpkg",
         "incidents": out / "incidents_acled.csv",
         "consultations": out / "consultations_kobo.csv",
+        "perceptions": out / "perception_survey_kobo.csv",
         "access_restrictions": out / "access_restrictions.geojson",
         "population": out / "population.tif",
         "bases": out / "bases.csv",
@@ -186,6 +199,8 @@ def generate_scenario(
     eng.frame.to_csv(
         paths["consultations"], index=False, lineterminator="\n", sep=spec.kobo_delimiter
     )
+    surv.frame.to_csv(paths["perceptions"], index=False, lineterminator="\n",
+                      sep=spec.kobo_delimiter)
     _write_restrictions(paths["access_restrictions"], restr)
     _write_population(paths["population"], ras)
     _write_bases(paths["bases"], bases)
@@ -206,6 +221,8 @@ def generate_scenario(
     hist_counts = sim.counts[: T - 1]
     base_rate = float((hist_counts > 0).mean())
     truth = _truth(seed, spec, geo, cells, sim, hot, bases, restr, eng, inc, forecast, base_rate)
+    truth.update(surv.truth)
+    truth.update(voice_truth)
     paths["truth"].write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     paths["config"].write_text(_config_text(forecast, spec.h3_resolution), encoding="utf-8")
     paths["readme"].write_text(
@@ -231,6 +248,7 @@ def generate_scenario(
         n_restrictions=len(restr),
         n_cells=len(cells.h3),
         weekly_base_rate=base_rate,
+        perceptions=paths["perceptions"],
     )
 
 
