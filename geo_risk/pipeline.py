@@ -6,6 +6,7 @@ results so notebooks and tests can use them directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -363,7 +364,8 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             progress: bool = False, use_state: bool = False) -> WeeklyResult:
+             progress: bool = False, use_state: bool = False,
+             forecaster: Callable[..., Any] | None = None) -> WeeklyResult:
     """Score one week and analyse it.
 
     Parameters
@@ -379,6 +381,10 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         Start from, and save, the run's state folder (:mod:`geo_risk.state`; ``state_dir``
         of the config, else ``.geo-risk`` next to the config file): next week's run then adds
         one week instead of rebuilding years. The scores are the same either way.
+    forecaster
+        Replaces :func:`geo_risk.forecast.forecast` (same arguments but the state folder, same
+        result), e.g. the dask engine's (:func:`geo_risk.engine.forecast_dask` with its
+        client bound); it runs from scratch (no state folder).
     """
     inputs = inputs if inputs is not None else load_inputs(config, now=now)
     if week is None:
@@ -387,10 +393,12 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     state_dir = _forecast_state(config) if use_state else None
     grid = build_grid(config, inputs, state_dir=state_dir)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
-    fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
-                  restrictions=inputs.restrictions, bases=inputs.bases, week=week,
-                  config=config.model, admin_names=names, min_count=config.min_count,
-                  progress=progress, state_dir=state_dir)
+    kw: dict[str, Any] = dict(incidents=inputs.incidents, consultations=inputs.consultations,
+                              restrictions=inputs.restrictions, bases=inputs.bases, week=week,
+                              config=config.model, admin_names=names,
+                              min_count=config.min_count, progress=progress)
+    fc = (forecaster(grid, **kw) if forecaster is not None
+          else forecast(grid, state_dir=state_dir, **kw))
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
