@@ -205,6 +205,29 @@ def test_ucdp_geojson(tmp_path: Path) -> None:
     assert res.rejects["row"].tolist() == [4, 5, 6]  # feature numbers
 
 
+def test_ucdp_deaths_out_of_order_kept_with_best_and_one_counted_warning(
+        tmp_path: Path) -> None:
+    df = ucdp_frame().iloc[:3].copy()  # three valid rows: 101, 102, 103
+    df.loc[0, ["best", "low", "high"]] = [2, 3, 4]    # low > best
+    df.loc[1, ["best", "low", "high"]] = [9, 4, 8]    # best > high
+    p = tmp_path / "ged.csv"
+    df.to_csv(p, index=False)
+    res = read_incidents(src(p, "ucdp"), now=NOW)
+    accounted(res)
+    assert res.rejects.empty
+    f = res.frame.set_index("event_id")
+    assert f.loc["101", "fatalities"] == 2 and f.loc["102", "fatalities"] == 9
+    warns = [w for w in res.report.warnings if "out of order" in w]
+    assert len(warns) == 1 and warns[0].startswith("2 row(s)") and "rows 2, 3" in warns[0]
+
+
+def test_ucdp_consistent_deaths_give_no_order_warning(tmp_path: Path) -> None:
+    p = tmp_path / "ged.csv"
+    ucdp_frame().iloc[:3].to_csv(p, index=False)
+    res = read_incidents(src(p, "ucdp"), now=NOW)
+    assert not [w for w in res.report.warnings if "out of order" in w]
+
+
 def test_ucdp_admin_names_when_no_coordinates(tmp_path: Path, gaz: Gazetteer) -> None:
     df = ucdp_frame().iloc[:2].drop(columns=["latitude", "longitude", "geom_wkt"])
     p = tmp_path / "ged.csv"

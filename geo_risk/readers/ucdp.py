@@ -3,7 +3,9 @@
 Mapping onto the canonical Incident table:
 
 * ``id`` -> ``event_id``; ``date_start`` / ``date_end`` -> ``date`` / ``end_date`` (events that
-  span several days keep both); ``best`` -> ``fatalities`` (``low``/``high`` are checked only);
+  span several days keep both); ``best`` -> ``fatalities``. ``low``/``high`` are only checked:
+  published GED has rows with ``low > best`` or ``best > high``; they are kept (``best`` is the
+  estimate used) and counted in one warning with their first row numbers, not rejected;
   ``side_a`` / ``side_b`` -> ``actor1`` / ``actor2``; ``source_office`` -> ``source``;
   ``where_description`` -> ``notes``; ``adm_2`` (or ``adm_1``) -> the admin name for the gazetteer.
 * ``type_of_violence`` 1/2/3 -> ``event_type`` "State-based conflict" / "Non-state conflict" /
@@ -28,7 +30,7 @@ import pandas as pd
 
 from ..config import SourceConfig
 from ..validate import Check
-from .common import ReadResult, dates, numbers, text, today
+from .common import ReadResult, dates, numbers, table_report, text, today
 from .incident_table import build_incidents, column_overrides, resolve_columns
 from .spatial import _read_vector, to_wgs84
 from .tabular import RawTable, read_table, unparsed
@@ -159,13 +161,19 @@ def read_ucdp(source: SourceConfig, *, now: pd.Timestamp | None = None,
               "date_prec must be a whole number from 1 to 5"),
         Check(unparsed(text(f, cols["end_date"]), dates(f, cols["end_date"])).to_numpy(),
               c["end_date"], "date_end not understood; use YYYY-MM-DD"),
-        Check(((low > best) | (best > high)).fillna(False).to_numpy(), c["best"],
-              "deaths estimates out of order: need low <= best <= high"),
     ]
+    report = table_report(raw, name=source.name, kind="incidents", fmt=source.format)
+    disorder = ((low > best) | (best > high)).fillna(False).to_numpy()
+    if disorder.any():
+        first = ", ".join(str(r) for r in raw.rows[disorder][:5])
+        report.warnings.append(
+            f"{int(disorder.sum())} row(s) have deaths estimates out of order (low > best or "
+            f"best > high; first rows {first}); kept with 'best' as the fatalities count "
+            "(published GED has such rows; check the file if it was edited by hand)")
     cols = {**cols, "fatalities": cols["best"], "event_type": cols["type_of_violence"],
             "geo_precision": cols["where_prec"], "time_precision": cols["date_prec"]}
     return build_incidents(raw, cols, source, now, gazetteer=gazetteer, derived=derived,
-                           extra_checks=checks)
+                           extra_checks=checks, report=report)
 
 
 __all__ = ["DATE_PREC_TO_TIME", "VIOLENCE_TYPES", "WHERE_PREC_TO_GEO", "read_ucdp"]
