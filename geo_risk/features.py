@@ -353,9 +353,9 @@ class HistoryState:
         if "season" in EXTRA_GROUPS:
             out += ["season_sin", "season_cos"]
         if "same_season" in EXTRA_GROUPS:
-            out += ["events_last_year_season"]
+            out += ["season_events_last_year"]
             if self._unit_history:
-                out += ["admin_last_year_season"]
+                out += ["season_unit_last_year"]
         if self._unit_history:
             if "country" in EXTRA_GROUPS:
                 out += ["country_4w", "country_26w", "country_trend"]
