@@ -36,10 +36,7 @@ def make_streams(grid: CellGrid, *, incidents: pd.DataFrame,
         "cell": inc["cell"].to_numpy(np.uint64), "date": inc["date"].to_numpy(),
         "events": np.ones(n), "civilian": inc["civilian_targeting"].to_numpy(float),
         "fatalities": inc["fatalities"].to_numpy(float), "battles": battles.astype(float),
-        "remote": remote.astype(float), "alerts": 0.0, "insecure": 0.0,
-        "protests": inc["event_type"].fillna("").astype(str).str.lower()
-        .str.contains("protest|riot", regex=True).to_numpy(float),
-        "lethal": (inc["fatalities"].fillna(0).to_numpy(float) > 0).astype(float)})]
+        "remote": remote.astype(float), "alerts": 0.0, "insecure": 0.0})]
     if consultations is not None and len(consultations):
         c = consultations.loc[(consultations["cell"] > 0) & (consultations["date"] < week_limit)]
         alerts = (c["modality"] == "early_warning_alert").to_numpy(float)
@@ -50,11 +47,9 @@ def make_streams(grid: CellGrid, *, incidents: pd.DataFrame,
             frames.append(pd.DataFrame({
                 "cell": c["cell"].to_numpy(np.uint64)[keep], "date": c["date"].to_numpy()[keep],
                 "events": 0.0, "civilian": 0.0, "fatalities": 0.0, "battles": 0.0,
-                "remote": 0.0, "alerts": alerts[keep], "insecure": insecure[keep],
-                "protests": 0.0, "lethal": 0.0}))
+                "remote": 0.0, "alerts": alerts[keep], "insecure": insecure[keep]}))
     df = pd.concat(frames, ignore_index=True)
-    channels = ["events", "civilian", "fatalities", "battles", "remote", "alerts", "insecure",
-                "protests", "lethal"]
+    channels = ["events", "civilian", "fatalities", "battles", "remote", "alerts", "insecure"]
     return WeeklyEvents.from_frame(grid, cells=df["cell"].to_numpy(np.uint64),
                                    dates=df["date"].to_numpy(),
                                    values={k: df[k].to_numpy(float) for k in channels})

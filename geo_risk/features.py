@@ -14,7 +14,6 @@ Features for week ``t`` only use data dated before the Monday that starts week `
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -60,9 +59,6 @@ class Channel:
     rings: int = 1
 
 
-#: EXPERIMENT (issue 10): optional feature groups, from GEO_RISK_XF (comma list).
-EXTRA_GROUPS = frozenset(g for g in os.environ.get("GEO_RISK_XF", "").split(",") if g)
-
 #: Channels used by default. "events" is the target's own history and gets the most detail.
 DEFAULT_CHANNELS = (
     Channel("events", (1.0, 4.0, 26.0, 104.0), rings=2),
@@ -72,8 +68,6 @@ DEFAULT_CHANNELS = (
     Channel("remote", (4.0, 26.0), rings=1),
     Channel("alerts", (2.0, 8.0), rings=1),
     Channel("insecure", (4.0, 26.0), rings=1),
-    *((Channel("protests", (4.0, 26.0), rings=1),) if "protests" in EXTRA_GROUPS else ()),
-    *((Channel("lethal", (4.0, 26.0), rings=1),) if "lethal" in EXTRA_GROUPS else ()),
 )
 
 
@@ -268,7 +262,6 @@ class HistoryState:
         if self._unit_history:
             extra += [f"admin_all_{h:g}w" for h in ADMIN_HALF_LIVES]
             extra += [f"admin_nbr_{h:g}w" for h in ADMIN_HALF_LIVES]
-        extra += self._extra_names()
         if self.context is not None and self.context.restrictions is not None:
             extra += ["restricted", "log_restricted_weeks", "restriction_severity"]
         if self.grid.base_distance_km is not None:
@@ -347,66 +340,6 @@ class HistoryState:
             out.append(np.log1p(nbr[codes])[:, None])
         return out
 
-    # -- experimental groups (issue 10) ---------------------------------------------------
-    def _extra_names(self) -> list[str]:
-        out: list[str] = []
-        if "season" in EXTRA_GROUPS:
-            out += ["season_sin", "season_cos"]
-        if "same_season" in EXTRA_GROUPS:
-            out += ["season_events_last_year"]
-            if self._unit_history:
-                out += ["season_unit_last_year"]
-        if self._unit_history:
-            if "country" in EXTRA_GROUPS:
-                out += ["country_4w", "country_26w", "country_trend"]
-            if "unit_trend" in EXTRA_GROUPS:
-                out += ["admin_trend_8v13", "admin_nbr_trend_8v13"]
-        return out
-
-    def _unit_window(self, n: int, end: int) -> np.ndarray:
-        """Per-unit incidents in weeks [end - n, end)."""
-        assert self.context is not None and self.context.admin_events is not None
-        wk, code, count = self.context.admin_events
-        lo, hi = np.searchsorted(wk, [end - n, end])
-        return np.bincount(code[lo:hi], weights=count[lo:hi], minlength=self._n_admin)
-
-    def _nbr_sum(self, per_unit: np.ndarray) -> np.ndarray:
-        assert self.context is not None
-        pairs = self.context.admin_pairs
-        if pairs is None or not len(pairs[0]):
-            return np.zeros(self._n_admin)
-        return np.bincount(pairs[0], weights=per_unit[pairs[1]], minlength=self._n_admin)
-
-    def _extra_features(self, pos: np.ndarray) -> list[np.ndarray]:
-        assert self.week is not None
-        out: list[np.ndarray] = []
-        n = len(pos)
-        if "season" in EXTRA_GROUPS:
-            angle = 2 * np.pi * week_start(self.week).dayofyear / 365.25
-            out += [np.full((n, 1), np.sin(angle)), np.full((n, 1), np.cos(angle))]
-        if "same_season" in EXTRA_GROUPS:
-            ly = self.events.window_sum(9, end_week=self.week - 47, size=len(self.grid))
-            out.append(np.log1p(ly[pos])[:, None])
-            if self._unit_history:
-                assert self.context is not None
-                u = self._unit_window(9, self.week - 47)
-                out.append(np.log1p(u[self.context.admin_codes[pos]])[:, None])
-        if self._unit_history:
-            assert self.context is not None
-            codes = self.context.admin_codes[pos]
-            if "country" in EXTRA_GROUPS:
-                tot = self.admin_state.sum(axis=1)
-                rate = tot * (1 - self._admin_decay[:, 0])
-                out += [np.full((n, 1), np.log1p(tot[0])), np.full((n, 1), np.log1p(tot[-1])),
-                        np.full((n, 1), np.log((rate[0] + 0.1) / (rate[-1] + 0.1)))]
-            if "unit_trend" in EXTRA_GROUPS:
-                recent = self._unit_window(8, self.week)
-                before = self._unit_window(13, self.week - 8)
-                for r, b in ((recent, before), (self._nbr_sum(recent), self._nbr_sum(before))):
-                    t = np.log((r / 8 + 0.05) / (b / 13 + 0.05))
-                    out.append(t[codes][:, None])
-        return out
-
     # -- reading -------------------------------------------------------------------------
     def active(self) -> np.ndarray:
         """Positions with any non-negligible history."""
@@ -452,7 +385,6 @@ class HistoryState:
                             [:, None])
         if self._unit_history:
             cols += self._unit_features(pos)
-        cols += self._extra_features(pos)
         if ctx is not None and ctx.restrictions is not None:
             restricted, weeks_in, sev = ctx.restrictions.at(self.week, len(g))
             cols += [restricted[pos][:, None].astype(float), np.log1p(weeks_in[pos])[:, None],
