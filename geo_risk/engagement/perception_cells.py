@@ -93,7 +93,10 @@ def perception_cells(*, obs: pd.DataFrame, grid_cells: np.ndarray, grid_units: n
     grid_upos = units.get_indexer(pd.Index(np.asarray(grid_units).astype(str)))
     cell = (o["cell"].to_numpy(np.uint64) if "cell" in o.columns
             else np.zeros(len(o), dtype=np.uint64))
-    gi = pd.Index(np.asarray(grid_cells, dtype=np.uint64)).get_indexer(cell)
+    ids = pd.Index(np.asarray(grid_cells, dtype=np.uint64))
+    first = np.flatnonzero(~ids.duplicated())  # the grid's cells are unique; 0s may repeat
+    pos = ids[first].get_indexer(cell)
+    gi = np.where(pos >= 0, first[np.maximum(pos, 0)], -1)
     gi = np.where((cell != 0) & (gi >= 0) & (grid_upos[np.maximum(gi, 0)] == upos), gi, -1)
     grid_upos_ok = np.maximum(grid_upos, 0)
     known = grid_upos >= 0
