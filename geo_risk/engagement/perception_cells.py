@@ -95,7 +95,7 @@ def perception_cells(*, obs: pd.DataFrame, grid_cells: np.ndarray, grid_units: n
             else np.zeros(len(o), dtype=np.uint64))
     ids = pd.Index(np.asarray(grid_cells, dtype=np.uint64))
     first = np.flatnonzero(~ids.duplicated())  # the grid's cells are unique; 0s may repeat
-    pos = ids[first].get_indexer(cell)
+    pos = ids[first].get_indexer(pd.Index(cell))
     gi = np.where(pos >= 0, first[np.maximum(pos, 0)], -1)
     gi = np.where((cell != 0) & (gi >= 0) & (grid_upos[np.maximum(gi, 0)] == upos), gi, -1)
     grid_upos_ok = np.maximum(grid_upos, 0)
