@@ -149,6 +149,7 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
     """Every output but run.json, into ``out``."""
     paths: dict[str, Path] = {}
     extra = [c for c in ENGAGEMENT_GRID_COLUMNS if c in result.grid.columns]
+    extra += [c for c in result.grid.columns if c.startswith("perception_")]  # per measure
     base = [c for c in GRID_COLUMNS[:-1] if c in result.grid.columns]
     grid = result.grid[[*base, *extra, "geometry"]].copy()
     grid["cell"] = _cell_strings(result.grid["cell"].to_numpy())

@@ -457,6 +457,7 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     voice = analyse_voice(matrix=matrix, cells=cells, consultations=inputs.consultations,
                           perceptions=inputs.perceptions, week=week, config=config)
     matrix = matrix.merge(voice.matrix, on="admin_pcode", how="left")
+    cells = pd.concat([cells, voice.cells], axis=1)  # perception_* per cell
     outreach = analyse_outreach(cells=cells, matrix=matrix, consultations=inputs.consultations,
                                 focal_points=inputs.focal_points, bases=inputs.bases,
                                 week=week, config=config)

@@ -236,6 +236,8 @@ def test_geopackage_opens_with_its_layers_and_styles(written) -> None:  # type: 
     grid = gpd.read_file(gpkg, layer="risk_grid")
     parquet = gpd.read_parquet(out / "risk_grid.parquet")
     assert len(grid) == len(parquet) and grid["risk"].sum() == pytest.approx(parquet["risk"].sum())
+    per_cell = ["perception_respondents", "perception_safety_mean", "perception_trust_mean"]
+    assert set(per_cell) <= set(grid.columns) and set(per_cell) <= set(parquet.columns)
     units = gpd.read_file(gpkg, layer="admin_matrix")
     assert sorted(units["admin_pcode"]) == ["XT0101", "XT0102", "XT0201", "XT0202"]
     assert set(units["level"]) <= set(LEVEL_COLOURS) and (~units.geometry.is_empty).all()
@@ -270,7 +272,8 @@ def test_written_grid_and_map_carry_the_columns_the_maps_show(written) -> None: 
               "onset", "drivers", "incidents_4w", "incidents_52w", "engagement_status",
               "coverage_status", "under_engaged", "under_engaged_score",
               "under_engaged_reason", "access_status", "nearest_base", "nearest_base_km",
-              "reprisal_exposure", "geometry"}
+              "reprisal_exposure", "perception_respondents", "perception_safety_mean",
+              "perception_trust_mean", "geometry"}
     assert wanted <= set(grid.columns), wanted - set(grid.columns)
     under = grid["under_engaged"].fillna(False).astype(bool)
     reason = grid["under_engaged_reason"].fillna("").astype(str)

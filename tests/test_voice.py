@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -221,7 +222,8 @@ def test_voice_config_reports_every_bad_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def synth_voice(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]:
+def synth_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, pd.Timestamp,
+                                                                    dict]:
     from geo_risk.config import load_config
     from geo_risk.pipeline import load_inputs
     from geo_risk.synth import ScenarioSpec, generate_scenario
@@ -230,12 +232,39 @@ def synth_voice(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, dict]
     files = generate_scenario(out_dir=tmp_path_factory.mktemp("voice"), spec=spec, seed=3)
     config = load_config(files.config)
     inputs = load_inputs(config, now=pd.Timestamp(files.forecast_week))
+    return (config, inputs, pd.Timestamp(files.forecast_week),
+            json.loads(Path(files.truth).read_text()))
+
+
+@pytest.fixture(scope="module")
+def synth_voice(synth_inputs: tuple[Any, Any, pd.Timestamp, dict]) -> tuple[object, dict]:
+    config, inputs, week, truth = synth_inputs
     admin: gpd.GeoDataFrame = inputs.admin
     units = admin["admin_pcode"].astype(str).tolist()
     v = analyse_voice(matrix=_matrix(units), cells=_cells(units),
                       consultations=inputs.consultations, perceptions=inputs.perceptions,
-                      week=pd.Timestamp(files.forecast_week), config=config)
-    return v, json.loads(Path(files.truth).read_text())
+                      week=week, config=config)
+    return v, truth
+
+
+def test_synthetic_perceptions_per_cell_shown_only_where_counts_allow(
+        synth_inputs: tuple[Any, Any, pd.Timestamp, dict]) -> None:
+    from geo_risk.index import cover_cells
+
+    config, inputs, week, _ = synth_inputs
+    units = inputs.admin["admin_pcode"].astype(str).tolist()
+    grid = cover_cells(inputs.admin, resolution=config.h3_resolution).assign(population=1.0)
+    v = analyse_voice(matrix=_matrix(units), cells=grid, consultations=inputs.consultations,
+                      perceptions=inputs.perceptions, week=week, config=config)
+    c = v.cells
+    shown = c["perception_respondents"].notna()
+    assert shown.sum() >= 1
+    assert (c.loc[shown, "perception_respondents"] >= config.min_count).all()
+    # every other column is empty where respondents are; no cell of a hidden unit is shown
+    assert c.loc[~shown, ["perception_safety_mean", "perception_trust_mean"]].isna().all().all()
+    unit_ok = v.matrix.set_index("admin_pcode")["respondents"].notna()
+    assert unit_ok.reindex(grid.loc[shown, "admin_pcode"]).all()
+    assert c.loc[shown, "perception_safety_mean"].between(1, 5).all()
 
 
 def test_synthetic_perception_changes_are_found_where_the_truth_put_them(

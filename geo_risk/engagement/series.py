@@ -68,8 +68,8 @@ def rolling(*, unit_pos: np.ndarray, weeks_ago: np.ndarray, values: np.ndarray, 
     return out
 
 
-def suppress(*, n: np.ndarray, part: np.ndarray, k: int,
-             groups: list[np.ndarray]) -> np.ndarray:
+def suppress(*, n: np.ndarray, part: np.ndarray, k: int, groups: list[np.ndarray],
+             start: np.ndarray | None = None) -> np.ndarray:
     """Which unit-points may be shown: at least ``k`` records and ``k`` people, and no group
     total that, minus its shown units, would reveal fewer than ``k`` records or people.
 
@@ -82,6 +82,9 @@ def suppress(*, n: np.ndarray, part: np.ndarray, k: int,
     groups : list of numpy.ndarray
         Boolean unit masks of the published group totals (mission-wide, high-risk units);
         their order does not matter (each step only hides more).
+    start : numpy.ndarray, optional
+        Boolean (units, points): False hides a value from the start for a reason of its own
+        (e.g. a withheld unit); it still counts in what the totals would reveal.
 
     Returns
     -------
@@ -98,6 +101,8 @@ def suppress(*, n: np.ndarray, part: np.ndarray, k: int,
     [True, False, False]
     """
     shown = (n >= k) & (part >= k)
+    if start is not None:
+        shown &= np.asarray(start, bool)
     for _ in range(2):  # a second pass settles a group changed by another group's step
         for g in groups:
             g2 = np.asarray(g, bool)[:, None]

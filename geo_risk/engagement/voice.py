@@ -9,6 +9,8 @@ respondents read from sources with ``one_row_per_respondent``) into
   (shown / suppressed / withheld / no data), target and met;
 - ``matrix``: the forecast week's columns for ``admin_matrix.csv`` (means, changes with
   intervals, respondents, topic shares, benchmarks met / not met);
+- ``cells``: the perceptions per grid cell where counts allow (``perception_*``,
+  :mod:`geo_risk.engagement.perception_cells`);
 - ``metadata`` for run.json.
 
 Do no harm: records of reprisal-sensitive units are dropped before any sum (their rows say
@@ -28,6 +30,7 @@ from ..config import RunConfig, SourceConfig
 from ..schemas import MODALITIES
 from .benchmarks import BENCHMARK_TEXT, benchmark_indicators
 from .common import _DONE, SUPPRESSED, WITHHELD
+from .perception_cells import perception_cells
 from .perceptions import perception_indicators
 from .series import weeks_before
 from .topics import topic_indicators
@@ -46,6 +49,7 @@ class VoiceResult:
     trends: pd.DataFrame
     matrix: pd.DataFrame
     topics: list[str] = field(default_factory=list)
+    cells: pd.DataFrame = field(default_factory=pd.DataFrame)
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -93,6 +97,7 @@ def _frame(c: pd.DataFrame | None, *, units: pd.Index, week: pd.Timestamp,
     out = pd.DataFrame({
         "date": c["date"].to_numpy("datetime64[ns]"),
         "unit_pos": units.get_indexer(pd.Index(c["admin_pcode"].astype(str))),
+        "cell": pd.to_numeric(col("cell", 0), errors="coerce").fillna(0).to_numpy(np.uint64),
         "weeks_ago": weeks_before(c["date"], week),
         "modality": c["modality"].astype(str).to_numpy(),
         "part": total.to_numpy(float),
@@ -130,7 +135,8 @@ def analyse_voice(*, matrix: pd.DataFrame, cells: pd.DataFrame,
     matrix : pandas.DataFrame
         The admin matrix (``admin_pcode``, ``admin_name``, ``level``). Not modified.
     cells : pandas.DataFrame
-        The grid (``admin_pcode``, ``population``), for inhabitants per unit.
+        The grid (``admin_pcode``, ``population``), for inhabitants per unit; with its
+        ``cell`` ids also for the perceptions per cell (else those columns are empty).
     consultations, perceptions : pandas.DataFrame or None
         Canonical engagement records and perception-survey respondents.
     week : pandas.Timestamp
@@ -172,8 +178,17 @@ def analyse_voice(*, matrix: pd.DataFrame, cells: pd.DataFrame,
                                  follow_up_weeks=config.follow_up_weeks)
     names = matrix.set_index(matrix["admin_pcode"].astype(str))["admin_name"]
     trends = _long(inds, rows=rows, week=week, withheld=is_withheld, names=names)
+    now = trends.loc[(trends["scope"] == "unit") & (trends["week"] == week.to_datetime64())]
+    status = now.pivot(index="admin_pcode", columns="indicator", values="status").reindex(units)
+    per_cell = perception_cells(
+        obs=obs, grid_cells=(cells["cell"].to_numpy(np.uint64) if "cell" in cells.columns
+                             else np.zeros(len(cells), dtype=np.uint64)),
+        grid_units=cells["admin_pcode"].to_numpy(), units=units,
+        unit_shown={c: (status[c] == "shown").to_numpy() for c in status.columns},
+        cfg=vc.perceptions, k=k)
     return VoiceResult(trends=trends, matrix=_matrix_columns(trends, units=units, topics=topics),
-                       topics=topics, metadata=_meta(vc, k, S, topics, trends))
+                       topics=topics, cells=per_cell.set_axis(cells.index),
+                       metadata=_meta(vc, k, S, topics, trends))
 
 
 def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np.ndarray,

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._common import UTC_OFFSET_HOURS, _cat, _uuid4
+from ._common import UTC_OFFSET_HOURS, _cat, _fmt, _uuid4
 from .boundaries import _Geo
 from .conflict import _Sim
 from .consultations import _Engagement
@@ -42,6 +42,21 @@ class _Perceptions:
 def _waves(weeks: int) -> np.ndarray:
     """Survey weeks: one per quarter, the middle week of each period before the forecast."""
     return np.arange(weeks - PERIOD_WEEKS // 2 - 1, -1, -PERIOD_WEEKS)[::-1]
+
+
+def _sites(cells: _Cells, n_adm2: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centre of each unit's two most populous cells (the same cell twice when it has one)."""
+    order = np.lexsort((-cells.pop, cells.adm2))  # by unit, most populous first
+    unit = cells.adm2[order]
+    rank = pd.Series(unit).groupby(unit).cumcount().to_numpy()
+    lon = np.full((n_adm2, 2), np.nan)
+    lat = np.full((n_adm2, 2), np.nan)
+    for r, cols in ((0, [0, 1]), (1, [1])):  # the second cell overwrites column 1
+        pick = rank == r
+        for c in cols:
+            lon[unit[pick], c] = cells.lon[order][pick]
+            lat[unit[pick], c] = cells.lat[order][pick]
+    return lon, lat
 
 
 def _perception_survey(rng: np.random.Generator, geo: _Geo, cells: _Cells, sim: _Sim,
@@ -81,11 +96,20 @@ def _perception_survey(rng: np.random.Generator, geo: _Geo, cells: _Cells, sim: 
     sub = (start_ms.astype("datetime64[s]") - UTC_OFFSET_HOURS * 3600 + rng.integers(
         3600, 3 * 86400, n)).astype("datetime64[s]")
     order_rows = np.argsort(sub, kind="stable")
+    # where the interview took place (the form's geopoint): the unit's most populous cell,
+    # every third respondent its second (no random draw: the other files stay as they were)
+    site_lon, site_lat = _sites(cells, n_adm2)
+    which = (np.arange(n) % 3 == 2).astype(np.int64)
+    lat_s = _fmt("%.6f", site_lat[unit, which])
+    lon_s = _fmt("%.6f", site_lon[unit, which])
     tz = f"+{UTC_OFFSET_HOURS:02d}:00"
     frame = pd.DataFrame({
         "start": _cat(np.datetime_as_string(start_ms, unit="ms"), tz),
         "survey/survey_date": np.datetime_as_string(day, unit="D"),
         "location/admin2": np.asarray(geo.adm2_pcode)[unit],
+        "location/gps": _cat(lat_s, " ", lon_s, " 0 10"),
+        "_location/gps_latitude": lat_s,
+        "_location/gps_longitude": lon_s,
         "respondent/total": np.ones(n, dtype=np.int64),
         "respondent/women": (rng.random(n) < 0.5).astype(np.int64),
         "respondent/youth": (rng.random(n) < 0.3).astype(np.int64),
