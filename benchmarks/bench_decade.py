@@ -25,7 +25,7 @@ onset average precision of each model. Nothing is asserted; nothing is written i
 repository (a temporary folder, or ``--out``).
 
 Run: ``.venv/bin/python benchmarks/bench_decade.py [--years 10] [--seed 42] [--before-weeks
-104] [--before-src DIR] [--no-before] [--out DIR]``.
+104] [--before-src DIR] [--no-before] [--concurrent] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -133,15 +133,19 @@ def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings
             "rss_peak_mb": _status("VmHWM"), "rss_per_year_mb": per_year, "skill": skill}
 
 
-def _run_worker(args: list[str], *, src: Path | None) -> dict[str, Any]:
+def _start_worker(args: list[str], *, src: Path | None) -> subprocess.Popen[str]:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    out = subprocess.run([sys.executable, __file__, WORKER_FLAG, *args], env=env,
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"worker failed:\n{out.stderr[-4000:]}")
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    return subprocess.Popen([sys.executable, __file__, WORKER_FLAG, *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _result(proc: subprocess.Popen[str]) -> dict[str, Any]:
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise SystemExit(f"worker failed:\n{err[-4000:]}")
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 def _line(label: str, r: dict[str, Any], weeks_total: int) -> str:
@@ -165,6 +169,8 @@ def main() -> None:
                         help="folder holding an older geo_risk package to time instead of the "
                              "former settings")
     parser.add_argument("--no-before", action="store_true")
+    parser.add_argument("--concurrent", action="store_true",
+                        help="run both at once (a busy machine: compare CPU seconds)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
 
@@ -183,26 +189,32 @@ def main() -> None:
               f"weeks, models {', '.join(MODELS)}; each run in a fresh subprocess.")
         common = ["--scenario", str(scen), "--weeks", str(weeks), "--refit-every",
                   str(args.refit_every)]
+        procs: dict[str, subprocess.Popen[str]] = {}
         runs: dict[str, dict[str, Any]] = {}
-        runs["ours"] = _run_worker([*common, "--skip", "0", "--settings", "ours"], src=None)
+        procs["ours"] = _start_worker([*common, "--skip", "0", "--settings", "ours"], src=None)
+        label = "old src" if args.before_src else "before"
         if not args.no_before:
+            if not args.concurrent:
+                runs["ours"] = _result(procs.pop("ours"))
             skip = 0 if args.before_weeks <= 0 else max(0, weeks - args.before_weeks)
-            label = "old src" if args.before_src else "before"
-            runs[label] = _run_worker([*common, "--skip", str(skip), "--settings",
-                                       "ours" if args.before_src else "before"],
-                                      src=args.before_src)
+            procs[label] = _start_worker([*common, "--skip", str(skip), "--settings",
+                                          "ours" if args.before_src else "before"],
+                                         src=args.before_src)
+        runs.update({k: _result(p) for k, p in procs.items()})
         print(f"\n{'run':7s} {'weeks':>5s} {'wall s':>8s} {'cpu s':>7s} {'fit':>6s} "
               f"{'s/week':>6s} {f'{weeks} weeks s':>11s} {'load avg':>9s} {'RSS load':>8s} "
               f"{'peak RSS':>8s}  max RSS by year of forecast weeks (MB)")
         for label, r in runs.items():
             print(_line(label, r, weeks))
-        if len(runs) == 2 and runs[label]["weeks"] < weeks:
+        if label in runs and runs[label]["weeks"] < weeks:
             print(f"({label}: the last {runs[label]['weeks']} weeks measured; the {weeks}-week "
                   "figure is EXTRAPOLATED from its seconds per week)")
-        if len(runs) == 2:
+        if label in runs:
             ours, other = runs["ours"], runs[label]
-            print(f"speed-up per week, wall: x{other['wall_s'] / other['weeks'] / (ours['wall_s'] / ours['weeks']):.2f}, "
-                  f"CPU: x{other['cpu_s'] / other['weeks'] / (ours['cpu_s'] / ours['weeks']):.2f}")
+            ratio = {k: other[k] / other["weeks"] / (ours[k] / ours["weeks"])
+                     for k in ("wall_s", "cpu_s")}
+            print(f"{label} / ours per week: wall x{ratio['wall_s']:.2f}, "
+                  f"CPU x{ratio['cpu_s']:.2f}")
         print("\nskill: AP / HR@1% / onset AP (over each run's own forecast weeks)")
         for m in MODELS:
             cells = "   ".join(f"{label} " + " / ".join("n/a" if v is None else f"{v:.4f}"
