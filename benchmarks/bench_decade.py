@@ -204,8 +204,8 @@ def main() -> None:
         print(f"\n{'run':7s} {'weeks':>5s} {'wall s':>8s} {'cpu s':>7s} {'fit':>6s} "
               f"{'s/week':>6s} {f'{weeks} weeks s':>11s} {'load avg':>9s} {'RSS load':>8s} "
               f"{'peak RSS':>8s}  max RSS by year of forecast weeks (MB)")
-        for label, r in runs.items():
-            print(_line(label, r, weeks))
+        for name, r in runs.items():
+            print(_line(name, r, weeks))
         if label in runs and runs[label]["weeks"] < weeks:
             print(f"({label}: the last {runs[label]['weeks']} weeks measured; the {weeks}-week "
                   "figure is EXTRAPOLATED from its seconds per week)")
@@ -217,9 +217,9 @@ def main() -> None:
                   f"CPU x{ratio['cpu_s']:.2f}")
         print("\nskill: AP / HR@1% / onset AP (over each run's own forecast weeks)")
         for m in MODELS:
-            cells = "   ".join(f"{label} " + " / ".join("n/a" if v is None else f"{v:.4f}"
-                                                         for v in r["skill"][m])
-                               for label, r in runs.items())
+            cells = "   ".join(f"{name} " + " / ".join("n/a" if v is None else f"{v:.4f}"
+                                                        for v in r["skill"][m])
+                               for name, r in runs.items())
             print(f"  {m:19s} {cells}")
     finally:
         if args.out is None:
