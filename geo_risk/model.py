@@ -168,8 +168,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     subsample, max_bin
         LightGBM parameters. No class reweighting: it ruins ranking at tiny base rates; the
         sample weights only stand in for unsampled quiet cells. 100 trees at 0.1 and 63 bins
-        per feature rank as well as 200-250 trees at 0.05 and 255 bins did, at about half the
-        fitting time (``benchmarks/bench_decade.py``).
+        per feature ranked within noise of 200-250 trees at 0.05 and 255 bins, at about half
+        the fitting time (``benchmarks/README.md``, bench_decade.py).
     n_seeds
         Boosters trained with different seeds on all training weeks and averaged.
     n_folds
