@@ -10,7 +10,9 @@ their own probabilities, trend, drivers, engagement, restrictions), then renders
 
 and prints bytes, render wall time and, when a Chromium is on PATH, time to first paint
 of the grid in headless Chromium (navigation start to two animation frames after ``load``;
-every script of both pages is inline or served locally, so the grid has been drawn by then).
+every script of both pages is inline or served locally, so the grid has been drawn by then),
+the display resolution our page opens with (coarser H3 parents at country zoom,
+``geo_risk.render.map_tiers``) and the time to zoom in to the cells (built on first use).
 The naive page loads Leaflet, jQuery, Bootstrap and awesome-markers from CDNs: for a fair
 comparison those requests are answered from local copies (Leaflet from django-js-lib-leaflet,
 jQuery from Debian's /usr/share/javascript, the rest empty). Nothing is asserted.
@@ -262,12 +264,17 @@ def _local_cdn(url: str) -> bytes | None:
     return None
 
 
-def first_paint(path: Path, *, serve_cdn: bool, repeats: int) -> tuple[float, int, float]:
-    """Median ms from navigation start to two frames after ``load``; requests not served; FCP."""
+def first_paint(path: Path, *, serve_cdn: bool, repeats: int
+                ) -> tuple[float, int, float, float | None, str]:
+    """Median ms from navigation start to two frames after ``load``; requests not served; FCP;
+    for our pages, ms to zoom from the opening view to full resolution (the cells are built on
+    first use) and the display resolution the page opens with."""
     from playwright.sync_api import Route, sync_playwright
 
     times: list[float] = []
     fcps: list[float] = []
+    zooms: list[float] = []
+    opens = "n/a"
     blocked: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -302,10 +309,17 @@ def first_paint(path: Path, *, serve_cdn: bool, repeats: int) -> tuple[float, in
                 )
                 times.append(float(ms))
                 fcps.append(float(fcp))
+                if not serve_cdn:  # ours: open at country zoom, then zoom in to the cells
+                    opens = str(page.evaluate("geoRisk.tiers.activeRes()"))
+                    zooms.append(float(page.evaluate(
+                        "(() => { const t = performance.now(); const m = geoRisk.map;"
+                        " m.setView(m.getCenter(), 12, {animate: false});"
+                        " return performance.now() - t; })()")))
                 page.close()
         finally:
             browser.close()
-    return statistics.median(times), len(blocked), statistics.median(fcps)
+    zoom = statistics.median(zooms) if zooms else None
+    return statistics.median(times), len(blocked), statistics.median(fcps), zoom, opens
 
 
 def main() -> None:
@@ -374,21 +388,26 @@ def main() -> None:
         ("paint ms", 9),
         ("FCP ms", 8),
         ("blocked", 7),
+        ("zoom-in ms", 10),
+        ("opens", 6),
     )
     print(f"\n{'map':36s} " + " ".join(f"{h:>{w}s}" for h, w in heads))
     for label, path, secs, naive in rows:
         size = path.stat().st_size
-        paint = fcp = None
+        paint = fcp = zoom = None
         blocked = 0
+        opens = "n/a"
         if have_browser:
-            paint, blocked, fcp = first_paint(
+            paint, blocked, fcp, zoom, opens = first_paint(
                 path, serve_cdn=naive, repeats=1 if naive else args.repeats
             )
         results[label] = (size, secs, paint)
         paint_s = f"{paint:9.0f}" if paint is not None else "      n/a"
         fcp_s = f"{fcp:8.0f}" if fcp is not None else "     n/a"
         per_cell = size / len(grid)
-        print(f"{label:36s} {size:13,d} {per_cell:7.1f} {secs:9.2f} {paint_s} {fcp_s} {blocked:7d}")
+        zoom_s = f"{zoom:10.0f}" if zoom is not None else "       n/a"
+        print(f"{label:36s} {size:13,d} {per_cell:7.1f} {secs:9.2f} {paint_s} {fcp_s} {blocked:7d}"
+              f" {zoom_s} {'res ' + opens if opens not in ('n/a', 'None') else 'cells':>6s}")
     if not have_browser:
         print("(no chromium on PATH: first paint not measured)")
     naive_key = "naive folium (GeoJson per hex)"

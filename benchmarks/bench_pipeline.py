@@ -17,6 +17,11 @@ fresh subprocess so the peak memory of one does not leak into the other:
   ``h3.cell_to_boundary`` per cell, and a folium map with one ``GeoJson`` feature per hex of the
   grid (``GeoJsonTooltip``, ``style_function``) plus the admin boundaries.
 
+Then (unless ``--no-state``) last week's job on a copy of the scenario without the forecast
+week's incident rows, saving a state folder, and this week's job on the full file from that
+state (``run_week(use_state=True)``), ``--repeats`` times; and the issue-15 targets: first
+run vs naive (>= 1.0x wanted), next week with the state (< 5 s), peak RSS (< 1 GB), CPU seconds.
+
 The naive run does far less (no validation, no consultations/restrictions/population, no
 model: only a 4-week count): it is a floor for the hand-written approach, not its equal.
 
@@ -99,7 +104,10 @@ class _Stages:
 # ------------------------------------------------------------------------------------------
 
 
-def worker_ours(scenario: Path, out: Path) -> dict[str, Any]:
+def worker_ours(scenario: Path, out: Path, *, state: Path | None = None,
+                week: str | None = None) -> dict[str, Any]:
+    from dataclasses import replace
+
     import pandas as pd
 
     from geo_risk.config import load_config
@@ -109,11 +117,13 @@ def worker_ours(scenario: Path, out: Path) -> dict[str, Any]:
     rss_imports = _rss_mb()
     st = _Stages()
     config = load_config(scenario / "scenario.toml")
+    if state is not None:
+        config = replace(config, state_dir=state)
     # "now" = Monday of the forecast week, as if the weekly job ran that morning.
-    now = pd.Timestamp(str(config.forecast_week))
+    now = pd.Timestamp(week or str(config.forecast_week))
     inputs = load_inputs(config, now=now)
     st.done("read+place")
-    result = run_week(config, inputs=inputs, now=now)
+    result = run_week(config, inputs=inputs, now=now, week=now, use_state=state is not None)
     st.done("score")
     paths = write_outputs(result, config, out, render_map=True)
     st.done("write+map")
@@ -125,6 +135,7 @@ def worker_ours(scenario: Path, out: Path) -> dict[str, Any]:
         "files_bytes": sum(p.stat().st_size for p in paths.values()),
         "cells": int(len(result.grid)),
         "incidents": int(len(inputs.incidents)),
+        "state": result.model.get("state"),
         "notes": [],
     }
 
@@ -240,10 +251,12 @@ def _worker_main(argv: list[str]) -> None:
     p.add_argument("--res", type=int, required=True)
     p.add_argument("--admin-sample", type=int, required=True)
     p.add_argument("--admin-limit", type=float, required=True)
+    p.add_argument("--state", type=Path, default=None)
+    p.add_argument("--week", default=None)
     a = p.parse_args(argv)
     a.dest.mkdir(parents=True, exist_ok=True)
     if a.kind == "ours":
-        out = worker_ours(a.scenario, a.dest)
+        out = worker_ours(a.scenario, a.dest, state=a.state, week=a.week)
     else:
         out = worker_naive(a.scenario, a.dest, res=a.res, admin_sample=a.admin_sample,
                            admin_limit=a.admin_limit)
@@ -252,11 +265,13 @@ def _worker_main(argv: list[str]) -> None:
     print("RESULT " + json.dumps(out))
 
 
-def run_worker(kind: str, *, scenario: Path, dest: Path, args: argparse.Namespace
-               ) -> dict[str, Any]:
+def run_worker(kind: str, *, scenario: Path, dest: Path, args: argparse.Namespace,
+               state: Path | None = None, week: str | None = None) -> dict[str, Any]:
     cmd = [sys.executable, str(Path(__file__).resolve()), WORKER_FLAG, kind,
            "--scenario", str(scenario), "--dest", str(dest), "--res", str(args.res),
            "--admin-sample", str(args.admin_sample), "--admin-limit", str(args.admin_limit)]
+    cmd += ["--state", str(state)] if state is not None else []
+    cmd += ["--week", week] if week is not None else []
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t
@@ -317,6 +332,80 @@ def _median_stages(runs: list[dict[str, Any]]) -> list[tuple[str, float, float, 
     return out
 
 
+def _previous_week_copy(scenario: Path, dest: Path, before: str) -> int:
+    """The scenario as it stood a week earlier: incident rows dated ``before`` or later are
+    left out of the ACLED file (next week's job finds them appended). Returns rows kept."""
+    import pandas as pd
+
+    shutil.copytree(scenario, dest)
+    df = pd.read_csv(scenario / "incidents_acled.csv", dtype=str, keep_default_na=False)
+    date = pd.to_datetime(df["event_date"], format="%d %B %Y", errors="coerce")
+    keep = df.loc[~(date >= pd.Timestamp(before))]
+    keep.to_csv(dest / "incidents_acled.csv", index=False)
+    return len(keep)
+
+
+def _next_week(root: Path, scenario: Path, week: str, args: argparse.Namespace,
+               summary: dict[str, dict[str, Any]], runs: dict[str, list[dict[str, Any]]]
+               ) -> None:
+    """Last week's job with the state folder (from scratch: it saves the state), then this
+    week's job on the file with one more week appended, from that state."""
+    import pandas as pd
+
+    prev = str((pd.Timestamp(week) - pd.Timedelta(days=7)).date())
+    kept = _previous_week_copy(scenario, root / "scenario_prev", prev)
+    state = root / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    print(f"\nnext week with the state folder: last week's job ({prev}, {kept:,} incident "
+          f"rows in its file) saves the state, this week's job ({week}) starts from it")
+    first = run_worker("ours", scenario=root / "scenario_prev", dest=root / "prev", args=args,
+                       state=state, week=prev)
+    total = sum(s[1] for s in first["stages"])
+    print(f"  last week, from scratch, saving the state: {total:6.2f} s (process incl. "
+          f"start-up {first['process_s']:.1f} s), peak RSS {first['rss_peak_mb']:,.0f} MB, "
+          f"state {first['state']['reason']}")
+    nexts = []
+    for i in range(args.repeats):
+        r = run_worker("ours", scenario=scenario, dest=root / f"next_{i}", args=args,
+                       state=state, week=week)
+        nexts.append(r)
+        note = r["state"]
+        print(f"  run {i + 1}/{args.repeats} next week: "
+              f"{sum(s[1] for s in r['stages']):6.2f} s (process incl. start-up "
+              f"{r['process_s']:.1f} s), peak RSS {r['rss_peak_mb']:,.0f} MB; state used "
+              f"{note['used']}, scorer reused {note['model_reused']}, "
+              f"{note['weeks_streamed']} weeks streamed", flush=True)
+    print(f"  {'stage':18s} {'median s':>8s} {'min s':>7s} {'peak RSS MB so far':>19s}")
+    for name, secs, low, rss in _median_stages(nexts):
+        print(f"  {name:18s} {secs:8.2f} {low:7.2f} {rss:19,.0f}")
+    totals = [sum(s[1] for s in r["stages"]) for r in nexts]
+    procs = [r["process_s"] for r in nexts]
+    peak = max([r["rss_peak_mb"] for r in (first, *nexts)]
+               + [r["rss_peak_mb"] for r in runs.get("ours", [])])
+    print("\nissue 15 targets, same machine, same run (median, min):")
+    if "naive" in summary:
+        o, nv = summary["ours"], summary["naive"]
+        first_proc = [r["process_s"] for r in runs["ours"]]
+        naive_proc = [r["process_s"] for r in runs["naive"]]
+        print(f"  first weekly run vs naive notebook map: naive {nv['total']:.2f} s / ours "
+              f"{o['total']:.2f} s = x{nv['total'] / o['total']:.2f} "
+              f"(x{nv['min'] / o['min']:.2f}); with interpreter start-up and imports "
+              f"x{statistics.median(naive_proc) / statistics.median(first_proc):.2f}"
+              "  [wanted >= 1.0]")
+    print(f"  next week with the state: {statistics.median(totals):.2f} s "
+          f"({min(totals):.2f}); with start-up and imports {statistics.median(procs):.2f} s "
+          f"({min(procs):.2f}); CPU {statistics.median(r['cpu_s'] for r in nexts):.2f} s"
+          "  [wanted < 5 s]")
+    if "ours" in runs:
+        cpu_first = statistics.median(r["cpu_s"] for r in runs["ours"])
+        cpu_naive = (statistics.median(r["cpu_s"] for r in runs["naive"])
+                     if "naive" in runs else float("nan"))
+        print(f"  CPU seconds (whole process; robust when other jobs share the cores): first "
+              f"run {cpu_first:.1f}, naive {cpu_naive:.1f} (x{cpu_naive / cpu_first:.2f}), "
+              f"next week {statistics.median(r['cpu_s'] for r in nexts):.1f}")
+    print(f"  peak RSS of the country run (any of ours): {peak:,.0f} MB  [wanted < 1,024]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incident-scale", type=float, default=4.0,
@@ -336,6 +425,8 @@ def main() -> None:
                              "the generated units have ~17 vertices each, real COD-AB admin-2 "
                              "units hundreds to thousands (0 = as generated)")
     parser.add_argument("--no-naive", action="store_true", help="time our pipeline only")
+    parser.add_argument("--no-state", action="store_true",
+                        help="skip last week's + next week's runs with the state folder")
     parser.add_argument("--out", type=Path, default=None,
                         help="folder for scenario and outputs (default: a temporary folder, "
                              "deleted at the end unless --keep)")
@@ -438,6 +529,8 @@ def main() -> None:
                   f"x{nv['bytes'] / o['bytes']:.1f}")
             print(f"  {'peak RSS':15s}: {nv['peak']:,.0f} / {o['peak']:,.0f} MB = "
                   f"x{nv['peak'] / o['peak']:.2f}")
+        if not args.no_state:
+            _next_week(root, files.out_dir, str(files.forecast_week), args, summary, runs)
     finally:
         if tmp and not args.keep:
             shutil.rmtree(root, ignore_errors=True)

@@ -20,6 +20,8 @@ LEVELS = ("low", "medium", "high", "critical")
 #: Words for the 1..5 likelihood and impact scores of the matrix.
 LIKELIHOOD_LABELS = ("rare", "unlikely", "possible", "likely", "almost certain")
 IMPACT_LABELS = ("minimal", "minor", "moderate", "major", "severe")
+#: What set a unit's impact score (the first of equal scores wins), for ``impact_driver``.
+IMPACT_DRIVERS = ("people exposed", "civilian targeting", "fatalities")
 
 
 def likelihood_scale(p: np.ndarray | pd.Series | float, *,
@@ -133,6 +135,7 @@ class MatrixBins:
     civilian: tuple[float, ...]
     level_cuts: tuple[int, ...]
     quantiles: tuple[float, ...] = ()
+    fatalities: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
 
     def as_dict(self) -> dict[str, Any]:
         """For run.json."""
@@ -140,6 +143,7 @@ class MatrixBins:
                 "likelihood_bins": [round(x, 4) for x in self.likelihood],
                 "exposure_bins": [round(x, 1) for x in self.exposure],
                 "civilian_bins": [round(x, 2) for x in self.civilian],
+                "fatality_bins": [round(x, 2) for x in self.fatalities],
                 "level_cuts": list(self.level_cuts)}
 
 
@@ -157,27 +161,44 @@ def _cuts(values: np.ndarray, quantiles: tuple[float, ...], *, floor: float,
     return tuple(float(x) for x in np.minimum(q, ceiling))
 
 
-def civilian_history(incidents: pd.DataFrame, *, week: pd.Timestamp, weeks: int = 260,
-                     window: int = 12) -> np.ndarray:
-    """Civilian-targeting incidents per unit in every ``window``-week span ending in the
-    ``weeks`` weeks before ``week`` (unit-weeks with at least one), for data-driven bins."""
+def window_history(incidents: pd.DataFrame, *, week: pd.Timestamp, values: np.ndarray,
+                   weeks: int = 260, window: int = 12) -> np.ndarray:
+    """Per-unit sums of ``values`` (one per incident: 1 for a count, fatalities...) in every
+    ``window``-week span ending in the ``weeks`` weeks before ``week``: the past unit-weeks
+    with a positive sum, for data-driven impact bins (no incident on or after ``week``)."""
     now = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     w = week_index(incidents["date"].to_numpy())
-    keep = (w < now) & (w >= now - weeks - window) & incidents["civilian_targeting"].to_numpy(
-        bool)
+    v = np.nan_to_num(np.asarray(values, float))
+    keep = (w < now) & (w >= now - weeks - window) & (v > 0)
     code, _ = pd.factorize(incidents["admin_pcode"].to_numpy()[keep])
     if not len(code):
         return np.zeros(0)
     n_weeks, k = weeks + window, int(code.max()) + 1
-    dense = np.bincount((w[keep] - (now - n_weeks)) * k + code, minlength=n_weeks * k)
+    dense = np.bincount((w[keep] - (now - n_weeks)) * k + code, weights=v[keep],
+                        minlength=n_weeks * k)
     c = np.vstack([np.zeros((1, k)), np.cumsum(dense.reshape(n_weeks, k), axis=0)])
     rolled = c[window:] - c[:-window]
     return rolled[rolled > 0]
 
 
+def civilian_history(incidents: pd.DataFrame, *, week: pd.Timestamp, weeks: int = 260,
+                     window: int = 12) -> np.ndarray:
+    """Civilian-targeting incidents per unit in past ``window``-week spans (see
+    :func:`window_history`)."""
+    return window_history(incidents, week=week, weeks=weeks, window=window,
+                          values=incidents["civilian_targeting"].to_numpy(bool).astype(float))
+
+
+def fatality_history(incidents: pd.DataFrame, *, week: pd.Timestamp, weeks: int = 260,
+                     window: int = 12) -> np.ndarray:
+    """Reported fatalities per unit in past ``window``-week spans (see :func:`window_history`)."""
+    return window_history(incidents, week=week, weeks=weeks, window=window,
+                          values=incidents["fatalities"].to_numpy(float))
+
+
 def matrix_bins(cfg: MatrixConfig, *, past_likelihood: np.ndarray | None = None,
-                exposure: np.ndarray | None = None, civilian: np.ndarray | None = None
-                ) -> MatrixBins:
+                exposure: np.ndarray | None = None, civilian: np.ndarray | None = None,
+                fatalities: np.ndarray | None = None) -> MatrixBins:
     """The likelihood and impact cut points of this run.
 
     With ``cfg.bins == "fixed"`` (or no data) the configured lists. With ``"data"``, quantiles
@@ -185,13 +206,15 @@ def matrix_bins(cfg: MatrixConfig, *, past_likelihood: np.ndarray | None = None,
     (``past_likelihood``; so the busiest units sit in the upper likelihood scores whatever the
     country's base rate), the units' expected people exposed this week (``exposure``, units
     with any), and the past unit-weeks' 12-week civilian-targeting counts (``civilian``, those
-    with any). Cut points are strictly increasing; likelihood words stay monotone in the
+    with any), and the past unit-weeks' 12-week fatalities (``fatalities``, those with any).
+    Cut points are strictly increasing; likelihood words stay monotone in the
     probability (:func:`likelihood_scale` with these bins).
     """
     q = tuple(cfg.bin_quantiles)
     if cfg.bins != "data":
         return MatrixBins("fixed", tuple(cfg.likelihood_bins), tuple(cfg.exposure_bins),
-                          tuple(cfg.civilian_bins), tuple(cfg.level_cuts))
+                          tuple(cfg.civilian_bins), tuple(cfg.level_cuts),
+                          fatalities=tuple(cfg.fatality_bins))
     exp = np.asarray(exposure if exposure is not None else [], float)
     return MatrixBins(
         "data",
@@ -200,7 +223,9 @@ def matrix_bins(cfg: MatrixConfig, *, past_likelihood: np.ndarray | None = None,
         _cuts(exp[exp > 0], q, floor=1.0, fallback=cfg.exposure_bins),
         _cuts(np.asarray(civilian if civilian is not None else [], float), q, floor=1.0,
               fallback=cfg.civilian_bins, step=1.0),
-        tuple(cfg.level_cuts), q)
+        tuple(cfg.level_cuts), q,
+        _cuts(np.asarray(fatalities if fatalities is not None else [], float), q, floor=1.0,
+              fallback=cfg.fatality_bins, step=1.0))
 
 
 def unit_exposure(cells: pd.DataFrame) -> pd.Series:
@@ -221,9 +246,11 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
     Its score and word come from :func:`likelihood_scale` on ``bins`` (default: the fixed
     bins of ``cfg``). ``expected_incidents`` is the forecast number of incidents; the sum
     of cell probabilities is the expected number of *cells with an incident*
-    (``expected_incident_cells``). Impact is the larger of the exposed-population and
-    civilian-targeting scores; the level comes from likelihood x impact. Change since last
-    week is read on scales that do not saturate (see :func:`change_measures`).
+    (``expected_incident_cells``). Impact is the largest of the exposed-population,
+    civilian-targeting and 12-week fatalities scores (``impact_driver`` names it; without a
+    population raster the exposure score stays at its lowest, so lethal violence still counts);
+    the level comes from likelihood x impact. Change since last week is read on scales that
+    do not saturate (see :func:`change_measures`).
     """
     if bins is None:
         bins = matrix_bins(replace(cfg, bins="fixed"))
@@ -270,18 +297,26 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         expected = u["expected_incidents"].to_numpy(float)
         expected_prev = u["expected_incidents_prev"].to_numpy(float)
 
-    def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray
+    def level(lik: np.ndarray, exposed: np.ndarray, civ: np.ndarray, dead: np.ndarray
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         ls, _ = likelihood_scale(lik, bins=bins.likelihood)
-        imp = np.maximum(_score(exposed, bins.exposure), _score(civ, bins.civilian))
+        imp = impact_scores(exposed, civ, dead).max(axis=1)
         rs = ls * imp
         lv = np.asarray(LEVELS, dtype=object)[np.searchsorted(np.asarray(bins.level_cuts), rs,
                                                               side="left")]
         return ls, imp, rs, lv
 
+    def impact_scores(exposed: np.ndarray, civ: np.ndarray, dead: np.ndarray) -> np.ndarray:
+        return np.column_stack([_score(exposed, bins.exposure), _score(civ, bins.civilian),
+                                _score(dead, bins.fatalities)])
+
     civ = g["civilian_targeting_12w"].to_numpy(float)
-    ls, imp, rs, lv = level(likelihood, g["exposed_population"].to_numpy(), civ)
-    _, _, rs_prev, lv_prev = level(likelihood_prev, g["exposed_prev"].to_numpy(), civ)
+    dead = g["fatalities_12w"].to_numpy(float)
+    ls, imp, rs, lv = level(likelihood, g["exposed_population"].to_numpy(), civ, dead)
+    _, _, rs_prev, lv_prev = level(likelihood_prev, g["exposed_prev"].to_numpy(), civ, dead)
+    parts = impact_scores(g["exposed_population"].to_numpy(), civ, dead)
+    driver = np.where(imp > 1, np.asarray(IMPACT_DRIVERS, dtype=object)[parts.argmax(axis=1)],
+                      "")
     rank = {name: i for i, name in enumerate(LEVELS)}
     move = np.sign(pd.Series(lv).map(rank).to_numpy() - pd.Series(lv_prev).map(rank).to_numpy())
     out = pd.DataFrame({
@@ -291,6 +326,7 @@ def admin_matrix(*, cells: pd.DataFrame, admin: gpd.GeoDataFrame, incidents: pd.
         "likelihood_label": likelihood_scale(likelihood, bins=bins.likelihood)[1],
         "impact_score": imp,
         "impact_label": np.asarray(IMPACT_LABELS, dtype=object)[imp - 1],
+        "impact_driver": driver,
         "risk_score": rs,
         "level": lv,
         "level_prev": lv_prev,

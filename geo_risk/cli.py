@@ -91,7 +91,8 @@ def _summary(ctx: Ctx, result: Any, paths: dict[str, Path]) -> None:
 
 
 def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool, *,
-         wait_s: float = 0.0, keep: tuple[str, ...] = ()) -> None:
+         wait_s: float = 0.0, keep: tuple[str, ...] = (), use_state: bool = False,
+         engine: dict[str, Any] | None = None) -> None:
     from .config import load_config
     from .outdir import output_lock
     from .outputs import write_outputs
@@ -105,9 +106,25 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         ctx.say(f"reading inputs named in {config_path}")
         inputs = load_inputs(config)
         ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
-        result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1)
+        if engine is not None:
+            from .engine.commands import place_parts, run_week_dask
+
+            ctx.say(f"on dask: {engine.get('scheduler') or str(engine['workers']) + ' workers'}"
+                    " (from scratch: the dask engine does not use the state folder)")
+            result = run_week_dask(config, week=week, inputs=inputs, out_dir=out,
+                                   progress=ctx.verbosity >= 1, **engine)
+        else:
+            result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1,
+                              use_state=use_state)
+        done: dict[str, Any] = result.model.get("state") or {}
+        if use_state and engine is None:
+            ctx.say(f"state: {'used' if done.get('used') else 'rebuilt'} "
+                    f"({done.get('reason', '')}); scorer "
+                    f"{'reused' if done.get('model_reused') else 'trained'}")
         ctx.say("writing outputs")
         paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
+        if engine is not None:
+            paths["risk_cells"] = place_parts(out)
     _summary(ctx, result, paths)
 
 
@@ -135,16 +152,36 @@ def _outside(n: int) -> str:
 @click.option("--no-map", is_flag=True, help="Skip map.html.")
 @click.option("--wait", "wait_s", default=0.0, show_default=True, type=click.FloatRange(0),
               help="Seconds to wait when another run is writing the same --out folder.")
+@click.option("--no-state", is_flag=True, help="Ignore the state folder (.geo-risk next to "
+              "the config, or state_dir): rebuild everything and save nothing.")
+@click.option("--engine", default="single", show_default=True,
+              type=click.Choice(["single", "dask"]),
+              help="dask: partition the grid and run on a dask cluster (local by default).")
+@click.option("--scheduler", default=None,
+              help="With --engine dask: address of a running dask scheduler.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="With --engine dask and no --scheduler: workers of the local cluster.")
+@click.option("--partitions", default=None, type=click.IntRange(1),
+              help="With --engine dask: grid partitions (default: ~100k cells each, at least "
+              "two per worker).")
 @click.pass_obj
 @_user_errors
 def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
-        wait_s: float) -> None:
+        wait_s: float, no_state: bool, engine: str, scheduler: str | None, workers: int,
+        partitions: int | None) -> None:
     """Score one week: risk_grid.parquet, admin_matrix.csv, map.html, run.json, rejects.csv.
 
     The outputs replace --out only when all are written; the run before is kept as
-    OUT.previous.
+    OUT.previous. With --engine dask the scores are the same, cell for cell, and each grid
+    partition's cells are also written to OUT/risk_cells/ (GeoParquet, one file each).
     """
-    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s)
+    if engine == "single" and (scheduler or partitions):
+        raise click.BadParameter("--scheduler and --partitions need --engine dask.",
+                                 param_hint="--engine")
+    options = ({"scheduler": scheduler, "workers": workers, "partitions": partitions}
+               if engine == "dask" else None)
+    _run(ctx, config_path, _week(week), out, no_map, wait_s=wait_s, engine=options,
+         use_state=not no_state)
 
 
 @main.command()
@@ -201,10 +238,20 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
               help="Refit the models every N weeks (1 = every week).")
 @click.option("--models", default="model,persistence,historical_average,conflictology",
               show_default=True, help="Comma-separated models to compare.")
+@click.option("--engine", default="single", show_default=True,
+              type=click.Choice(["single", "dask"]),
+              help="dask: partition the grid and run on a dask cluster (local by default).")
+@click.option("--scheduler", default=None,
+              help="With --engine dask: address of a running dask scheduler.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+              help="With --engine dask and no --scheduler: workers of the local cluster.")
+@click.option("--partitions", default=None, type=click.IntRange(1),
+              help="With --engine dask: grid partitions.")
 @click.pass_obj
 @_user_errors
 def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit_every: int,
-             models: str) -> None:
+             models: str, engine: str, scheduler: str | None, workers: int,
+             partitions: int | None) -> None:
     """Rolling-origin backtest of the model against the baselines: backtest.json/.html."""
     from .backtest import MODEL_NAMES, run_backtest, write_backtest
     from .config import load_config
@@ -216,8 +263,18 @@ def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit
                                  param_hint="--models")
     config = load_config(config_path)
     ctx.say(f"backtesting {', '.join(names)} from {_week(start)} to {_week(end)}")
-    report = run_backtest(config, start=str(_week(start)), end=str(_week(end)), models=names,
-                          refit_every=refit_every, progress=ctx.verbosity >= 1)
+    if engine == "dask":
+        from .engine import dask_client
+        from .engine.backtest import run_backtest_dask
+
+        with dask_client(scheduler=scheduler, workers=workers) as client:
+            report = run_backtest_dask(config, start=str(_week(start)), end=str(_week(end)),
+                                       models=names, refit_every=refit_every, client=client,
+                                       n_parts=partitions)
+    else:
+        report = run_backtest(config, start=str(_week(start)), end=str(_week(end)),
+                              models=names, refit_every=refit_every,
+                              progress=ctx.verbosity >= 1)
     paths = write_backtest(report, out)
     if ctx.as_json:
         click.echo(json.dumps(report, indent=2))
@@ -232,14 +289,24 @@ def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit
 @click.option("--out", required=True, type=click.Path(path_type=Path, file_okay=False))
 @click.option("--seed", default=42, show_default=True, type=int)
 @click.option("--preset", default="default", show_default=True,
-              type=click.Choice(["default", "sparse"]),
-              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event).")
+              type=click.Choice(["default", "sparse", "continent"]),
+              help="sparse: real-like sparsity (~0.04% of res-6 cell-weeks with an event); "
+              "continent: six fictional countries, ~1.1 M res-7 cells, ~2.2 M incidents over "
+              "ten years (to test --engine dask).")
 @click.pass_obj
 @_user_errors
 def synth(ctx: Ctx, out: Path, seed: int, preset: str) -> None:
     """Write a SYNTHETIC scenario (fictional country) in real export formats."""
     from .synth import ScenarioSpec, generate_scenario
 
+    if preset == "continent":
+        from .synth.continent import generate_continent
+
+        ctx.say("drawing the SYNTHETIC continent (about a minute)")
+        written = generate_continent(out_dir=out, seed=seed)
+        click.echo(f"Wrote a SYNTHETIC continent (seed {seed}) to {out}/; config: "
+                   f"{written['config'].name}.")
+        return
     files = generate_scenario(out_dir=out, seed=seed, spec=ScenarioSpec.preset(preset))
     click.echo(f"Wrote a SYNTHETIC scenario ({preset}, seed {seed}) to {out}/; config: "
                f"{Path(files.config).name}, forecast week {files.forecast_week}.")

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, Problem
 from .schemas import MODALITIES, SENSITIVE_CONSULTATION_COLUMNS
+from .voice_config import VOICE_KEYS, VoiceConfig, parse_voice
 
 INCIDENT_FORMATS = ("acled", "ucdp", "csv")
 CONSULTATION_FORMATS = ("kobo", "hxl", "csv")
@@ -26,10 +27,12 @@ SOURCE_OPTIONS = {
     "incidents": {"columns", "sheet", "layer", "event_type", "max_where_prec",
                   "stale_after_days", "encoding", "id_column"},
     "consultations": {"columns", "tags", "sheet", "modality", "sensitive_columns",
-                      "stale_after_days", "encoding"},
+                      "stale_after_days", "encoding", "one_row_per_respondent",
+                      "components"},
     "access_restrictions": {"sheet", "layer", "default_radius_km", "default_buffer_km",
                             "stale_after_days", "encoding"},
     "bases": {"sheet", "encoding", "columns"},
+    "focal_points": {"sheet", "encoding", "columns", "sensitive_columns"},
 }
 BASES_FORMATS = ("csv", "panel")
 
@@ -87,6 +90,9 @@ class ModelConfig:
     #: Recent weeks on which every model is scored out of sample before the week is served;
     #: with kind "model" the week is scored by whichever did best there (0 = no check).
     validation_weeks: int = 13
+    #: The scorer is retrained (and validated) in weeks that are multiples of this many weeks
+    #: and reused until then (see geo_risk.forecast.Plan); 1 = every week.
+    retrain_every_weeks: int = 4
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,9 @@ class MatrixConfig:
     admin unit next week (rare / unlikely / possible / likely / almost certain; see
     :func:`geo_risk.analyse.likelihood_scale`); ``exposure_bins`` on expected people exposed
     (sum over cells of population x probability); ``civilian_bins`` on civilian-targeting
-    incidents in the last 12 weeks.
-    Impact is the larger of the two impact scores. The level comes from likelihood x impact
-    (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
+    incidents in the last 12 weeks; ``fatality_bins`` on reported fatalities in the last 12
+    weeks. Impact is the largest of the three impact scores. The level comes from
+    likelihood x impact (1..25) against ``level_cuts``: <= low, <= medium, <= high, else critical.
 
     ``bins = "data"`` (the default) replaces the three bin lists in each run by quantiles
     ``bin_quantiles`` of the data (:func:`geo_risk.analyse.matrix_bins`): likelihood of the
@@ -112,6 +118,7 @@ class MatrixConfig:
     likelihood_bins: tuple[float, ...] = (0.1, 0.3, 0.6, 0.9)
     exposure_bins: tuple[float, ...] = (1000.0, 5000.0, 20000.0, 50000.0)
     civilian_bins: tuple[float, ...] = (2.0, 5.0, 10.0, 20.0)
+    fatality_bins: tuple[float, ...] = (1.0, 5.0, 20.0, 50.0)
     level_cuts: tuple[int, int, int] = (4, 9, 16)
 
 
@@ -162,6 +169,24 @@ class EngagementConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Early-warning alerts and their response (:mod:`geo_risk.engagement.alerts`).
+
+    Alerts of the last ``window_days`` before the forecast week are shown (aggregated per cell
+    and unit) and their response times measured; a response within
+    ``response_within_hours`` counts as timely. A unit has an *alert channel* when an alert
+    came from it or a registered focal point was active there in the last ``channel_weeks``;
+    a *network gap* is a populated unit without one whose expected incident cells are at or
+    above the ``high_risk_quantile`` of units.
+    """
+
+    window_days: int = 28
+    response_within_hours: float = 24.0
+    channel_weeks: int = 12
+    high_risk_quantile: float = 0.75
+
+
+@dataclass(frozen=True)
 class RunConfig:
     """Everything one weekly run needs."""
 
@@ -191,8 +216,17 @@ class RunConfig:
     sensitive_columns: tuple[str, ...] = SENSITIVE_CONSULTATION_COLUMNS
     # Similarity (0..1) a misspelt admin or place name needs to match a boundary name.
     gazetteer_min_similarity: float = 0.8
+    # Map colour classes: "data" (from this week's distribution) or "fixed" (absolute).
+    map_classes: str = "data"
     model: ModelConfig = field(default_factory=ModelConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    #: Folder of the weekly run's state (geo_risk.state); None = ".geo-risk" next to the config.
+    state_dir: Path | None = None
+    # Perceptions, topics and benchmarks over time (geo_risk.engagement.voice).
+    voice: VoiceConfig = field(default_factory=VoiceConfig)
+    # Alert network and response (geo_risk.engagement.alerts).
+    focal_points: SourceConfig | None = None
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 _TOP_KEYS = {
@@ -200,8 +234,11 @@ _TOP_KEYS = {
     "stale_after_days",
     "engagement_weeks", "min_count", "forecast_week", "boundaries", "incidents",
     "consultations", "access_restrictions", "population", "bases", "model", "matrix",
-    "sensitive_columns", "gazetteer_min_similarity",
+    "sensitive_columns", "gazetteer_min_similarity", "map_classes",
     "follow_up_weeks", "base_reach_km", "reprisal_sensitive_pcodes", "network", "engagement",
+    "state_dir",
+    *VOICE_KEYS,
+    "focal_points", "alerts",
 }
 _SOURCE_KEYS = {"path", "format", "name"}
 _BOUNDARY_KEYS = {"path", "layer", "pcode_column", "name_column", "parent_pcode_column", "level",
@@ -376,8 +413,22 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 kw[key] = value
     if "title" in raw:
         kw["title"] = str(raw["title"])
+    if "state_dir" in raw:
+        sd = raw["state_dir"]
+        if not isinstance(sd, str) or not sd.strip():
+            c.add("state_dir", "must be a folder path (relative paths start at the config "
+                  "folder), e.g. state_dir = \".geo-risk\".")
+        else:
+            p = Path(sd).expanduser()
+            kw["state_dir"] = p if p.is_absolute() else base_dir / p
     if "synthetic" in raw:
         kw["synthetic"] = bool(raw["synthetic"])
+    if "map_classes" in raw:
+        if raw["map_classes"] in ("data", "fixed"):
+            kw["map_classes"] = raw["map_classes"]
+        else:
+            c.add("map_classes", '"data" (map colours from this week\'s distribution) or "fixed" '
+                  "(absolute probability classes).")
     if "forecast_week" in raw:
         kw["forecast_week"] = str(raw["forecast_week"])
     if "sensitive_columns" in raw:
@@ -396,11 +447,14 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
             kw["gazetteer_min_similarity"] = value
 
     _engagement_keys(c, raw, base_dir, kw, check_files)
+    kw["voice"] = parse_voice(c, raw)
+    _alert_keys(c, raw, base_dir, kw, check_files)
 
     model = raw.get("model", {})
     if isinstance(model, dict):
         known = {"kind", "half_lives_weeks", "training_weeks", "inactive_sample", "max_rows",
-                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks"}
+                 "n_estimators", "n_seeds", "seed", "history_weeks", "validation_weeks",
+                 "retrain_every_weeks"}
         c.unknown("model.", set(model), known)
         m: dict[str, Any] = {}
         if "kind" in model:
@@ -419,7 +473,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
         for key, lo, hi in (("training_weeks", 8, 2000), ("inactive_sample", 0, 10**7),
                             ("max_rows", 1000, 10**8), ("n_estimators", 10, 5000),
                             ("n_seeds", 1, 20), ("seed", 0, 2**31), ("history_weeks", 1, 26),
-                            ("validation_weeks", 0, 104)):
+                            ("validation_weeks", 0, 104), ("retrain_every_weeks", 1, 52)):
             if key in model:
                 value = _number(c, f"model.{key}", model[key], int, lo, hi)
                 if value is not None:
@@ -429,7 +483,7 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
     matrix = raw.get("matrix", {})
     if isinstance(matrix, dict):
         known = {"bins", "bin_quantiles", "likelihood_bins", "exposure_bins", "civilian_bins",
-                 "level_cuts"}
+                 "fatality_bins", "level_cuts"}
         c.unknown("matrix.", set(matrix), known)
         mm: dict[str, Any] = {}
         if "bins" in matrix:
@@ -437,9 +491,10 @@ def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | 
                 mm["bins"] = matrix["bins"]
             else:
                 c.add("matrix.bins", '"data" (cut points from this run\'s data) or "fixed" '
-                      "(likelihood_bins, exposure_bins, civilian_bins as given).")
+                      "(likelihood_bins, exposure_bins, civilian_bins, fatality_bins as "
+                      "given).")
         for key, n in (("bin_quantiles", 4), ("likelihood_bins", 4), ("exposure_bins", 4),
-                       ("civilian_bins", 4), ("level_cuts", 3)):
+                       ("civilian_bins", 4), ("fatality_bins", 4), ("level_cuts", 3)):
             if key in matrix:
                 v = matrix[key]
                 if not (isinstance(v, list) and len(v) == n and v == sorted(v)):
@@ -519,6 +574,33 @@ def _engagement_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path,
         else:
             e["passive_modalities"] = tuple(pm)
     kw["engagement"] = EngagementConfig(**e)
+
+
+def _alert_keys(c: _Collector, raw: Mapping[str, Any], base_dir: Path, kw: dict[str, Any],
+                check_files: bool) -> None:
+    """Validate [focal_points] and [alerts] into ``kw``."""
+    if "focal_points" in raw:
+        fp = _sources(c, base_dir, "focal_points", raw["focal_points"], None, "csv",
+                      check_files)
+        if len(fp) > 1:
+            c.add("focal_points", "give one focal-point file.")
+        elif fp:
+            kw["focal_points"] = fp[0]
+    al = raw.get("alerts", {})
+    if not isinstance(al, dict):
+        c.add("alerts", "must be a table of alert settings (window_days, ...).")
+        return
+    c.unknown("alerts.", set(al), set(AlertsConfig.__dataclass_fields__))
+    a: dict[str, Any] = {}
+    for key, kind, lo, hi in (("window_days", int, 1, 3650),
+                              ("response_within_hours", float, 0.1, 24 * 365),
+                              ("channel_weeks", int, 1, 520),
+                              ("high_risk_quantile", float, 0, 1)):
+        if key in al:
+            value = _number(c, f"alerts.{key}", al[key], kind, lo, hi)
+            if value is not None:
+                a[key] = value
+    kw["alerts"] = AlertsConfig(**a)
 
 
 def load_config(path: str | Path, *, check_files: bool = True) -> RunConfig:

@@ -480,7 +480,11 @@ def build_training_set(state: HistoryState, *, first: int, last: int, inactive_s
         from tqdm import tqdm
 
         weeks = tqdm(weeks, total=n_weeks, desc="training weeks", unit="wk", leave=False)
-    parts = [week_rows(state, rng, inactive_per_week=per_week) for _ in weeks]
+    # Thinned week by week: memory stays flat in the number of weeks (all weeks' rows
+    # together would be several times max_rows before a final thinning).
+    cap = max(1, max_rows // n_weeks)
+    parts = [thin_negatives(week_rows(state, rng, inactive_per_week=per_week), max_rows=cap,
+                            rng=rng) for _ in weeks]
     if not parts:
         k = len(state.feature_names())
         return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),

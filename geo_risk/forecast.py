@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -25,7 +26,6 @@ from .features import (
     HistoryState,
     TrainingSet,
     WeeklyEvents,
-    iterate_weeks,
     label_vector,
     thin_negatives,
     week_of,
@@ -42,6 +42,9 @@ DRIVER_MAX_CELLS = 2000
 #: How many weeks before the first training week the streamed history starts (bounds the
 #: cost of a run; at the longest default half-life, 2 years, older events weigh < 25%).
 WARMUP_WEEKS = 260
+#: The streamed history starts at a multiple of this many weeks (see :class:`Plan`): a saved
+#: state serves week after week and is rebuilt once a year when the start moves.
+START_ANCHOR_WEEKS = 52
 
 
 @dataclass
@@ -98,16 +101,30 @@ def fit_model(name: str, ts: TrainingSet, config: ModelConfig) -> Any:
     return model.fit(_frame(ts, ts.feature_names), ts.y, sample_weight=ts.weight, **kwargs)
 
 
-def _training(parts: list[TrainingSet], *, lo: int, hi: int, config: ModelConfig,
-              rng: np.random.Generator, names: list[str]) -> TrainingSet:
-    """Rows of weeks [lo, hi] from the streamed parts, thinned to ``max_rows``."""
-    sel = [p for p in parts if len(p.week) and lo <= int(p.week[0]) <= hi]
+def _training(parts: dict[int, TrainingSet], *, lo: int, hi: int, config: ModelConfig,
+              names: list[str]) -> TrainingSet:
+    """Rows of weeks [lo, hi] from the streamed parts, thinned to ``max_rows`` (with a seed
+    of its own, so the same window gives the same rows in every run)."""
+    sel = [parts[w] for w in sorted(parts) if lo <= w <= hi and len(parts[w].week)]
     if not sel:
         k = len(names)
         return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),
                            weight=np.zeros(0), week=np.zeros(0, np.int64),
                            onset=np.zeros(0, bool), feature_names=names)
+    rng = np.random.default_rng([config.seed, lo % 2**32, hi % 2**32])
     return thin_negatives(TrainingSet.concat(sel), max_rows=config.max_rows, rng=rng)
+
+
+def week_part(state: HistoryState, config: ModelConfig) -> TrainingSet:
+    """Training rows of the state's current week, drawn with a seed of that week and thinned
+    to the week's share of ``max_rows`` at once (memory flat in the training weeks; the same
+    rows whichever run, from scratch or from a saved state, draws them)."""
+    assert state.week is not None
+    rng = np.random.default_rng([config.seed, int(state.week) % 2**32])
+    per_week = max(1, config.inactive_sample // config.training_weeks)
+    part = week_rows(state, rng, inactive_per_week=per_week)
+    return thin_negatives(part, max_rows=max(1, config.max_rows // config.training_weeks),
+                          rng=rng)
 
 
 def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -> pd.DataFrame:
@@ -159,79 +176,239 @@ def _fit_candidates(ts: TrainingSet, config: ModelConfig,
     return {m: model_factory(m, ts, config) for m in names}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Which weeks one forecast streams, trains on and scores (all week numbers).
+
+    The scorer is retrained in weeks that are multiples of ``retrain_every_weeks`` (``train``;
+    the forecast week itself when it is 1) and serves until the next such week; it is trained
+    on rows of weeks up to ``train - history`` so the map's history weeks are out of sample.
+    The streamed history starts at ``start``, rounded down to a multiple of
+    :data:`START_ANCHOR_WEEKS` so that it is the same week after week; ``snapshot`` is the
+    week whose state is saved for the next run (early enough for its validation and history).
+    """
+
+    week: int
+    train: int
+    history: int
+    validation: int
+    first_train: int
+    first_needed: int
+    start: int
+    snapshot: int
+
+    @classmethod
+    def of(cls, config: ModelConfig, *, week: int, first_data: int | None) -> Plan:
+        every = max(1, config.retrain_every_weeks)
+        train = week - week % every
+        n_hist = max(2, config.history_weeks)
+        n_val = config.validation_weeks
+        first_train = train - config.training_weeks
+        first_data = first_train if first_data is None else first_data
+        # validation needs its own training window before it, and some history in it
+        if n_val and first_data > train - n_val - 8:
+            n_val = 0
+        first_needed = (min(first_train, train - n_val - config.training_weeks) if n_val
+                        else first_train)
+        start = (max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
+                 else first_needed)
+        start -= start % START_ANCHOR_WEEKS
+        snapshot = max(start, week - (n_val + n_hist + every + 1))
+        return cls(week=week, train=train, history=n_hist, validation=n_val,
+                   first_train=first_train, first_needed=first_needed, start=start,
+                   snapshot=snapshot)
+
+
+@dataclass
+class _Stream:
+    """What one pass over the weeks produced."""
+
+    parts: dict[int, TrainingSet]
+    X_weeks: dict[int, pd.DataFrame]
+    validator: Validator | None
+    snapshot: Any  # geo_risk.state.Snapshot of the plan's snapshot week
+
+
+def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
+            parts: dict[int, TrainingSet], train: bool,
+            candidates: Callable[[TrainingSet], dict[str, Any]], progress: bool) -> _Stream:
+    """Advance ``state`` to the forecast week: training rows of the weeks before the map's
+    history weeks, every candidate scored on the validation weeks (when ``train``), and the
+    full feature matrix of each history week."""
+    from .state import Snapshot
+
+    grid, t = state.grid, plan.week
+    all_pos = np.arange(len(grid))
+    names = state.feature_names()
+    X_weeks: dict[int, pd.DataFrame] = {}
+    validator: Validator | None = None
+    snapshot = None
+    assert state.week is not None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=t - state.week + 1, desc="weeks", unit="wk", leave=False)
+    while True:
+        w = state.week
+        assert w is not None
+        if w == plan.snapshot:
+            snapshot = Snapshot.of(state)
+        if w >= plan.first_needed:
+            if train and plan.validation and w == plan.train - plan.validation:
+                train_val = _training(parts, lo=w - config.training_weeks, hi=w - 1,
+                                      config=config, names=names)
+                validator = Validator(candidates(train_val), area=grid.area_km2)
+            in_val = validator is not None and w < plan.train
+            in_hist = w > t - plan.history
+            X_all = _frame(state.features(all_pos), names) if in_val or in_hist else None
+            if validator is not None and in_val:
+                validator.update(X_all, label_vector(state.events, w, len(all_pos)),
+                                 week_label=str(week_start(w).date()))
+            if X_all is not None and in_hist:
+                X_weeks[w] = X_all
+            elif w not in parts:
+                parts[w] = week_part(state, config)
+        if bar is not None:
+            bar.update(1)
+        if w >= t:
+            break
+        state.advance()
+    if bar is not None:
+        bar.close()
+    return _Stream(parts=parts, X_weeks=X_weeks, validator=validator, snapshot=snapshot)
+
+
 def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
              restrictions: gpd.GeoDataFrame | None, bases: pd.DataFrame | None,
              week: pd.Timestamp, config: ModelConfig, admin_names: pd.Series,
              min_count: int = 5, progress: bool = False,
-             model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None = None
-             ) -> Forecast:
+             model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None = None,
+             state_dir: Path | None = None) -> Forecast:
     """Probability of >= 1 incident per cell in ``week`` and in the week before.
 
-    One pass over the weeks. Every candidate is first trained on the weeks before the last
-    ``validation_weeks`` and scored on them (:mod:`geo_risk.validation`); the winner (or the
-    configured baseline) is then trained on the weeks before the map's history weeks and
-    scores them, the previous week and ``week``, so none of these scores has seen its own
-    week's outcome and "change vs last week" is honest.
+    One pass over the weeks. In a retraining week (see :class:`Plan`) every candidate is first
+    trained on the weeks before the last ``validation_weeks`` and scored on them
+    (:mod:`geo_risk.validation`); the winner (or the configured baseline) is then trained on
+    the weeks before the map's history weeks and scores them, the previous week and ``week``,
+    so none of these scores has seen its own week's outcome and "change vs last week" is
+    honest. With ``state_dir`` (:mod:`geo_risk.state`) a run starts from the state the last
+    run saved when it is exactly what this one would compute, reuses its scorer until the
+    next retraining week, and saves its own state; the scores are the same either way.
     """
-    model_factory = model_factory if model_factory is not None else fit_model
+    from . import state as st
+
+    factory = model_factory if model_factory is not None else fit_model
     state = prepare(grid, incidents=incidents, consultations=consultations,
                     restrictions=restrictions, bases=bases, week_limit=week, config=config)
     grid = state.grid
-    t = week_of(week)
-    n_hist = max(2, config.history_weeks)
-    n_val = config.validation_weeks
-    first_train = t - config.training_weeks
     data_weeks = state.events.week
-    first_data = int(data_weeks.min()) if len(data_weeks) else first_train
-    # validation needs its own training window before it, and some history in it
-    if n_val and first_data > t - n_val - 8:
-        n_val = 0
-    first_needed = min(first_train, t - n_val - config.training_weeks) if n_val else first_train
-    state.start(max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
-                else first_needed)
-    all_pos = np.arange(len(grid))
-    names = state.feature_names()
-    rng = np.random.default_rng(config.seed)
-    per_week = max(1, config.inactive_sample // config.training_weeks)
-    parts: list[TrainingSet] = []
-    X_weeks: dict[int, pd.DataFrame] = {}
-    validator: Validator | None = None
-    weeks: Any = iterate_weeks(state, first=max(first_needed, state.week or first_needed),
-                               last=t)
-    if progress:
-        from tqdm import tqdm
+    plan = Plan.of(config, week=week_of(week), first_data=int(data_weeks.min())
+                   if len(data_weeks) else None)
+    key = st.state_key(grid, config) if state_dir is not None else {}
 
-        weeks = tqdm(weeks, total=t - first_needed + 1, desc="weeks", unit="wk", leave=False)
-    for w in weeks:
-        if n_val and w == t - n_val:
-            train_val = _training(parts, lo=w - config.training_weeks, hi=w - 1,
-                                  config=config, rng=rng, names=names)
-            validator = Validator(_fit_candidates(train_val, config, model_factory),
-                                  area=grid.area_km2)
-        X_all = (_frame(state.features(all_pos), names)
-                 if w > t - n_hist or (validator is not None and w < t) else None)
-        if validator is not None and w < t:
-            validator.update(X_all, label_vector(state.events, w, len(all_pos)),
-                             week_label=str(week_start(w).date()))
-        if X_all is not None and w > t - n_hist:
-            X_weeks[w] = X_all
-        elif w >= first_needed:
-            parts.append(week_rows(state, rng, inactive_per_week=per_week))
-        if w == t:
-            break
-    validation = validator.choose(config.kind) if validator is not None else None
+    def fingerprint(before: int) -> str:
+        return st.data_fingerprint(incidents=incidents, consultations=consultations,
+                                   restrictions=restrictions, before=week_start(before))
+
+    saved, why = st.load_state(state_dir) if state_dir is not None else (None, "not used")
+    if saved is not None:
+        why = st.check(saved, key=key, start_week=plan.start, week=plan.week,
+                       fingerprint=fingerprint) or ""
+    if not why and saved is not None and not saved.snapshot.restore(state):
+        why = "the saved arrays do not fit the grid"
+    parts: dict[int, TrainingSet] = {}
+    reuse: Any = None
+    if not why and saved is not None:
+        m = saved.model
+        if m is not None and m.trained_week == plan.train and \
+                m.validation_weeks == plan.validation:
+            reuse = m
+        need = plan.week - plan.history + 1
+        if reuse is None and plan.validation:
+            need = min(need, plan.train - plan.validation)
+        if saved.snapshot.week > need:
+            why, reuse = "the saved state is too late for this week's validation", None
+        else:
+            parts = {w: p for w, p in saved.parts.items() if w >= plan.first_needed}
+    if why:
+        state.start(plan.start)
+    resumed_at = state.week
+    s = _stream(state, plan, config, parts=parts, train=reuse is None,
+                candidates=lambda ts: _fit_candidates(ts, config, factory), progress=progress)
+    if reuse is not None:
+        model, meta = reuse.estimator, dict(reuse.meta)
+    else:
+        model, meta = _train(s, plan, config, factory, names=state.feature_names())
+    info_state: dict[str, Any] = {
+        "used": not why, "reason": why or "saved state matched the inputs",
+        "model_reused": reuse is not None,
+        "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
+        "retrained_week": str(week_start(plan.train).date()), "saved": False}
+    if state_dir is not None and s.snapshot is not None and (
+            saved is None or plan.week >= saved.data_week):  # never over a later week's
+        _save(state_dir, plan, s, key=key, fingerprint=fingerprint(plan.week), model=model,
+              meta=meta, info_state=info_state)
+    return _score(state, s, model, meta, config=config, admin_names=admin_names,
+                  min_count=min_count, week=week, info_state=info_state)
+
+
+def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], fingerprint: str,
+          model: Any, meta: dict[str, Any], info_state: dict[str, Any]) -> None:
+    """Save the state for the next run; say in ``info_state`` whether it was saved."""
+    from . import state as st
+
+    try:
+        saved_model = st.SavedModel(trained_week=plan.train, validation_weeks=plan.validation,
+                                    estimator=model, meta=meta)
+        st.save_state(state_dir, st.ForecastState(
+            key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
+            snapshot=s.snapshot, parts={w: p for w, p in s.parts.items()
+                                        if w < s.snapshot.week}, model=saved_model))
+        info_state["saved"] = True
+    except TypeError:  # a scorer from a custom model_factory that cannot be saved
+        info_state["reason"] += "; not saved (the scorer cannot be stored)"
+    except OSError as e:  # a read-only or full disk must not stop the weekly run
+        info_state["reason"] += f"; not saved ({e})"
+
+
+def _train(s: _Stream, plan: Plan, config: ModelConfig,
+           factory: Callable[[str, TrainingSet, ModelConfig], Any], *, names: list[str]
+           ) -> tuple[Any, dict[str, Any]]:
+    """Choose (validation) and train the scorer; what to report about it."""
+    validation = s.validator.choose(config.kind) if s.validator is not None else None
     chosen = validation.chosen if validation is not None else config.kind
-    train = _training(parts, lo=first_train, hi=t - n_hist, config=config, rng=rng,
-                      names=names)
-    del parts
-    X_now, X_prev = X_weeks[t], X_weeks[t - 1]
-    model = model_factory(chosen, train, config)
-    risk = model.predict_proba(X_now)[:, 1]
-    risk_prev = model.predict_proba(X_prev)[:, 1]
+    train = _training(s.parts, lo=plan.first_train, hi=plan.train - plan.history,
+                      config=config, names=names)
+    model = factory(chosen, train, config)
+    meta = {
+        "model": chosen,
+        "validation": (validation.as_dict() if validation is not None else
+                       {"summary": summarise(Validation(requested=config.kind, chosen=chosen,
+                                                        weeks=0, first_week=None,
+                                                        last_week=None))}),
+        "training_weeks": [str(week_start(plan.first_train).date()),
+                           str(week_start(plan.train - plan.history).date())],
+        "training_rows": int(len(train.y)),
+        "training_positive_rows": int(train.y.sum()),
+        "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
+    }
+    return model, meta
+
+
+def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
+           config: ModelConfig, admin_names: pd.Series, min_count: int, week: pd.Timestamp,
+           info_state: dict[str, Any]) -> Forecast:
+    """Scores of the forecast week, the week before and the history weeks, with drivers."""
+    grid = state.grid
+    t = week_of(week)
+    all_pos = np.arange(len(grid))
+    X_now = s.X_weeks[t]
+    scores = {w: model.predict_proba(X)[:, 1] for w, X in s.X_weeks.items()}  # each once
+    risk, risk_prev = scores[t], scores[t - 1]
     history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
-                                       "risk": model.predict_proba(X)[:, 1]})
-                         for w, X in X_weeks.items()], ignore_index=True) \
-        if config.history_weeks > 1 else None
+                                       "risk": p}) for w, p in scores.items()],
+                        ignore_index=True) if config.history_weeks > 1 else None
     if hasattr(model, "predict_interval"):
         low, high = model.predict_interval(X_now)
     else:
@@ -252,22 +429,19 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                                     facts.iloc[sel].reset_index(drop=True), nearby_km=km,
                                     min_count=min_count).to_numpy()
     info = {
-        "model": chosen,
+        "model": meta["model"],
         "requested": config.kind,
-        "validation": (validation.as_dict() if validation is not None else
-                       {"summary": summarise(Validation(requested=config.kind, chosen=chosen,
-                                                        weeks=0, first_week=None,
-                                                        last_week=None))}),
+        "validation": meta["validation"],
         "estimator": type(model).__name__,
-        "features": names,
-        "training_weeks": [str(week_start(first_train).date()),
-                           str(week_start(t - n_hist).date())],
-        "training_rows": int(len(train.y)),
-        "training_positive_rows": int(train.y.sum()),
-        "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
+        "features": state.feature_names(),
+        "training_weeks": meta["training_weeks"],
+        "training_rows": meta["training_rows"],
+        "training_positive_rows": meta["training_positive_rows"],
+        "base_rate": meta["base_rate"],
         "onset_weight": getattr(model, "onset_weight_", None),
         "blend_weight": getattr(model, "blend_", None),
         "unit_model": units.info if units is not None else None,
+        "state": info_state,
     }
     return Forecast(week=week, risk=risk, risk_prev=risk_prev, risk_low=low, risk_high=high,
                     onset=onset, drivers=drivers, facts=facts, events=state.events, grid=grid,

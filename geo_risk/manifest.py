@@ -88,7 +88,8 @@ def input_files(config: RunConfig) -> list[dict[str, Any]]:
     """Every file the run reads, with its role, size and sha256.
 
     The configuration itself, the boundaries with all sidecar files, incidents,
-    consultations, access restrictions, population, bases and the road network. Paths are
+    consultations, access restrictions, population, bases, the road network and the
+    focal-point registry. Paths are
     relative to the configuration's folder when inside it.
 
     Parameters
@@ -110,7 +111,8 @@ def input_files(config: RunConfig) -> list[dict[str, Any]]:
                           ("access_restrictions", config.access_restrictions)):
         named.extend((role, s.path) for s in sources)
     for role, extra in (("population", config.population), ("bases", config.bases),
-                        ("network", config.network)):
+                        ("network", config.network),
+                        ("focal_points", getattr(config, "focal_points", None))):
         if extra is not None:
             named.append((role, extra.path))
     root = Path(config.config_path).parent if config.config_path is not None else None

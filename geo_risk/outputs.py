@@ -186,7 +186,7 @@ def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_m
                                  boundaries=units, meta=meta,
                                  restrictions=result.restrictions_in_force, bases=bases,
                                  history=result.history, base_reach_km=config.base_reach_km,
-                                 network_reach=network)
+                                 network_reach=network, classes=config.map_classes)
 
         # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
         # brief draws map.png from result.inputs: give it the same units (level, engagement,
@@ -221,15 +221,22 @@ def _map_layers(result: WeeklyResult, config: RunConfig
 
 def _write_engagement_tables(result: WeeklyResult, config: RunConfig, out: Path
                              ) -> dict[str, Path]:
-    """priorities.csv, actors.csv, base_reach.csv and admin_matrix.html (all shareable)."""
+    """priorities.csv, actors.csv, base_reach.csv, alert_response.csv, gender_bases.csv and
+    admin_matrix.html (all shareable)."""
     from .engagement import matrix_html
 
     paths: dict[str, Path] = {}
+    outreach = getattr(result, "outreach", None)
     for name, frame in (("priorities", result.priorities), ("actors", result.actors),
-                        ("base_reach", result.base_reach)):
+                        ("base_reach", result.base_reach),
+                        ("alert_response", outreach.alert_response if outreach else None),
+                        ("gender_bases", outreach.gender_bases if outreach else None)):
         if frame is not None:
             paths[name] = out / f"{name}.csv"
             frame.to_csv(paths[name], index=False)
+    if result.voice is not None:  # perceptions, topics, benchmarks: unit x week x indicator
+        paths["engagement_trends"] = out / "engagement_trends.parquet"
+        result.voice.trends.to_parquet(paths["engagement_trends"], index=False)
     paths["admin_matrix_html"] = out / "admin_matrix.html"
     notes = (f"Engagement is shown only for units with at least {config.min_count} engagements "
              f"and {config.min_count} participants in the last {config.engagement_weeks} "

@@ -6,6 +6,7 @@ results so notebooks and tests can use them directly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from .analyse import (
     cell_access,
     civilian_history,
     engagement_per_cell,
+    fatality_history,
     matrix_bins,
     restrictions_in_force,
     risk_band,
@@ -29,6 +31,8 @@ from .analyse import (
 )
 from .config import RunConfig, SourceConfig
 from .engagement import WITHHELD, analyse_engagement
+from .engagement.outreach import OutreachResult, analyse_outreach
+from .engagement.voice import analyse_voice, split_respondents
 from .errors import GeoRiskError
 from .features import (
     CellGrid,
@@ -42,6 +46,7 @@ from .population import population_per_cell, read_population_table, spread_over_
 from .readers.bases import read_bases
 from .readers.common import InputReport, ReadResult, today
 from .readers.consultations import read_consultations
+from .readers.focal_points import read_focal_points
 from .readers.incidents import read_incidents
 from .readers.spatial import read_boundaries, read_restrictions
 from .validate import empty_rejects, rejects_for
@@ -59,6 +64,10 @@ class Inputs:
     reports: list[InputReport]
     rejects: pd.DataFrame
     warnings: list[str] = field(default_factory=list)
+    # Perception-survey respondents (sources with one_row_per_respondent): canonical
+    # consultation rows used for perceptions only, never counted as engagements.
+    perceptions: pd.DataFrame | None = None
+    focal_points: pd.DataFrame | None = None  # registered alert focal points, placed
 
 
 @dataclass
@@ -77,6 +86,10 @@ class WeeklyResult:
     priorities: pd.DataFrame | None = None  # ranked units then cells for next week
     actors: pd.DataFrame | None = None  # armed actors per admin unit in the window
     base_reach: pd.DataFrame | None = None  # per open base: reach, risk, engagements/staff
+    # Perceptions, topics, benchmarks over time (geo_risk.engagement.voice.VoiceResult).
+    voice: Any = None
+    # Alerts and their response, gender view, who engaged (geo_risk.engagement.outreach).
+    outreach: OutreachResult | None = None
 
 
 #: Reasons of rows that lie outside the boundaries' area start with this; rejects.csv gives them
@@ -250,6 +263,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
                                             what="consultations")
         rejects.append(rej_c)
         warnings += warn
+    consultations, perceptions = split_respondents(consultations, config.consultations)
 
     restriction_results = [read_restrictions(s, admin=admin, now=now, gazetteer=gazetteer)
                            for s in config.access_restrictions]
@@ -266,6 +280,18 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         b = read_bases(config.bases, now=now)
         bases, reports, rejects = b.frame, [*reports, b.report], [*rejects, b.rejects]
 
+    focal_points = None
+    fp_source = getattr(config, "focal_points", None)
+    if fp_source is not None:
+        fp = read_focal_points(_with_sensitive(fp_source, sensitive), now=now,
+                               gazetteer=gazetteer)
+        reports, rejects = [*reports, fp.report], [*rejects, fp.rejects]
+        focal_points, rej_fp, warn = _place(fp.frame, admin, resolution=res,
+                                            tolerance_km=config.admin_tolerance_km,
+                                            what="focal points")
+        rejects.append(rej_fp)
+        warnings += warn
+
     pop = config.population
     population_table = None
     if pop is not None and not _is_raster(pop.path):
@@ -276,22 +302,26 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         reports, rejects = [*reports, p.report], [*rejects, p.rejects]
 
     all_rejects, account_warnings = _account(
-        reports, rejects, (incidents, consultations, restrictions, bases, population_table))
+        reports, rejects, (incidents, consultations, perceptions, restrictions, bases,
+                           population_table, focal_points))
     warnings += account_warnings
     return Inputs(admin=admin, incidents=incidents, consultations=consultations,
                   restrictions=restrictions, bases=bases, reports=reports,
-                  rejects=all_rejects, warnings=warnings)
+                  rejects=all_rejects, warnings=warnings, perceptions=perceptions,
+                  focal_points=focal_points)
 
 
 def _is_raster(path: Path) -> bool:
     return path.suffix.lower() in (".tif", ".tiff", ".vrt", ".img")
 
 
-def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
+def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = None
+               ) -> CellGrid:
     """Cells covering the boundaries plus any cell holding a placed event.
 
     Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
-    table spread over each unit's cells by area.
+    table spread over each unit's cells by area. With ``state_dir`` the raster's zonal sums are
+    kept there and reused while the raster and the cells are the same.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
     inc = inputs.incidents
@@ -303,7 +333,13 @@ def build_grid(config: RunConfig, inputs: Inputs) -> CellGrid:
     population = np.full(len(cells), np.nan)
     pop = config.population
     if pop is not None:
-        if _is_raster(pop.path):
+        if _is_raster(pop.path) and state_dir is not None:
+            from .state import cached_population
+
+            population = cached_population(
+                state_dir, path=pop.path, cells=cells,
+                compute=lambda: population_per_cell(path=pop.path, cells=cells))
+        elif _is_raster(pop.path):
             population = population_per_cell(path=pop.path, cells=cells)
         else:
             population = _population_from_table(pop.path, pop.pcode_column,
@@ -328,7 +364,8 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
 
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
-             progress: bool = False) -> WeeklyResult:
+             progress: bool = False, use_state: bool = False,
+             forecaster: Callable[..., Any] | None = None) -> WeeklyResult:
     """Score one week and analyse it.
 
     Parameters
@@ -340,17 +377,28 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         ``forecast_week``, else the week after the newest incident.
     inputs
         Already loaded inputs (to score several weeks without reading files again).
+    use_state
+        Start from, and save, the run's state folder (:mod:`geo_risk.state`; ``state_dir``
+        of the config, else ``.geo-risk`` next to the config file): next week's run then adds
+        one week instead of rebuilding years. The scores are the same either way.
+    forecaster
+        Replaces :func:`geo_risk.forecast.forecast` (same arguments but the state folder, same
+        result), e.g. the dask engine's (:func:`geo_risk.engine.forecast_dask` with its
+        client bound); it runs from scratch (no state folder).
     """
     inputs = inputs if inputs is not None else load_inputs(config, now=now)
     if week is None:
         week = config.forecast_week or (inputs.incidents["date"].max() + pd.Timedelta(days=7))
     week = monday_of(pd.Timestamp(week))
-    grid = build_grid(config, inputs)
+    state_dir = _forecast_state(config) if use_state else None
+    grid = build_grid(config, inputs, state_dir=state_dir)
     names = inputs.admin.set_index("admin_pcode")["admin_name"]
-    fc = forecast(grid, incidents=inputs.incidents, consultations=inputs.consultations,
-                  restrictions=inputs.restrictions, bases=inputs.bases, week=week,
-                  config=config.model, admin_names=names, min_count=config.min_count,
-                  progress=progress)
+    kw: dict[str, Any] = dict(incidents=inputs.incidents, consultations=inputs.consultations,
+                              restrictions=inputs.restrictions, bases=inputs.bases, week=week,
+                              config=config.model, admin_names=names,
+                              min_count=config.min_count, progress=progress)
+    fc = (forecaster(grid, **kw) if forecaster is not None
+          else forecast(grid, state_dir=state_dir, **kw))
     risk, risk_prev, events, model_info = fc.risk, fc.risk_prev, fc.events, fc.info
     t = int(week_index(np.array([week], dtype="datetime64[D]"))[0])
     n = len(grid)
@@ -392,7 +440,8 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     bins = matrix_bins(config.matrix,
                        past_likelihood=fc.units.past_likelihood if fc.units is not None
                        else None, exposure=unit_exposure(cells).to_numpy(),
-                       civilian=civilian_history(inputs.incidents, week=week))
+                       civilian=civilian_history(inputs.incidents, week=week),
+                       fatalities=fatality_history(inputs.incidents, week=week))
     matrix = admin_matrix(cells=cells, admin=inputs.admin, incidents=inputs.incidents,
                           week=week, cfg=config.matrix, units=units, bins=bins)
     matrix = matrix.merge(admin_trend(inputs.incidents, admin=inputs.admin, week=t),
@@ -405,6 +454,13 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
     cells.loc[withheld, "engagements_12w"] = np.nan
     cells.loc[withheld, "engagement_status"] = WITHHELD
     matrix = matrix.merge(eng.admin, on="admin_pcode", how="left")
+    voice = analyse_voice(matrix=matrix, cells=cells, consultations=inputs.consultations,
+                          perceptions=inputs.perceptions, week=week, config=config)
+    matrix = matrix.merge(voice.matrix, on="admin_pcode", how="left")
+    outreach = analyse_outreach(cells=cells, matrix=matrix, consultations=inputs.consultations,
+                                focal_points=inputs.focal_points, bases=inputs.bases,
+                                week=week, config=config)
+    matrix = matrix.merge(outreach.admin, on="admin_pcode", how="left")
     from .index import cells_to_polygons  # geometry only for the written grid
 
     grid_gdf = gpd.GeoDataFrame(cells, geometry=cells_to_polygons(grid.cells).to_numpy(),
@@ -420,18 +476,28 @@ def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
         "model": config.model.kind,
         "half_lives_weeks": list(config.model.half_lives_weeks),
         "training_weeks": config.model.training_weeks,
+        "retrain_every_weeks": config.model.retrain_every_weeks,
         "matrix": bins.as_dict(),
         "admin_level_only_incidents": int((inputs.incidents["cell"] == 0).sum()),
         "follow_up_weeks": config.follow_up_weeks,
         "base_reach_km": config.base_reach_km,
         "network": str(config.network.path) if config.network is not None else None,
         "engagement": {**vars(config.engagement), **eng.metadata},
+        "voice": voice.metadata,
+        "outreach": outreach.metadata,
     }
     check_freshness(config, inputs, reference=week, label=f"the week of {week.date()}")
     return WeeklyResult(week=week, grid=grid_gdf, matrix=matrix, inputs=inputs,
                         restrictions_in_force=in_force, model=model_info, parameters=params,
                         history=fc.history, priorities=eng.priorities, actors=eng.actors,
-                        base_reach=eng.bases)
+                        base_reach=eng.bases, voice=voice, outreach=outreach)
+
+
+def _forecast_state(config: RunConfig) -> Path | None:
+    from .state import state_folder
+
+    folder = state_folder(config)
+    return folder / "forecast" if folder is not None else None
 
 
 def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestamp,
@@ -444,7 +510,7 @@ def check_freshness(config: RunConfig, inputs: Inputs, *, reference: pd.Timestam
     limits = {str(s.path): s.options.get("stale_after_days", config.stale_after_days)
               for s in (*config.incidents, *config.consultations, *config.access_restrictions)}
     for report in inputs.reports:
-        if report.kind in ("bases", "population") or report.newest_date is None:
+        if report.kind in ("bases", "population", "focal_points") or report.newest_date is None:
             continue
         limit = int(limits.get(report.path, config.stale_after_days))
         age = (reference - pd.Timestamp(report.newest_date)).days

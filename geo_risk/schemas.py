@@ -19,7 +19,7 @@ class Column:
     """One column of a canonical table."""
 
     name: str
-    dtype: str  # "str", "date", "float", "int", "bool", "category", "geometry"
+    dtype: str  # "str", "date", "datetime", "float", "int", "bool", "category", "geometry"
     required: bool
     description: str
 
@@ -96,11 +96,28 @@ CONSULTATION = Table(
         Column("participants_youth", "int", False, "Of whom youth (NaN if not recorded)."),
         Column("team", "str", False, "Base or team that held it."),
         Column("topics", "str", False, "Space-separated topics (KoBo select-multiple style)."),
-        Column("safety_score", "float", False, "Reported safety/trust score (1 low .. 5 high)."),
+        Column("safety_score", "float", False, "Perceived safety score (1 low .. 5 high)."),
+        Column("trust_score", "float", False, "Trust in the mission score (1 low .. 5 high)."),
         Column("commitments_made", "bool", False, "Whether the mission made commitments."),
         Column("follow_up_status", "str", False, "none / pending / done."),
         Column("follow_up_due", "date", False, "When the commitment's follow-up is due."),
+        Column("component", "category", False, "Mission component that engaged (COMPONENTS)."),
+        Column("alert_type", "str", False, "Early-warning alerts: kind of threat reported."),
+        Column("received_at", "datetime", False, "Alerts: when the mission received it."),
+        Column("responded_at", "datetime", False, "Alerts: when the mission responded."),
+        Column("response", "str", False, "Alerts: what the mission did ('' = not recorded)."),
+        Column("response_base", "str", False, "Alerts: the base that responded."),
     ),
+)
+
+#: Mission components that engage communities; readers map source values onto these.
+COMPONENTS = (
+    "civil_affairs",
+    "military",
+    "police",
+    "human_rights",
+    "leadership_visit",
+    "other",
 )
 
 #: Columns that identify people. Readers drop them unless the config keeps them for local use;
@@ -116,6 +133,9 @@ SENSITIVE_CONSULTATION_COLUMNS = (
     "notes",
     "comments",
     "email",
+    "sender_name",
+    "sender_phone",
+    "sender_number",
 )
 
 #: Restriction severities, ordered; readers map words or numbers onto 1..3.
@@ -142,6 +162,21 @@ BASE = Table(
         Column("open_date", "date", False, "Opened (NaT = before all data)."),
         Column("close_date", "date", False, "Closed (NaT = still open)."),
         Column("liaison_staff", "int", True, "Community liaison staff at the base."),
+        Column("female_liaison_staff", "int", False,
+               "Of whom women (NaN when the base table does not record it)."),
+    ),
+)
+
+FOCAL_POINT = Table(
+    "focal_point",
+    (
+        Column("focal_point_id", "str", True, "Id of the registered early-warning focal point."),
+        Column("registered", "date", True, "Day the focal point was registered."),
+        Column("ended", "date", False, "Day it stopped (NaT = still active)."),
+        Column("lon", "float", False, "Longitude (never published)."),
+        Column("lat", "float", False, "Latitude (never published)."),
+        Column("admin_pcode", "str", False, "Admin P-code when only the unit is recorded."),
+        Column("base", "str", False, "Base that manages the focal point."),
     ),
 )
 
@@ -156,4 +191,5 @@ ADMIN_UNIT = Table(
     ),
 )
 
-TABLES = {t.name: t for t in (INCIDENT, CONSULTATION, ACCESS_RESTRICTION, BASE, ADMIN_UNIT)}
+TABLES = {t.name: t for t in (INCIDENT, CONSULTATION, ACCESS_RESTRICTION, BASE, ADMIN_UNIT,
+                              FOCAL_POINT)}

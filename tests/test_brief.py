@@ -330,7 +330,7 @@ def test_png_uses_the_map_classes_and_colours(tmp_path: Path) -> None:
     b = inputs["brief"]
     out = write_png(tmp_path / "sub" / "map.png", grid=b["grid"], title="T", week=WEEK,
                     synthetic=False, boundaries=inputs["boundaries"],
-                    restrictions=inputs["restrictions"], bases=inputs["bases"])
+                    restrictions=inputs["restrictions"], bases=inputs["bases"], classes="fixed")
     image = Image.open(io.BytesIO(out.read_bytes()))
     assert image.format == "PNG" and image.mode == "P" and image.size[0] > 1000
     counts = {c: n for n, c in image.convert("RGB").getcolors(1 << 20)}

@@ -599,7 +599,7 @@ def test_reprisal_sensitive_unit_is_withheld_everywhere(scenario) -> None:  # ty
     assert row["engagement_status"] == "withheld"
     keep = {"engagement_status", "engagement_gaps", "town_population_share",
             "restricted_weeks_max", "cut_off_population", "out_of_reach_population",
-            "out_of_reach_share", "access_status", "priority_rank"}
+            "out_of_reach_share", "access_status", "priority_rank", "alert_status"}
     eng = [c for c in m.columns[m.columns.get_loc("engagement_status"):] if c not in keep]
     assert row[eng].isna().all(), row[eng].dropna()
     grid = gpd.read_parquet(out / "risk_grid.parquet")

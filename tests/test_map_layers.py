@@ -143,8 +143,9 @@ def test_png_briefing_layout_has_title_week_legend_and_priority_numbers() -> Non
     assert "Top change: risk rising most" in entries
     assert {"Mission base, open", "Base closed before this week", "Base reach"} <= set(entries)
     assert any(t.endswith(" km") for t in [t.get_text() for t in fig.axes[0].texts])  # scale bar
-    # The cell probabilities are still there, as an inset with its own title.
-    assert any(ax.get_title(loc="left").startswith("Probability") for ax in fig.axes)
+    # The matrix levels are an inset with its own title; the main map shows the risk.
+    assert any(ax.get_title(loc="left").startswith("Admin risk level") for ax in fig.axes)
+    assert any(t.startswith(("Probability", "Expected incidents")) for t in titles)
 
 
 def test_base_labels_never_hide_a_unit_name_in_the_png() -> None:

@@ -72,3 +72,17 @@ def test_planner_engagement_notebook_runs(tmp_path: Path) -> None:
     assert "-> withheld | engagement withheld (reprisal-sensitive area)" in text
     assert "engagement numbers shown: 0" in text
     assert "priorities.csv" in text and "admin_matrix.html" in text
+
+
+def test_briefer_weekly_notebook_finds_the_synthetic_perception_changes(tmp_path: Path) -> None:
+    nb = _run(NOTEBOOKS / "03_briefer_weekly_brief.ipynb", tmp_path, {"GEO_RISK_CONFIG": ""})
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert not errors
+    text = _text(nb)
+    found = [ln for ln in text.splitlines() if ln.startswith("truth:")]
+    assert len(found) == 3 and all(ln.endswith(("down", "up")) for ln in found), found
+    assert "Perceived safety fell in" in text and "within noise" in text
+    assert "Benchmarks, mission-wide:" in text and "Alerts answered in time: no data" in text
+    for section in ("grb-perceptions", "grb-topics", "grb-benchmarks"):
+        assert f"{section} in brief.html: True" in text
+    assert "26 weeks" in text

@@ -479,6 +479,7 @@ def test_nothing_dated_in_or_after_the_forecast_week(
     bases = pd.read_csv(scen.bases, dtype=str, keep_default_na=False)
     assert list(bases.columns) == [
         "base_name", "lon", "lat", "open_date", "close_date", "liaison_staff",
+        "female_liaison_staff",
     ]  # fmt: skip
     assert bases.liaison_staff.astype(int).between(1, 3).all()
     closed = bases.close_date[bases.close_date != ""]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..config import SourceConfig
@@ -43,6 +44,8 @@ BASE_COLUMNS: dict[str, tuple[str, ...]] = {
     "open_date": ("open_date", "opened"),
     "close_date": ("close_date", "closed"),
     "liaison_staff": ("liaison_staff", "clas", "cla_count", "staff"),
+    "female_liaison_staff": ("female_liaison_staff", "female_clas", "liaison_staff_women",
+                             "female_staff"),
 }
 PANEL_COLUMNS: dict[str, tuple[str, ...]] = {
     **{k: v for k, v in BASE_COLUMNS.items() if k not in ("open_date", "close_date")},
@@ -50,6 +53,7 @@ PANEL_COLUMNS: dict[str, tuple[str, ...]] = {
     "year": ("year",),
     "liaison_staff": ("liaison_staff", "staff", "personnel", "total_personnel", "no.troops",
                       "troops"),
+    "female_liaison_staff": BASE_COLUMNS["female_liaison_staff"],
 }
 #: Month formats of panels besides full dates ("2019-03", "03/2019", "Mar 2019").
 MONTH_FORMATS = ("%Y-%m", "%m/%Y", "%b %Y", "%B %Y", "%Y%m", *DATE_FORMATS)
@@ -71,10 +75,23 @@ def _columns(raw: RawTable, candidates: Mapping[str, Sequence[str]],
     return found
 
 
-def _staff_check(f: pd.DataFrame, column: str | None, staff: pd.Series) -> Check:
+def _staff_check(f: pd.DataFrame, column: str | None, staff: pd.Series,
+                 name: str = "liaison_staff") -> Check:
     return Check(((staff < 0) | (staff % 1 != 0)).to_numpy()
                  | unparsed(text(f, column), staff).to_numpy(),
-                 column or "liaison_staff", "liaison_staff must be a whole number")
+                 column or name, f"{name} must be a whole number")
+
+
+def _female_checks(f: pd.DataFrame, cols: Mapping[str, str | None], staff: pd.Series,
+                   female: pd.Series) -> list[Check]:
+    """``female_liaison_staff``: a whole number, at most ``liaison_staff`` (NaN = not recorded)."""
+    col = cols["female_liaison_staff"]
+    recorded = female.notna().to_numpy()
+    check = _staff_check(f, col, female, "female_liaison_staff")
+    return [Check(np.asarray(check.bad) & recorded
+                  | unparsed(text(f, col), female).to_numpy(), check.column, check.reason),
+            Check((female > staff.fillna(0)).to_numpy(), col or "female_liaison_staff",
+                  "more female liaison staff than liaison staff")]
 
 
 def _read_base_list(raw: RawTable, source: SourceConfig, now: pd.Timestamp) -> ReadResult:
@@ -84,6 +101,7 @@ def _read_base_list(raw: RawTable, source: SourceConfig, now: pd.Timestamp) -> R
     report = table_report(raw, name=source.name, kind="bases", fmt="csv")
     lon, lat = numbers(f, cols["lon"]), numbers(f, cols["lat"])
     staff = numbers(f, cols["liaison_staff"])
+    female = numbers(f, cols["female_liaison_staff"])
     frame = pd.DataFrame({
         "base_name": text(f, cols["base_name"]),
         "lon": lon,
@@ -91,6 +109,7 @@ def _read_base_list(raw: RawTable, source: SourceConfig, now: pd.Timestamp) -> R
         "open_date": dates(f, cols["open_date"]),
         "close_date": dates(f, cols["close_date"]),
         "liaison_staff": staff.fillna(0),
+        "female_liaison_staff": female,
         "source_file": str(raw.path),
         "source_row": raw.rows,
     })
@@ -99,6 +118,7 @@ def _read_base_list(raw: RawTable, source: SourceConfig, now: pd.Timestamp) -> R
         *coordinate_checks(f[cols["lon"]], f[cols["lat"]], lon, lat, lon_col=cols["lon"] or "",
                            lat_col=cols["lat"] or "", required=True),
         _staff_check(f, cols["liaison_staff"], staff),
+        *_female_checks(f, cols, staff, female),
         duplicate_check(frame["base_name"], column=cols["base_name"] or "", what="base name"),
     ]
     for key in ("open_date", "close_date"):
@@ -139,8 +159,10 @@ def _read_base_panel(raw: RawTable, source: SourceConfig) -> ReadResult:
     month, month_col = _panel_months(f, cols)
     lon, lat = numbers(f, cols["lon"]), numbers(f, cols["lat"])
     staff = numbers(f, cols["liaison_staff"])
+    female = numbers(f, cols["female_liaison_staff"])
     rows = pd.DataFrame({"base_name": text(f, cols["base_name"]), "lon": lon, "lat": lat,
                          "month": month, "liaison_staff": staff.fillna(0),
+                         "female_liaison_staff": female,
                          "source_file": str(raw.path), "source_row": raw.rows})
     checks = [
         Check(blank(rows["base_name"]), cols["base_name"] or "base_name", "base name missing"),
@@ -149,13 +171,19 @@ def _read_base_panel(raw: RawTable, source: SourceConfig) -> ReadResult:
         Check(month.isna().to_numpy(), month_col, "month not understood; use YYYY-MM, a date, "
               "or year and month (1-12) columns"),
         _staff_check(f, cols["liaison_staff"], staff),
+        *_female_checks(f, cols, staff, female),
     ]
     accepted, rejects = apply_checks(rows, checks, raw=f)
     last_month = accepted["month"].max()
     # Staff per base and month (several rows of one month add up), then the base's last month.
     per_month = (accepted.groupby(["base_name", "month"], sort=False)
-                 .agg(liaison_staff=("liaison_staff", "sum"), lon=("lon", "last"),
+                 .agg(liaison_staff=("liaison_staff", "sum"),
+                      female_liaison_staff=("female_liaison_staff", "sum"),
+                      female_recorded=("female_liaison_staff", "count"),
+                      lon=("lon", "last"),
                       lat=("lat", "last")).reset_index().sort_values(["base_name", "month"]))
+    per_month["female_liaison_staff"] = per_month["female_liaison_staff"].where(
+        per_month.pop("female_recorded") > 0)
     last = per_month.groupby("base_name", sort=False).last()
     g = accepted.groupby("base_name", sort=False)
     first_month, final_month = g["month"].min(), g["month"].max()
@@ -168,6 +196,8 @@ def _read_base_panel(raw: RawTable, source: SourceConfig) -> ReadResult:
         "close_date": close.to_numpy(),
         "liaison_staff": last["liaison_staff"].reindex(first_month.index).to_numpy()
         .astype("int64"),
+        "female_liaison_staff": last["female_liaison_staff"].reindex(first_month.index)
+        .to_numpy(float),
         "source_file": str(raw.path),
         "source_row": g["source_row"].min().to_numpy(),
         "source_rows": g.size().to_numpy(),
@@ -189,7 +219,9 @@ def read_bases(source: SourceConfig, *, now: pd.Timestamp | None = None) -> Read
         The ``[bases]`` entry. ``format = "csv"`` (default): one row per base with
         ``base_name, lon, lat, open_date, close_date, liaison_staff``. ``format = "panel"``:
         one row per base per month (see the module notes). ``columns`` maps canonical names
-        (``base_name``, ``lon``, ``lat``, ``month``, ``year``, ``liaison_staff``) to the file's.
+        (``base_name``, ``lon``, ``lat``, ``month``, ``year``, ``liaison_staff``,
+        ``female_liaison_staff``) to the file's. ``female_liaison_staff`` is optional (NaN when
+        the file does not record it).
     now
         Open/close dates after ten years from this day are rejected (default: today).
 

@@ -28,6 +28,7 @@ from .common import (
     stamp_dates,
     text,
 )
+from .engagement_fields import engagement_fields
 from .tabular import blank, unparsed
 
 if TYPE_CHECKING:
@@ -124,6 +125,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
     women = numbers(f, cols["participants_women"])
     youth = numbers(f, cols["participants_youth"])
     safety = numbers(f, cols["safety_score"])
+    trust = numbers(f, cols.get("trust_score"))
     modality = text(f, cols["modality"]).str.lower().replace(MODALITY_ALIASES)
     modality = modality.mask(modality == "", default_modality(source))
     has_point = (lon.notna() & lat.notna()).to_numpy()
@@ -145,6 +147,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "team": text(f, cols["team"]),
         "topics": topics if topics is not None else text(f, cols["topics"]),
         "safety_score": safety,
+        "trust_score": trust,
         "commitments_made": text(f, cols["commitments_made"]).str.lower().isin(_YES),
         "follow_up_status": text(f, cols["follow_up_status"]).str.lower(),
         "follow_up_due": pd.to_datetime(text(f, cols.get("follow_up_due")).replace("", None),
@@ -152,6 +155,10 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "source_file": str(path),
         "source_row": rows,
     })
+    extra, extra_checks = engagement_fields(f, cols, source=source, path=path,
+                                            date_column=cols["date"])
+    for name, values in extra.items():
+        frame[name] = values.to_numpy()
     c = {k: (v or k) for k, v in cols.items()}
     no_place = (~has_point & blank(pcode).to_numpy() & ~unparsed(lat_text, lat).to_numpy()
                 & ~unparsed(lon_text, lon).to_numpy())
@@ -174,7 +181,12 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         Check(((safety < 1) | (safety > 5)).to_numpy()
               | unparsed(text(f, cols["safety_score"]), safety).to_numpy(), c["safety_score"],
               "safety score must be a number from 1 (low) to 5 (high)"),
+        Check(((trust < 1) | (trust > 5)).to_numpy()
+              | unparsed(text(f, cols.get("trust_score")), trust).to_numpy(),
+              c.get("trust_score", "trust_score"),
+              "trust score must be a number from 1 (low) to 5 (high)"),
         duplicate_check(frame["consultation_id"], column=c["consultation_id"], what="record id"),
+        *extra_checks,
     ]
     accepted, rejects = apply_checks(frame, checks, raw=f)
     # Records without a head count (e.g. SMS alerts) still show that an engagement happened.

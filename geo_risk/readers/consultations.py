@@ -61,10 +61,18 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "participants_youth": ("youth", "participants_youth"),
     "team": ("base", "team", "team_site"),
     "topics": ("topics",),
-    "safety_score": ("safety_score", "safety", "trust_score"),
+    "safety_score": ("safety_score", "safety"),
+    "trust_score": ("trust_score", "trust_mission", "trust"),
     "commitments_made": ("made", "commitments_made"),
     "follow_up_status": ("follow_up", "follow_up_status"),
     "follow_up_due": ("follow_up_due", "due_date", "commitment_due"),
+    # Who engaged, and alert logs' response fields (geo_risk.readers.engagement_fields).
+    "component": ("component", "mission_component"),
+    "alert_type": ("alert_type", "threat_type"),
+    "received_at": ("received_at", "alert_received", "alert_time"),
+    "responded_at": ("responded_at", "response_time", "response_date"),
+    "response": ("response", "response_action", "action_taken"),
+    "response_base": ("response_base", "responding_base"),
 }
 REQUIRED = ("consultation_id", "date")
 #: Single text columns holding a KoBo/ODK geopoint ("lat lon alt accuracy") or "[lat, lon]".
@@ -126,7 +134,9 @@ def read_consultations(source: SourceConfig, *, now: pd.Timestamp | None = None,
     Options in the ``[[consultations]]`` entry: ``columns`` (canonical -> source column),
     ``modality`` (a default for files that are all one kind, e.g. ``"early_warning_alert"``
     for an SMS alert log or ``"perception_survey"``), ``sheet`` for XLSX,
-    ``sensitive_columns`` (more personal columns to drop), ``tags`` for HXL files.
+    ``sensitive_columns`` (more personal columns to drop), ``tags`` for HXL files,
+    ``components`` (source value -> mission component, see
+    :mod:`geo_risk.readers.engagement_fields`).
 
     Raises
     ------

@@ -104,7 +104,8 @@ DEFAULT_TAGS: dict[str, tuple[Pattern, ...]] = {
                            _p("#reached+adolescents")),
     "team": (_p("#org+impl"), _p("#org", ("funder", "prog")), _p("#loc+base")),
     "topics": (_p("#activity+topics"), _p("#meta+topics"), _p("#x_topics")),
-    "safety_score": (_p("#indicator+safety"), _p("#indicator+trust"), _p("#x_safety")),
+    "safety_score": (_p("#indicator+safety"), _p("#x_safety")),
+    "trust_score": (_p("#indicator+trust"), _p("#x_trust")),
     "commitments_made": (_p("#activity+commitments"), _p("#x_commitments")),
     "follow_up_status": (_p("#status+follow_up"), _p("#status+followup"), _p("#status")),
 }

@@ -39,6 +39,9 @@ DATE_FORMATS = (
     "%Y-%m-%dT%H:%M:%S.%f",
     "%Y-%m-%d %H:%M:%S.%f",
     "%B %d, %Y",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%d/%m/%Y %H:%M",
 )
 
 
@@ -274,10 +277,12 @@ def _read_spreadsheet(p: Path, sheet: str | int | None) -> pd.DataFrame:
                              "Save it again as XLSX or CSV.") from None
 
 
-def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS) -> pd.Series:
+def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS,
+                keep_time: bool = False) -> pd.Series:
     """Parse text dates trying each known format on what is still unparsed (vectorised).
 
-    Returns ``datetime64[ns]`` normalised to the day; NaT where nothing matched or empty.
+    Returns ``datetime64[ns]`` normalised to the day (``keep_time``: with the time of day, for
+    alert and response times); NaT where nothing matched or empty.
     Time-zone suffixes (``Z``, ``+00:00``) are dropped: geo-risk works in calendar days.
     Each distinct text is parsed once (an export has far fewer distinct days than rows).
     """
@@ -297,7 +302,7 @@ def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS) -
             idx = parsed.index[ok]
             parsed_uniques.loc[idx] = parsed[ok].to_numpy().astype("datetime64[ns]")
             todo.loc[idx] = False
-    day = parsed_uniques.dt.normalize().to_numpy()
+    day = (parsed_uniques if keep_time else parsed_uniques.dt.normalize()).to_numpy()
     out = np.where(codes >= 0, day[np.maximum(codes, 0)], np.datetime64("NaT"))
     return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 

@@ -130,8 +130,11 @@ def own_js() -> str:
     str
         The script text.
     """
-    node = resources.files("geo_risk.render") / "map.js"
-    return _script_safe(_read_text(node, "geo_risk/render/map.js"), "map.js")
+    root = resources.files("geo_risk.render")
+    # The display tiers (map_tiers.js) first: map.js calls geoRiskTiers.
+    text = "\n".join(_read_text(root / name, f"geo_risk/render/{name}")
+                     for name in ("map_tiers.js", "map.js"))
+    return _script_safe(text, "map.js")
 
 
 def own_css() -> str:

@@ -61,6 +61,8 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
     _text_or_blank,
     _unit,
 )
+from geo_risk.render.brief_outreach import outreach_sections
+from geo_risk.render.brief_voice import voice_sections
 from geo_risk.render.templating import Markup, render
 from geo_risk.validation import served_summary
 
@@ -549,6 +551,8 @@ def render_brief(
     actors: pd.DataFrame | None = None,
     model_check: str | None = None,
     likelihood_bins: Sequence[float] | None = None,
+    voice: Markup | None = None,
+    sections: Markup | None = None,
 ) -> str:
     """Render the weekly brief as one self-contained HTML page.
 
@@ -600,6 +604,11 @@ def render_brief(
     likelihood_bins : sequence of float, optional
         The run's likelihood cut points (``run.json`` ``parameters.matrix``) for the legend
         of the likelihood words; default the fixed 10/30/60/90% scale.
+    voice : markupsafe.Markup, optional
+        Perception, topic and benchmark sections (:mod:`geo_risk.render.brief_voice`).
+    sections : markupsafe.Markup, optional
+        More sections, already rendered by their own templates (e.g.
+        :func:`geo_risk.render.brief_outreach.outreach_sections`), placed before the matrix.
 
     Returns
     -------
@@ -648,7 +657,9 @@ def render_brief(
         likelihood_legend=likelihood_legend(tuple(likelihood_bins) if likelihood_bins
                                             else (0.1, 0.3, 0.6, 0.9)),
         matrix=_matrix_table(matrix),
+        voice=voice,
         freshness=_freshness_table(rows, week),
+        sections=sections or Markup(""),
         sources=_source_lines(sources, rows),
         notes=[str(n) for n in notes],
     )
@@ -691,6 +702,7 @@ def _png_for_run(result: WeeklyResult, config: RunConfig) -> bytes:
         restrictions=result.restrictions_in_force,
         bases=result.inputs.bases,
         h3_resolution=config.h3_resolution,
+        classes=getattr(config, "map_classes", "data"),
     )
 
 
@@ -743,6 +755,9 @@ def brief_for_run(
         actors=getattr(result, "actors", None),
         model_check=served_summary(result.model),
         likelihood_bins=(result.parameters.get("matrix") or {}).get("likelihood_bins"),
+        voice=voice_sections(getattr(result, "voice", None)),
+        sections=outreach_sections(matrix=result.matrix,
+                                   outreach=getattr(result, "outreach", None), config=config),
     )
 
 

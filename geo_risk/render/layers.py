@@ -13,6 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +25,8 @@ __all__ = [
     "TOP_CHANGES",
     "TOP_PRIORITIES",
     "UNIT_COLUMNS",
+    "UNIT_THEMES",
+    "UnitTheme",
     "bases_in_week",
     "top_rising_units",
     "unit_layers",
@@ -34,9 +38,55 @@ TOP_CHANGES = 8
 TOP_CHANGE_MIN_SCORE = 0.5
 #: Priority numbers are drawn on this many units (``priority_rank`` 1..N).
 TOP_PRIORITIES = 10
+
+
+@dataclass(frozen=True)
+class UnitTheme:
+    """A map theme that colours admin units by a category column of the matrix.
+
+    ``colours`` gives the legend order and colour of known values (lower case); other values
+    get spare colours. map.html lists the theme when the unit layer has ``column``; the
+    tooltip adds the unit's ``detail`` text (a column of the matrix) when there is one.
+    """
+
+    key: str
+    column: str
+    label: str
+    note: str
+    colours: Mapping[str, str]
+    detail: str | None = None
+
+
+#: Category themes of admin units (all values aggregated and suppression-safe).
+UNIT_THEMES = (
+    UnitTheme("alerts", "alert_status", "Early-warning alerts and network (admin units)",
+              "alerts of the recent window and whether they were answered in time; units "
+              "without an alert channel (network gap: among the riskiest); small counts "
+              "suppressed",
+              {"network gap": "#b2182b", "no channel": "#f4a582",
+               "channel, no alert": "#d1e5f0", "suppressed": "#9a9a9a",
+               "alerts, answered in time": "#2166ac", "alerts, slow or unanswered": "#e08214",
+               "withheld": "#6f6f6f"}, detail="alert_summary"),
+    UnitTheme("component", "who_engaged", "Who engaged (mission component)",
+              "leadership town-hall visits in the window, else the component with most "
+              "engagements; only where engagement is shown",
+              {"leadership visit": "#e6ab02", "civil affairs": "#1b9e77",
+               "military": "#7570b3", "police": "#386cb0", "human rights": "#e7298a",
+               "other": "#a6761d"}),
+    # The community's voice (geo_risk.engagement.voice).
+    UnitTheme("perception", "perception_change", "Perceived safety / trust change (admin units)",
+              "last period vs the one before; only changes beyond noise; small samples "
+              "suppressed",
+              {"no change beyond noise": "#cfe3cf", "too few respondents": "#d4d4d4",
+               "safety lower": "#c8553d", "trust lower": "#e08a3a",
+               "safety higher": "#2b8a4b", "trust higher": "#5aa6d6"}),
+    UnitTheme("topic", "main_topic", "Main concern raised (admin units)",
+              "topic most consultations raised this period; small counts suppressed", {}),
+)
 #: Matrix columns the maps read from the unit layer (all aggregated and suppression-safe).
 UNIT_COLUMNS = ("level", "engagement_status", "engagements", "priority_rank", "top_change",
-                "change_reason")
+                "change_reason", *(t.column for t in UNIT_THEMES),
+                *(t.detail for t in UNIT_THEMES if t.detail))
 
 
 def bases_in_week(*, bases: pd.DataFrame, week: dt.date, reach_km: float | None = None
@@ -136,7 +186,8 @@ def unit_layers(*, boundaries: gpd.GeoDataFrame, matrix: pd.DataFrame) -> gpd.Ge
     by = matrix.drop_duplicates("admin_pcode").set_index("admin_pcode")
     out = boundaries.copy()
     key = out["admin_pcode"]
-    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason"):
+    for col in ("level", "engagement_status", "engagements", "priority_rank", "change_reason",
+                *(t.column for t in UNIT_THEMES), *(t.detail for t in UNIT_THEMES if t.detail)):
         if col in by.columns:
             out[col] = key.map(by[col]).to_numpy()
     if "engagement_status" in out.columns and "engagements" in out.columns:

@@ -200,18 +200,23 @@ function geoRiskMap(map, dataElementId) {
     var code = B.engagement.codes[i];
     return code >= 0 ? B.engagement.colours[code] : S.noData;
   }
-  function unitTheme() { return state.theme === 'level' || (state.theme === 'engagement' && unitEngagement); }
+  // Category themes of admin units from the matrix (alerts, who engaged, ...): layers.UNIT_THEMES.
+  var uThemes = {};
+  ((B && B.themes) || []).forEach(function (t) { uThemes['u-' + t.key] = t; });
+  function uThemeColour(t, i) { var c = t.codes[i]; return c >= 0 ? t.colours[c] : S.noData; }
+  function unitTheme() { return state.theme === 'level' || !!uThemes[state.theme] || (state.theme === 'engagement' && unitEngagement); }
 
   // ------------------------------------------------------------------ grid
-  var gShapes = decodeShapes(G.shapes);
+  var gShapes = null; // decoded with the grid, on first use (a continent's grid is large)
   var gridGroup = L.featureGroup();
-  var polys = new Array(gShapes.length);
+  var polys = new Array(G.shapes.n);
   var drawn = 0;
 
   function gridColour(gi) {
     var th = state.theme, q, p;
     if (th === 'risk') {
       q = weekRisk(gi, state.week);
+      if (q >= 0 && cols.fine) { q = state.week === currentWeek ? cols.fine[gi] : q * 1e4; } // 1e-8 units
       return q < 0 ? S.noData : S.risk.colours[classOf(q, S.risk.breaks)];
     }
     if (th === 'change') {
@@ -238,18 +243,55 @@ function geoRiskMap(map, dataElementId) {
       fillOpacity: GRID_OPACITY, opacity: GRID_OPACITY, weight: 0.6
     };
   }
-  for (var gi = 0; gi < gShapes.length; gi++) {
-    if (!gShapes[gi].length) { continue; }
-    var opts = gridStyle(gi);
-    opts.renderer = R; opts.gi = gi; opts.smoothFactor = 0.5; opts.bubblingMouseEvents = false;
-    polys[gi] = L.polygon(gShapes[gi], opts);
-    gridGroup.addLayer(polys[gi]);
-    drawn++;
+  // Built on first use: at country zoom the risk theme draws display tiers (map_tiers.js).
+  var gridBuilt = false;
+  function buildGrid() {
+    if (gridBuilt) { return; }
+    gridBuilt = true;
+    gShapes = decodeShapes(G.shapes);
+    for (var gi = 0; gi < gShapes.length; gi++) {
+      if (!gShapes[gi].length) { continue; }
+      var opts = gridStyle(gi);
+      opts.renderer = R; opts.gi = gi; opts.smoothFactor = 0.5; opts.bubblingMouseEvents = false;
+      polys[gi] = L.polygon(gShapes[gi], opts);
+      gridGroup.addLayer(polys[gi]);
+      drawn++;
+    }
+    api.stats.polygonsDrawn = drawn;
   }
-  gridGroup.addTo(map);
+  function showGrid() {
+    buildGrid();
+    for (var i = 0; i < polys.length; i++) { if (polys[i]) { polys[i].setStyle(gridStyle(i)); } }
+    gridGroup.addTo(map);
+  }
+  function hideGrid() { if (map.hasLayer(gridGroup)) { map.removeLayer(gridGroup); } }
+  var tiers = geoRiskTiers({
+    map: map, data: data, renderer: R, el: el, add: add, row: row, fmtProb: fmtProb,
+    classOf: classOf, decodeShapes: decodeShapes, admins: G.admins, S: S, state: state,
+    partialGrid: G.nDetail < G.nCells, nDetail: G.nDetail,
+    currentWeek: currentWeek, noData: S.noData, opacity: GRID_OPACITY, cellAreaKm2: meta.cellAreaKm2,
+    weekDate: function () { return weeks[state.week].date; },
+    wantsTiers: function () { return state.theme === 'risk'; },
+    hover: function (key, content, ll, shape) { showTip(key, content, ll, shape); },
+    hoverEnd: function () { hoverEnd(); }, showGrid: showGrid, hideGrid: hideGrid
+  });
+  var api = { stats: { polygonsDrawn: drawn } };
 
   // ------------------------------------------------------------------ overlays
   var overlays = [];
+  // Outside the admin units, painted in the background colour: coarse display cells overhang
+  // the border, and the country keeps its shape at every zoom.
+  var mask = null;
+  if (B && B.mask) {
+    var maskShape = decodeShapes(B.mask)[0];
+    if (maskShape && maskShape.length) {
+      mask = L.polygon(maskShape, {
+        renderer: R, interactive: false, stroke: false, fill: true, fillColor: '#eef0ec',
+        fillOpacity: hasBasemap ? 0.6 : 1
+      }).addTo(map);
+    }
+  }
+  if (tiers.overlay) { overlays.push(tiers.overlay); }
   function outlineLayer(sh, style) {
     var items = decodeShapes(sh);
     var group = L.featureGroup();
@@ -447,6 +489,11 @@ function geoRiskMap(map, dataElementId) {
       if (B.engagements && B.engagements[ui] >= 0) { ut += ' \u00b7 ' + B.engagements[ui] + ' engagements'; }
       row(tb, 'Unit engagement', ut);
     }
+    if (uThemes[state.theme] && admin[0] in pcodeIndex) {
+      var tt = uThemes[state.theme], tc = tt.codes[pcodeIndex[admin[0]]];
+      row(tb, tt.label.replace(/ \(.*\)$/, ''), tc >= 0 ? tt.values[tc].replace(/_/g, ' ') : 'n/a');
+      if (tt.detail && tt.detail[pcodeIndex[admin[0]]]) { row(tb, '', tt.detail[pcodeIndex[admin[0]]]); }
+    }
     if (cols.under && cols.under[gi] === 1) {
       var why = cols.ureason && cols.ureason[gi] >= 0 ? G.tables.ureason[cols.ureason[gi]] : 'high risk and little engagement';
       row(tb, 'Under-engaged', why, 'gr-tip-warn');
@@ -475,16 +522,19 @@ function geoRiskMap(map, dataElementId) {
   var tip = L.tooltip({ direction: 'right', offset: [16, 0], className: 'gr-tip gr-cell-tip', opacity: 1 });
   var hl = L.polygon([], { renderer: R, interactive: false, fill: false, color: '#111', weight: 2.2 });
   var tipKey = null;
-  function hoverAt(gi, ll) {
-    var key = gi + '|' + state.week + '|' + state.theme + '|' + restrictionsAt(ll).join(',');
+  function showTip(key, content, ll, shape) {
+    key += '|' + state.week + '|' + state.theme;
     tip.setLatLng(ll);
     if (key !== tipKey) {
-      tip.setContent(cellTip(gi, ll));
+      tip.setContent(content());
       tipKey = key;
-      hl.setLatLngs(gShapes[gi]);
+      hl.setLatLngs(shape);
       if (!map.hasLayer(hl)) { hl.addTo(map); } else { hl.bringToFront(); }
     }
     if (!map.hasLayer(tip)) { map.openTooltip(tip); }
+  }
+  function hoverAt(gi, ll) {
+    showTip(gi + '|' + restrictionsAt(ll).join(','), function () { return cellTip(gi, ll); }, ll, gShapes[gi]);
   }
   function hoverEnd() {
     tipKey = null;
@@ -544,6 +594,14 @@ function geoRiskMap(map, dataElementId) {
   }
   labels.sort(function (a, b) { return a.prio - b.prio || b.rank - a.rank; });
   map.on('zoomend moveend resize', placeLabels);
+  // A new zoom or theme may call for another display tier: swap it in under the overlays.
+  function tierSwitch() {
+    if (!tiers.update()) { return false; }
+    if (mask) { mask.bringToFront(); }
+    orderLayers();
+    return true;
+  }
+  map.on('zoomend', function () { if (tierSwitch()) { buildLegend(); } });
 
   // ------------------------------------------------------------------ themes, legend, controls
   var themes = [{ key: 'risk', label: 'Risk probability' }];
@@ -553,13 +611,16 @@ function geoRiskMap(map, dataElementId) {
     themes.push({ key: 'engagement', label: unitEngagement ? 'Engagement coverage (admin units)' : 'Engagement coverage' });
   }
   if (B && B.level) { themes.push({ key: 'level', label: 'Admin risk level (matrix)' }); }
+  Object.keys(uThemes).forEach(function (k) { themes.push({ key: k, label: uThemes[k].label }); });
 
   function restyle() {
+    if (!tierSwitch()) { tiers.restyle(); }
     for (var i = 0; i < polys.length; i++) { if (polys[i]) { polys[i].setStyle(gridStyle(i)); } }
     var bo = overlays.filter(function (o) { return o.key === 'boundaries'; })[0];
     if (bo) {
       bo.bPolys.forEach(function (poly) {
         var fillColour = state.theme === 'level' ? levelColour(poly.gr_i)
+          : uThemes[state.theme] ? uThemeColour(uThemes[state.theme], poly.gr_i)
           : unitTheme() ? unitEngColour(poly.gr_i) : null;
         poly.setStyle(fillColour ? { fill: true, fillColor: fillColour, fillOpacity: 0.85 } : { fill: false });
       });
@@ -590,10 +651,7 @@ function geoRiskMap(map, dataElementId) {
     legendDiv.textContent = '';
     var th = state.theme, i;
     if (th === 'risk') {
-      add(legendDiv, el('div', 'gr-legend-title', S.risk.title + (state.week !== currentWeek ? ', week of ' + weeks[state.week].date : '')));
-      add(legendDiv, el('div', 'gr-legend-unit', S.risk.unit));
-      var rl = classLabels(S.risk.breaks, fmtProb, '<', '\u2265');
-      for (i = S.risk.colours.length - 1; i >= 0; i--) { swatchRow(legendDiv, S.risk.colours[i], rl[i]); }
+      tiers.legend(legendDiv, swatchRow, state.week !== currentWeek);
     } else if (th === 'change') {
       add(legendDiv, el('div', 'gr-legend-title', S.change.title));
       add(legendDiv, el('div', 'gr-legend-unit', S.change.unit));
@@ -613,6 +671,14 @@ function geoRiskMap(map, dataElementId) {
       add(legendDiv, el('div', 'gr-legend-unit', th === 'trend' ? 'incident trend of each cell'
         : 'community engagement, last 12 weeks; small counts suppressed'));
       G.tables[key].forEach(function (v, j) { swatchRow(legendDiv, colours[key][j], v); });
+    } else if (uThemes[th]) {
+      var ut = uThemes[th];
+      add(legendDiv, el('div', 'gr-legend-title', ut.label));
+      add(legendDiv, el('div', 'gr-legend-unit', ut.note));
+      ut.values.forEach(function (v, j) {
+        var n = ut.codes.filter(function (c) { return c === j; }).length;
+        swatchRow(legendDiv, ut.colours[j], v.replace(/_/g, ' ') + ' (' + n + (n === 1 ? ' unit)' : ' units)'));
+      });
     } else if (th === 'level') {
       add(legendDiv, el('div', 'gr-legend-title', 'Admin risk level'));
       add(legendDiv, el('div', 'gr-legend-unit', 'from the risk-assessment matrix'));
@@ -750,15 +816,16 @@ function geoRiskMap(map, dataElementId) {
     map.getContainer().appendChild(banner);
   }
 
+  tierSwitch();
   overlays.forEach(function (o) { setOverlay(o.key, o.on); });
   buildLegend();
   placeLabels();
 
   // ------------------------------------------------------------------ for tests and benchmarks
-  var api = {
-    map: map, data: data, state: state, polygons: polys, gridGroup: gridGroup,
+  api = {
+    map: map, data: data, state: state, polygons: polys, gridGroup: gridGroup, tiers: tiers,
     stats: {
-      groups: gShapes.length, polygonsDrawn: drawn, boundaries: bShapes.length,
+      groups: G.shapes.n, polygonsDrawn: drawn, boundaries: bShapes.length,
       labels: labels.length, restrictions: rShapes.length,
       bases: data.bases ? data.bases.length : 0
     },

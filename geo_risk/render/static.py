@@ -1,18 +1,18 @@
 """A static PNG of the weekly risk map, for briefings and documents that cannot hold HTML.
 
-Given admin units with their matrix columns (:func:`geo_risk.render.layers.unit_layers`), the
-main map fills each unit by its ``level``, boxes the top units' names with their priority
-number, outlines the top changes, and shows the cell probabilities as an inset; bases are
-drawn open (with their reach) or closed (greyed, with the close date). Labels never overlap:
-unit names are placed first, a base label takes a free side of its marker or is left out.
+The main map shows the risk as ``map.html`` shows it at the same scale
+(:mod:`geo_risk.render.static_risk`): at country scale coarser H3 parents by expected
+incidents per 1,000 km² in classes that follow this week's data, clipped to the country, the
+hottest cells ringed, and a call-out at full resolution for a small unit with many expected
+incidents. Given admin units with their matrix columns (:func:`geo_risk.render.layers.unit_layers`),
+it boxes the top units' names with their priority number and shows the matrix levels and top
+changes as an inset; bases are drawn open (with their reach) or closed (greyed, with the close
+date). Labels never overlap: the units with the most expected incidents are placed first, then
+the other names; a base label takes a free side of its marker or is left out.
 
-The picture uses the same probability classes and colours as the interactive map's legend
-(:data:`geo_risk.render.map.RISK_BREAKS`, :data:`~geo_risk.render.map.RISK_COLOURS`) and the
-same rounding (:func:`~geo_risk.render.map.quantise_probability`), so a cell has the same colour
-in both. The hexagons come from one vectorised ``h3ronpy`` call and each class is drawn as *one*
-compound path: Agg fills a path's shared edges without seams, so no dissolve is needed and
-drawing stays cheap (about 2 s for 30,000 cells, including the PNG encoding). The image is
-written as an 8-bit palette PNG that keeps the legend colours exact (about 160 KB).
+Each class is drawn as *one* compound path: Agg fills a path's shared edges without seams, so
+no dissolve is needed and drawing stays cheap. The image is written as an 8-bit palette PNG
+that keeps the legend colours exact (about 150 KB).
 
 Text from data (title, admin and base names) is drawn with matplotlib's math parsing switched
 off, so ``$`` and ``\\`` in a name are printed as they are.
@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import h3ronpy
 import h3ronpy.vector as h3v
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from matplotlib import patheffects
 from matplotlib.axes import Axes
@@ -48,18 +50,29 @@ from PIL.PngImagePlugin import PngInfo
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render.coverage import simplify_coverage
 from geo_risk.render.layers import TOP_PRIORITIES, bases_in_week
-from geo_risk.render.map import (
+from geo_risk.render.map_checks import _cells_array
+from geo_risk.render.map_encode import (
+    _outline,
+    _polygon_parts,
+    format_probability,
+)
+from geo_risk.render.map_style import (
     BOUNDARY_SIMPLIFY_DEG,
     LEVEL_COLOURS,
     NO_DATA_COLOUR,
     RISK_BREAKS,
     RISK_COLOURS,
-    _cells_array,
-    _outline,
-    _polygon_parts,
-    _wkb_array_to_shapely,
-    format_probability,
-    quantise_probability,
+)
+from geo_risk.render.map_tiers import cell_width_km
+from geo_risk.render.static_risk import (
+    display_for,
+    draw_callout,
+    draw_display,
+    draw_hot,
+    legend_handles,
+    legend_title,
+    outline_path,
+    top_units,
 )
 
 __all__ = [
@@ -104,14 +117,6 @@ def _add_path(ax: Axes, polygons: np.ndarray, **style: object) -> None:
         # add_artist, not add_patch: the limits are set already, and add_patch would walk
         # every vertex of every hexagon to update them.
         ax.add_artist(PathPatch(path, **style))
-
-
-def _class_of(risk: np.ndarray) -> np.ndarray:
-    """Legend class of each probability, exactly as ``map.js`` (``classOf``) picks it."""
-    q = quantise_probability(risk)
-    breaks = np.round(np.asarray(RISK_BREAKS) * 1e4).astype(np.int64)
-    cls = np.searchsorted(breaks, q, side="right")
-    return np.where(q < 0, -1, cls)
 
 
 def risk_class_labels() -> list[str]:
@@ -247,7 +252,9 @@ def _canvas(polygons: np.ndarray, b: gpd.GeoDataFrame | None, *, width_in: float
     aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
     map_w = 0.68 if levels else 0.70  # share of the figure width the map may use
     map_h_in = width_in * map_w * (north - south) * aspect / max(east - west, 1e-9)
-    height_in = float(np.clip(map_h_in + 1.3, 6.8 if levels else 5.0, 1.6 * width_in))
+    # The legend column holds the risk classes, the matrix levels, the other layers and the
+    # levels inset: give it room even when the area is wide and flat.
+    height_in = float(np.clip(map_h_in + 1.3, 7.8 if levels else 5.0, 1.6 * width_in))
     fig = Figure(figsize=(width_in, height_in), dpi=dpi, facecolor="white")
     canvas = FigureCanvasAgg(fig)  # no pyplot, no global backend
     top = 1 - 0.95 / height_in
@@ -268,14 +275,6 @@ def _map_axes(ax: Axes, extent: tuple[float, float, float, float], aspect: float
     for spine in ax.spines.values():
         spine.set_edgecolor("#9a9d97")
         spine.set_linewidth(0.8)
-
-
-def _draw_risk(ax: Axes, polygons: np.ndarray, cls_of_poly: np.ndarray) -> None:
-    """Risk classes: one compound path per class."""
-    for c in np.unique(cls_of_poly):
-        colour = NO_DATA_COLOUR if c < 0 else RISK_COLOURS[int(c)]
-        _add_path(ax, polygons[cls_of_poly == c], facecolor=colour, edgecolor=colour,
-                  linewidth=0.25, zorder=1)
 
 
 def _draw_access(c: _Canvas, r: gpd.GeoDataFrame | None, grid: pd.DataFrame,
@@ -306,7 +305,7 @@ def _draw_access(c: _Canvas, r: gpd.GeoDataFrame | None, grid: pd.DataFrame,
                                   label="Inaccessible cells"))
 
 
-def _draw_levels(c: _Canvas, b: gpd.GeoDataFrame) -> list[Patch | Line2D]:
+def _draw_levels(ax: Axes, b: gpd.GeoDataFrame) -> list[Patch | Line2D]:
     """Unit fill by matrix level, and the top changes outlined; returns their legend."""
     geoms = np.asarray(b.geometry.values, dtype=object)
     level = b["level"].astype("string").str.strip().str.lower().fillna("")
@@ -316,18 +315,18 @@ def _draw_levels(c: _Canvas, b: gpd.GeoDataFrame) -> list[Patch | Line2D]:
         if sel.any():
             parts, _ = _polygon_parts(simplify_coverage(geoms[sel],
                                                         tolerance=BOUNDARY_SIMPLIFY_DEG))
-            _add_path(c.ax, parts, facecolor=colour, edgecolor=colour, linewidth=0.3, zorder=1)
+            _add_path(ax, parts, facecolor=colour, edgecolor=colour, linewidth=0.3, zorder=1)
         handles.append(Patch(facecolor=colour, edgecolor="#888", linewidth=0.4, label=name))
     rest = ~level.isin(list(LEVEL_COLOURS)).to_numpy() & ~shapely.is_missing(geoms)
     if rest.any():
         parts, _ = _polygon_parts(geoms[rest])
-        _add_path(c.ax, parts, facecolor=NO_DATA_COLOUR, edgecolor=NO_DATA_COLOUR, zorder=1)
+        _add_path(ax, parts, facecolor=NO_DATA_COLOUR, edgecolor=NO_DATA_COLOUR, zorder=1)
         handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#888", label="no level"))
     if _has(b, "top_change"):
         top = b["top_change"].fillna(False).astype(bool).to_numpy() & ~shapely.is_missing(geoms)
         if top.any():
             parts, _ = _polygon_parts(geoms[top])
-            _add_path(c.ax, parts, facecolor="none", edgecolor=_CHANGE_COLOUR, linewidth=2.2,
+            _add_path(ax, parts, facecolor="none", edgecolor=_CHANGE_COLOUR, linewidth=2.2,
                       linestyle=(0, (3, 1.5)), zorder=5)
         handles.append(Line2D([], [], color=_CHANGE_COLOUR, linewidth=2.2, linestyle="--",
                               label="Top change: risk rising most"))
@@ -337,8 +336,12 @@ def _draw_levels(c: _Canvas, b: gpd.GeoDataFrame) -> list[Patch | Line2D]:
     return handles
 
 
-def _draw_units(c: _Canvas, b: gpd.GeoDataFrame) -> None:
-    """Unit outlines and names; the top priority units' names carry their rank, boxed."""
+def _draw_units(c: _Canvas, b: gpd.GeoDataFrame, top: Sequence[str] = ()) -> None:
+    """Unit outlines and names; the top priority units' names carry their rank, boxed.
+
+    The units with the most expected incidents (``top``, P-codes, highest first) are placed
+    first and drawn bold, so they are labelled whatever their size.
+    """
     geoms = np.asarray(b.geometry.values, dtype=object)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     parts, _ = _polygon_parts(simplify_coverage(geoms[ok], tolerance=BOUNDARY_SIMPLIFY_DEG))
@@ -359,13 +362,20 @@ def _draw_units(c: _Canvas, b: gpd.GeoDataFrame) -> None:
     unit_area = pd.Series(area).groupby(orig_owner).sum().to_numpy()
     dy = 0.008 * (c.extent[3] - c.extent[1])
     top_rank = np.where(rank[biggest.index] <= TOP_PRIORITIES, rank[biggest.index], np.inf)
-    # Ranked units first (their numbers must show), then the biggest units win overlaps.
-    for i in np.lexsort((-unit_area, top_rank)):
+    pcodes = (b["admin_pcode"].astype("string").fillna("").to_numpy(dtype=object)[ok]
+              if "admin_pcode" in b.columns else np.full(int(ok.sum()), "", dtype=object))
+    risk_pos = {p: k for k, p in enumerate(top)}
+    risk_rank = np.array([risk_pos.get(p, np.inf) for p in pcodes[biggest.index]])  # <= units
+    # Units with the most expected incidents first, then ranked units (their numbers must
+    # show), then the biggest units win overlaps.
+    for i in np.lexsort((-unit_area, top_rank, risk_rank)):
         unit = biggest.index[i]
         name = str(names[unit])
         if not name:
             continue
         style: dict[str, Any] = {"fontsize": 7, "color": "#1c1c1c", "path_effects": _HALO}
+        if np.isfinite(risk_rank[i]):
+            style |= {"fontsize": 7.6, "fontweight": "bold"}
         if np.isfinite(top_rank[i]):
             name = f"{int(top_rank[i])}  {name}"
             style = {"fontsize": 7.2, "fontweight": "bold", "color": "#1c1c1c",
@@ -445,9 +455,9 @@ def _title_block(c: _Canvas, *, title: str, week: dt.date, synthetic: bool, leve
     _text(fig, 0.015, 1 - 0.22 / h, title, fontsize=14, fontweight="bold", va="top",
           ha="left", color="#1c1c1c")
     res_text = f", H3 resolution {h3_resolution} cells" if h3_resolution is not None else ""
-    what = ("admin risk level from the risk-assessment matrix; boxed numbers: priority for "
-            "engagement" if levels else
-            f"probability of at least one incident per cell{res_text}")
+    what = ("where the risk is (legend); inset: admin risk level from the matrix; boxed "
+            "numbers: priority for engagement" if levels else
+            f"where the risk is{res_text}")
     fig.text(0.015, 1 - 0.56 / h, f"Forecast week {week.isoformat()} to {week_end.isoformat()}: "
              f"{what}", fontsize=8.5 if levels else 9, va="top", ha="left", color="#444")
     if synthetic:
@@ -463,19 +473,8 @@ def _title_block(c: _Canvas, *, title: str, week: dt.date, synthetic: bool, leve
              fontsize=7.5, color="#555", ha="left", va="bottom")
 
 
-def _risk_handles(classes: np.ndarray) -> list[Patch | Line2D]:
-    labels = risk_class_labels()
-    handles: list[Patch | Line2D] = [
-        Patch(facecolor=RISK_COLOURS[i], edgecolor="#888", linewidth=0.4, label=labels[i])
-        for i in range(len(RISK_COLOURS) - 1, -1, -1)
-    ]
-    if (classes < 0).any():
-        handles.append(Patch(facecolor=NO_DATA_COLOUR, edgecolor="#888", linewidth=0.4,
-                             label="no data"))
-    return handles
-
-
-def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> float:
+def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str,
+             middle: tuple[list[Patch | Line2D], str] | None = None) -> float:
     """The legend column: the main theme, then the other layers under it.
 
     Returns the bottom of the lowest legend, as a fraction of the figure height.
@@ -488,6 +487,11 @@ def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> float
     renderer = c.canvas.get_renderer()
     leg = legend_ax.legend(handles=first, title=first_title, **kw)
     legend_ax.add_artist(leg)
+    if middle is not None:
+        box = leg.get_window_extent(renderer).transformed(legend_ax.transAxes.inverted())
+        leg = legend_ax.legend(handles=middle[0], bbox_to_anchor=(0, box.y0 - 0.03),
+                               title=middle[1], **kw)
+        legend_ax.add_artist(leg)
     if c.legend:
         # The first legend's size (no draw needed) places the second under it.
         box = leg.get_window_extent(renderer).transformed(legend_ax.transAxes.inverted())
@@ -496,31 +500,18 @@ def _legends(c: _Canvas, first: list[Patch | Line2D], first_title: str) -> float
     return float(leg.get_window_extent(renderer).transformed(c.fig.transFigure.inverted()).y0)
 
 
-def _risk_inset(c: _Canvas, polygons: np.ndarray, cls_of_poly: np.ndarray, top: float) -> None:
-    """The cell probabilities as a small map in the legend column, under ``top``."""
+def _levels_inset(c: _Canvas, inset: Axes, top: float) -> None:
+    """Place the small map of the units' matrix levels in the legend column, under ``top``."""
     west, south, east, north = c.extent
     aspect = 1 / max(np.cos(np.radians((south + north) / 2)), 0.05)
     width = 1 - c.map_w - 0.045
     fig_w, fig_h = c.fig.get_size_inches()
     height = width * fig_w * (north - south) * aspect / max(east - west, 1e-9) / fig_h
-    legend_h = 1.05 / fig_h  # the colour strip and its labels under the inset
-    room = top - 0.35 / fig_h - c.bottom - legend_h  # 0.35 in for the inset's title
+    room = top - 0.35 / fig_h - c.bottom
     height = max(min(height, room), 0.08)
-    inset = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height, width, height))
+    inset.set_position((c.map_w + 0.03, top - 0.35 / fig_h - height, width, height))
     _map_axes(inset, c.extent, aspect)
-    _draw_risk(inset, polygons, cls_of_poly)
-    inset.set_title("Probability of \u22651 incident per cell", fontsize=8, loc="left",
-                    pad=3)
-    labels = risk_class_labels()
-    strip = c.fig.add_axes((c.map_w + 0.03, top - 0.35 / fig_h - height - 0.45 / fig_h, width,
-                            0.16 / fig_h))
-    strip.axis("off")
-    n = len(RISK_COLOURS)
-    for i, colour in enumerate(RISK_COLOURS):
-        strip.add_patch(Rectangle((i / n, 0), 1 / n, 1, facecolor=colour, edgecolor="#888",
-                                  linewidth=0.3))
-    strip.text(0, -0.4, labels[0], fontsize=6.5, ha="left", va="top")
-    strip.text(1, -0.4, labels[-1], fontsize=6.5, ha="right", va="top")
+    inset.set_title("Admin risk level (matrix)", fontsize=8, loc="left", pad=3)
 
 
 def draw_map_figure(
@@ -535,14 +526,19 @@ def draw_map_figure(
     h3_resolution: int | None = None,
     width_in: float = 9.0,
     dpi: int = 170,
+    classes: str = "data",
 ) -> Figure:
     """Draw the briefing map as a matplotlib figure (what :func:`render_png` encodes).
 
-    With a ``level`` column on ``boundaries`` (see :func:`geo_risk.render.layers.unit_layers`)
-    the main map fills each admin unit by its matrix level, outlines the top changes, boxes the
-    names of the top :data:`~geo_risk.render.layers.TOP_PRIORITIES` units with their
-    ``priority_rank``, and shows the cell probabilities as an inset; without it the main map
-    is the cell probabilities. Parameters are those of :func:`render_png`.
+    The main map shows the risk as ``map.html`` shows it at the same scale
+    (:mod:`geo_risk.render.static_risk`): at country scale coarser H3 parents by expected
+    incidents per 1,000 km², in classes that follow this week's data, the hottest cells ringed,
+    the units with the most expected incidents labelled first and in bold, and a call-out at
+    full resolution for such a unit that is small on the map (a capital). With a ``level``
+    column on ``boundaries`` (see :func:`geo_risk.render.layers.unit_layers`) the matrix levels
+    and top changes are an inset under the legends, and the names of the top
+    :data:`~geo_risk.render.layers.TOP_PRIORITIES` units carry their ``priority_rank``, boxed.
+    Parameters are those of :func:`render_png`.
 
     Returns
     -------
@@ -552,24 +548,35 @@ def draw_map_figure(
     cells, risk = _check(grid)
     if isinstance(week, dt.datetime):
         week = week.date()
-    cls_of_poly = _class_of(risk)
-    # One hexagon per cell, in one vectorised call; each class becomes one compound path,
-    # which Agg fills without seams between neighbours (no dissolve needed).
-    polygons = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells))
+    res = int(h3_resolution if h3_resolution is not None
+              else np.asarray(h3ronpy.cells_resolution(cells[:1]))[0])
+    # The cells' centres, padded by a cell, and the units give the extent.
+    xy = pa.table(h3v.cells_to_coordinates(cells))
+    lon, lat = xy.column("lng").to_numpy(), xy.column("lat").to_numpy()
+    pad = cell_width_km(res) / 111.32
+    extent = shapely.box(lon.min() - pad, lat.min() - pad, lon.max() + pad, lat.max() + pad)
     b = _to_4326(boundaries)
     levels = b is not None and _has(b, "level")
-    c = _canvas(polygons, b, width_in=width_in, dpi=dpi, levels=levels)
-    if levels:
-        assert b is not None
-        first = _draw_levels(c, b)
-        first_title = "Admin risk level\n(risk-assessment matrix)"
-    else:
-        _draw_risk(c.ax, polygons, cls_of_poly)
-        first, first_title = _risk_handles(np.unique(cls_of_poly)), (
-            "Probability of \u22651 incident\nnext week")
+    c = _canvas(np.array([extent], dtype=object), b, width_in=width_in, dpi=dpi, levels=levels)
+    west, south, east, north = c.extent
+    km_per_px = ((east - west) * 111.32 * max(np.cos(np.radians((south + north) / 2)), 0.05)
+                 / (width_in * c.map_w * dpi))
+    # The display tier map.html would show at this scale; each class is one compound path,
+    # which Agg fills without seams between neighbours (no dissolve needed).
+    d = display_for(cells=cells, risk=risk, resolution=res, mode=classes, km_per_px=km_per_px)
+    draw_display(c.ax, d, outline_path(b))
+    first, first_title = legend_handles(d), legend_title(d)
+    hot = draw_hot(c.ax, cells, risk)
+    if hot is not None:
+        c.legend.append(hot)
+    inset = c.fig.add_axes((0, 0, 0.01, 0.01)) if levels and b is not None else None
+    middle = None
+    if inset is not None and b is not None:  # placed under the legends once they are drawn
+        middle = (_draw_levels(inset, b), "Admin risk level\n(risk-assessment matrix)")
     _draw_access(c, _to_4326(restrictions), grid, cells)
+    top = top_units(grid=grid, risk=risk)
     if b is not None:
-        _draw_units(c, b)
+        _draw_units(c, b, top)
     if bases is not None and len(bases) and {"base_name", "lon", "lat"} <= set(bases.columns):
         _draw_bases(c, bases, week)
         if "reach_km" not in bases.columns and "access_status" in grid.columns:
@@ -577,13 +584,17 @@ def draw_map_figure(
     _scale_bar(c.ax, *c.extent)
     _title_block(c, title=title, week=week, synthetic=synthetic, levels=levels,
                  h3_resolution=h3_resolution)
-    legends_bottom = _legends(c, first, first_title)
-    if levels:
-        _risk_inset(c, polygons, cls_of_poly, top=legends_bottom - 0.1 / c.height_in)
+    legends_bottom = _legends(c, first, first_title, middle)
+    if inset is not None:
+        _levels_inset(c, inset, top=legends_bottom - 0.1 / c.height_in)
     c.ax.apply_aspect()  # final axes box, so label extents are measured where they are drawn
     renderer = c.canvas.get_renderer()
     taken = [Bbox.from_extents(px - 5, py - 5, px + 5, py + 5)
              for px, py in c.ax.transData.transform(np.asarray(c.marks_xy).reshape(-1, 2))]
+    callout = None if b is None else draw_callout(c.ax, b=b, top=top, cells=cells, risk=risk,
+                                                  mode=classes)
+    if callout is not None:
+        taken.append(c.ax.child_axes[-1].get_window_extent(renderer))
     # Unit names first: a base label takes a free side of its marker or is hidden, never a name.
     _place_labels(renderer, c.name_labels, taken, c.name_spots)
     _place_labels(renderer, c.base_labels, taken, c.base_spots)
@@ -602,6 +613,7 @@ def render_png(
     h3_resolution: int | None = None,
     width_in: float = 9.0,
     dpi: int = 170,
+    classes: str = "data",
 ) -> bytes:
     """Draw the weekly map as a PNG image for briefings (see :func:`draw_map_figure`).
 
@@ -628,9 +640,12 @@ def render_png(
         closed before the week is drawn greyed with its close date, one not yet open is not
         drawn) and ``reach_km`` (a dashed circle around each open base).
     h3_resolution : int, optional
-        Shown in the caption.
+        Shown in the caption (default: read from the cells).
     width_in, dpi : float, int
         Figure width in inches and resolution; the height follows the area's shape.
+    classes : {"data", "fixed"}
+        Colour classes from this week's data (default) or the absolute probability classes
+        of ``map.html`` (:mod:`geo_risk.render.map_tiers`).
 
     Returns
     -------
@@ -644,7 +659,8 @@ def render_png(
     """
     fig = draw_map_figure(grid=grid, title=title, week=week, synthetic=synthetic,
                           boundaries=boundaries, restrictions=restrictions, bases=bases,
-                          h3_resolution=h3_resolution, width_in=width_in, dpi=dpi)
+                          h3_resolution=h3_resolution, width_in=width_in, dpi=dpi,
+                          classes=classes)
     canvas = fig.canvas
     assert isinstance(canvas, FigureCanvasAgg)
     canvas.draw()

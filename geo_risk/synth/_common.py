@@ -44,6 +44,12 @@ KOBO_MODALITIES = (
 )  # fmt: skip
 KOBO_TOPICS = ("security", "displacement", "services", "reconciliation", "land")
 
+#: Who engaged and the alert log's response fields (geo_risk.synth.alerts), in export order.
+OUTREACH_KOBO_COLUMNS = (
+    "meeting/component", "alert/alert_type", "alert/received_at", "alert/responded_at",
+    "alert/response", "alert/response_base", "alert/sender_phone",
+)  # fmt: skip
+
 #: Columns of the KoBo export of the community-engagement form, in export order.
 KOBO_COLUMNS = (
     "start", "end", "today", "meeting/meeting_date", "meeting/modality", "meeting/base",
@@ -51,8 +57,9 @@ KOBO_COLUMNS = (
     "_location/gps_altitude", "_location/gps_precision", "participants/total",
     "participants/women", "participants/youth", "topics",
     *(f"topics/{t}" for t in KOBO_TOPICS),
-    "safety_score", "commitments/made", "commitments/follow_up", "facilitator_name",
-    "facilitator_phone", "notes", "_id", "_uuid", "_submission_time", "_index",
+    "safety_score", "commitments/made", "commitments/follow_up", *OUTREACH_KOBO_COLUMNS,
+    "facilitator_name", "facilitator_phone", "notes", "_id", "_uuid", "_submission_time",
+    "_index",
 )  # fmt: skip
 
 RESTRICTION_CAUSES = ("armed_group", "government_denial", "terrain_weather", "insecurity")

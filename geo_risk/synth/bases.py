@@ -76,7 +76,7 @@ def _place_bases(rng: np.random.Generator, geo: _Geo, spec: ScenarioSpec, start:
     )
 
 
-def _write_bases(path: Path, bases: _Bases) -> None:
+def _write_bases(path: Path, bases: _Bases, female: I64 | None = None) -> None:
     df = pd.DataFrame(
         {
             "base_name": bases.name,
@@ -87,6 +87,8 @@ def _write_bases(path: Path, bases: _Bases) -> None:
             "liaison_staff": bases.staff,
         }
     )
+    if female is not None:
+        df["female_liaison_staff"] = female
     df.to_csv(path, index=False, lineterminator="\n")
 
 

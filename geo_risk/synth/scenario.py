@@ -12,15 +12,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ._common import _Names
+from .alerts import _outreach
 from .bases import _place_bases, _write_bases
 from .boundaries import _build_geography, _place_towns, _write_boundaries
 from .conflict import _persistent_hotspots, _simulate
 from .consultations import _consultations
 from .incidents import _incidents, _make_actors
+from .perceptions import CONFIG_TEXT as _VOICE_CONFIG
+from .perceptions import _perception_survey, _topic_shift
 from .population import _build_cells, _place_villages, _population, _write_population
 from .restrictions import _restrictions, _write_restrictions
 from .spec import ScenarioFiles, ScenarioSpec, _validate
-from .truth import _truth
+from .truth import _truth, _unit_risk
 
 
 def _config_text(forecast: date, res: int) -> str:
@@ -44,6 +47,15 @@ format = "acled"
 [[consultations]]
 path = "consultations_kobo.csv"
 format = "kobo"
+components = {{ LEAD = "leadership_visit" }}  # CA, MIL, UNPOL, HR are known codes
+
+[focal_points]
+path = "focal_points.csv"
+
+[alerts]
+window_days = 91   # alerts are few: a quarter, so busy units show figures
+response_within_hours = 24
+channel_weeks = 12
 
 [[access_restrictions]]
 path = "access_restrictions.geojson"
@@ -54,7 +66,7 @@ path = "population.tif"
 
 [bases]
 path = "bases.csv"
-"""
+""" + _VOICE_CONFIG
 
 
 def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str) -> str:
@@ -89,6 +101,19 @@ def _readme_text(seed: int, forecast: date, files: dict[str, str], kobo_sep: str
         "  no_women_admin_pcodes       units where no women took part (no_youth_...: no youth)",
         "  restricted_admin_pcodes     units at least 25% covered by restrictions in force in the"
         " forecast week",
+        "  perception_changes          units where perceived safety or trust REALLY changed in the"
+        " last 13 weeks (measure, delta on the 1..5 scale, from); perception_stable_admin_pcodes:"
+        " surveyed units without change; perception_small_sample_admin_pcodes: too few"
+        " respondents to show",
+        "  topic_changes               unit where a topic's share of consultations jumped in the"
+        " last 13 weeks",
+        "  alert_gap_admin_pcodes      units clearly at high risk with no alert and no focal"
+        " point (focal_point_only_...: a registered focal point only; ended_focal_point_...:"
+        " only one that ended long ago)",
+        "  slow_response_base          the base that answers alerts slowly; alert_response_"
+        "median_hours: per base over the last 91 days",
+        "  bases_without_female_staff  bases serving the no-women units, with no female liaison"
+        " staff; leadership_visit_admin_pcodes: units with a leadership town hall",
         "",
     ]
     return "\n".join(lines)
@@ -100,10 +125,13 @@ _FILE_NOTES = {
     "deliberately bad rows.",
     "consultations_kobo.csv": "KoBoToolbox CSV export of a community-engagement form "
     "(personal fields filled with fake values).",
+    "perception_survey_kobo.csv": "KoBoToolbox CSV export of a perception survey, one row per "
+    "respondent (quarterly waves; no names, no GPS).",
     "access_restrictions.geojson": "Access restrictions: areas, road cuts (lines with buffer_km) "
     "and checkpoints (points with radius_km).",
     "population.tif": "WorldPop-style population raster, 30 arc-seconds, people per pixel.",
-    "bases.csv": "Mission bases / team sites with community liaison staff.",
+    "bases.csv": "Mission bases / team sites with community liaison staff (and female staff).",
+    "focal_points.csv": "Registry of early-warning focal points (fake names and phones).",
     "scenario.toml": "geo-risk configuration pointing at these files.",
     "truth.json": "Ground truth: hotspots, designated engagement gaps, bad rows, counts.",
     "truth_cells.parquet": "Per H3 cell: true intensity and simulated events in the forecast "
@@ -168,14 +196,24 @@ def generate_scenario(
     inc = _incidents(streams[6], geo, cells, sim, actors, start, forecast)
     restr = _restrictions(streams[7], geo, hot, sim.flares, start, weeks)
     eng = _consultations(streams[8], geo, cells, bases, hot, sim, restr, start, weeks)
+    voice_truth = _topic_shift(streams[9], eng, geo, weeks)
+    surv = _perception_survey(streams[9], geo, cells, sim, eng, start, weeks)
+    # who engaged, alert responses, focal points and female staff (own stream: adding them
+    # leaves every other file as it was)
+    outreach = _outreach(np.random.default_rng([seed, 13]), geo, cells, bases, eng,
+                         _unit_risk(sim, cells, T, spec.events_per_episode,
+                                    len(geo.adm2_pcode)), start, weeks)
+    eng = outreach.engagement
 
     paths = {
         "boundaries": out / "boundaries.gpkg",
         "incidents": out / "incidents_acled.csv",
         "consultations": out / "consultations_kobo.csv",
+        "perceptions": out / "perception_survey_kobo.csv",
         "access_restrictions": out / "access_restrictions.geojson",
         "population": out / "population.tif",
         "bases": out / "bases.csv",
+        "focal_points": out / "focal_points.csv",
         "truth": out / "truth.json",
         "truth_cells": out / "truth_cells.parquet",
         "config": out / "scenario.toml",
@@ -186,9 +224,12 @@ def generate_scenario(
     eng.frame.to_csv(
         paths["consultations"], index=False, lineterminator="\n", sep=spec.kobo_delimiter
     )
+    surv.frame.to_csv(paths["perceptions"], index=False, lineterminator="\n",
+                      sep=spec.kobo_delimiter)
     _write_restrictions(paths["access_restrictions"], restr)
     _write_population(paths["population"], ras)
-    _write_bases(paths["bases"], bases)
+    _write_bases(paths["bases"], bases, female=outreach.female_staff)
+    outreach.focal_points.to_csv(paths["focal_points"], index=False, lineterminator="\n")
 
     # --- truth
     adm2_pcode = np.asarray(geo.adm2_pcode, dtype=str)
@@ -206,6 +247,9 @@ def generate_scenario(
     hist_counts = sim.counts[: T - 1]
     base_rate = float((hist_counts > 0).mean())
     truth = _truth(seed, spec, geo, cells, sim, hot, bases, restr, eng, inc, forecast, base_rate)
+    truth.update(surv.truth)
+    truth.update(voice_truth)
+    truth.update(outreach.truth)
     paths["truth"].write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
     paths["config"].write_text(_config_text(forecast, spec.h3_resolution), encoding="utf-8")
     paths["readme"].write_text(
@@ -231,6 +275,7 @@ def generate_scenario(
         n_restrictions=len(restr),
         n_cells=len(cells.h3),
         weekly_base_rate=base_rate,
+        perceptions=paths["perceptions"],
     )
 
 

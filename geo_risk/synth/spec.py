@@ -128,6 +128,7 @@ class ScenarioFiles:
     n_restrictions: int
     n_cells: int
     weekly_base_rate: float
+    perceptions: Path | None = None  # perception survey, one row per respondent
 
 
 def _validate(spec: ScenarioSpec) -> date:

@@ -1,0 +1,185 @@
+"""Save and load the scorers of :mod:`geo_risk.model` in a safe, versioned format.
+
+No pickle: loading a pickle runs whatever code the file names, and a state folder may be
+copied between machines. A model is stored as one JSON document (parameters, learned numbers,
+calibration) plus LightGBM's own text format for each booster, and rebuilt from those into the
+same classes, so a loaded model scores exactly as the one that was saved
+(``tests/test_state.py`` checks it to the last bit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from .model import (
+    ConflictologyBaseline,
+    HistoricalAverageBaseline,
+    PersistenceBaseline,
+    RiskModel,
+)
+
+#: Bumped whenever the layout below changes; older files are then rebuilt, never misread.
+MODEL_FORMAT = 1
+
+
+class LoadedBooster:
+    """A LightGBM booster read from its model text, with the two methods the model uses
+    (``predict_proba`` as ``LGBMClassifier`` has it, and ``booster_`` for contributions)."""
+
+    def __init__(self, text: str) -> None:
+        from lightgbm import Booster
+
+        self.booster_ = Booster(model_str=text)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = np.asarray(self.booster_.predict(X), dtype=np.float64)
+        return np.vstack((1.0 - p, p)).T
+
+    def model_to_string(self) -> str:
+        return str(self.booster_.model_to_string())
+
+
+def _booster_text(b: Any) -> str:
+    return str(b.model_to_string() if isinstance(b, LoadedBooster)
+               else b.booster_.model_to_string())
+
+
+def _logreg_to_json(m: LogisticRegression) -> dict[str, Any]:
+    return {"coef": m.coef_.tolist(), "intercept": m.intercept_.tolist(),
+            "classes": m.classes_.tolist(), "C": m.C}
+
+
+def _logreg_from_json(d: dict[str, Any]) -> LogisticRegression:
+    m = LogisticRegression(C=d["C"])
+    m.coef_ = np.asarray(d["coef"], dtype=np.float64)
+    m.intercept_ = np.asarray(d["intercept"], dtype=np.float64)
+    m.classes_ = np.asarray(d["classes"])
+    m.n_features_in_ = m.coef_.shape[1]
+    return m
+
+
+def _conflictology_to_json(m: ConflictologyBaseline) -> dict[str, Any]:
+    out: dict[str, Any] = {"C": m.C, "columns": list(m.columns_), "base_rate": m.base_rate_,
+                           "pipeline": None}
+    if m.pipeline_ is not None:
+        scaler, logreg = m.pipeline_[0], m.pipeline_[-1]
+        out["pipeline"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+                           "var": scaler.var_.tolist(), "logreg": _logreg_to_json(logreg)}
+    return out
+
+
+def _conflictology_from_json(d: dict[str, Any]) -> ConflictologyBaseline:
+    m = ConflictologyBaseline(C=d["C"])
+    m.classes_ = np.array([0, 1])
+    m.columns_ = list(d["columns"])
+    m.base_rate_ = float(d["base_rate"])
+    m.pipeline_ = None
+    if d["pipeline"] is not None:
+        p = d["pipeline"]
+        scaler = StandardScaler()
+        scaler.mean_ = np.asarray(p["mean"], dtype=np.float64)
+        scaler.scale_ = np.asarray(p["scale"], dtype=np.float64)
+        scaler.var_ = np.asarray(p["var"], dtype=np.float64)
+        scaler.n_features_in_ = len(scaler.mean_)
+        scaler.n_samples_seen_ = 0
+        m.pipeline_ = make_pipeline(scaler, _logreg_from_json(p["logreg"]))
+    return m
+
+
+def model_to_json(model: Any) -> tuple[dict[str, Any], list[str]]:
+    """A fitted scorer as a JSON-ready document and the LightGBM model texts it refers to.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~geo_risk.model.RiskModel` or baseline.
+
+    Returns
+    -------
+    tuple of (dict, list of str)
+        The document (``format``, ``kind``, parameters, learned values) and one LightGBM model
+        text per booster, in order.
+    """
+    if isinstance(model, PersistenceBaseline):
+        return {"format": MODEL_FORMAT, "kind": "persistence",
+                "rate_after_event": model.rate_after_event_,
+                "rate_after_quiet": model.rate_after_quiet_}, []
+    if isinstance(model, HistoricalAverageBaseline):
+        return {"format": MODEL_FORMAT, "kind": "historical_average",
+                "prior_weight": model.prior_weight, "base_rate": model.base_rate_}, []
+    if isinstance(model, ConflictologyBaseline):
+        return {"format": MODEL_FORMAT, "kind": "conflictology",
+                **_conflictology_to_json(model)}, []
+    if isinstance(model, RiskModel):
+        doc = {"format": MODEL_FORMAT, "kind": "model", "params": model.get_params(),
+               "features": [str(c) for c in model.feature_names_in_],
+               "base_rate": model.base_rate_, "blend": model.blend_,
+               "onset_weight": model.onset_weight_,
+               "calibrator": (_logreg_to_json(model.calibrator_)
+                              if model.calibrator_ is not None else None),
+               "bands": {c: model.bands_[c].astype(float).tolist() for c in ("p", "n", "k")},
+               "conflictology": _conflictology_to_json(model.conflictology_),
+               "boosters": len(model.boosters_)}
+        return doc, [_booster_text(b) for b in model.boosters_]
+    raise TypeError(f"cannot save a {type(model).__name__}")
+
+
+def model_from_json(doc: dict[str, Any], boosters: list[str]) -> Any:
+    """Rebuild the scorer saved by :func:`model_to_json`.
+
+    Parameters
+    ----------
+    doc
+        The JSON document.
+    boosters
+        The LightGBM model texts, in order.
+
+    Returns
+    -------
+    object
+        A fitted estimator of the saved kind.
+
+    Raises
+    ------
+    ValueError
+        The document is of another format version or names an unknown kind.
+    """
+    if doc.get("format") != MODEL_FORMAT:
+        raise ValueError(f"model format {doc.get('format')!r}, expected {MODEL_FORMAT}")
+    kind = doc.get("kind")
+    if kind == "persistence":
+        p = PersistenceBaseline()
+        p.classes_ = np.array([0, 1])
+        p.rate_after_event_ = float(doc["rate_after_event"])
+        p.rate_after_quiet_ = float(doc["rate_after_quiet"])
+        return p
+    if kind == "historical_average":
+        h = HistoricalAverageBaseline(prior_weight=float(doc["prior_weight"]))
+        h.classes_ = np.array([0, 1])
+        h.base_rate_ = float(doc["base_rate"])
+        return h
+    if kind == "conflictology":
+        return _conflictology_from_json(doc)
+    if kind == "model":
+        if len(boosters) != int(doc["boosters"]):
+            raise ValueError(f"{doc['boosters']} boosters expected, {len(boosters)} found")
+        m = RiskModel(**doc["params"])
+        m.classes_ = np.array([0, 1])
+        m.feature_names_in_ = np.asarray(doc["features"], dtype=object)
+        m.base_rate_ = float(doc["base_rate"])
+        m.blend_ = float(doc["blend"])
+        m.onset_weight_ = float(doc["onset_weight"])
+        m.calibrator_ = (_logreg_from_json(doc["calibrator"])
+                         if doc["calibrator"] is not None else None)
+        m.bands_ = pd.DataFrame({c: np.asarray(doc["bands"][c], dtype=np.float64)
+                                 for c in ("p", "n", "k")})
+        m.conflictology_ = _conflictology_from_json(doc["conflictology"])
+        m.boosters_ = [LoadedBooster(t) for t in boosters]
+        return m
+    raise ValueError(f"unknown model kind {kind!r}")

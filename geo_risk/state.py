@@ -1,0 +1,397 @@
+"""The weekly run's state folder: next week's run adds one week instead of rebuilding years.
+
+A run keeps, in ``.geo-risk/`` next to the config file (``state_dir`` in the config moves it,
+``geo-risk run --no-state`` ignores it):
+
+- the streamed feature state (decayed histories of every cell) at a week a little before the
+  forecast week, so that the next run can stream on from there;
+- the training rows of every week before that snapshot (each drawn with its own seed, so they
+  are the same whichever run draws them);
+- the trained scorer (LightGBM's own model text plus JSON, never pickle, see
+  :mod:`geo_risk.model_io`) with its validation and training metadata, reused until the next
+  retraining week (``[model] retrain_every_weeks``).
+
+It is used only when it is exactly what a run from scratch would compute (``tests/test_state.py``
+runs both and compares the risk grids):
+
+- the *key* must match: state format and code/package versions, the model configuration, the
+  grid (cells, admin units, population, area) and the distance to open bases;
+- the *fingerprint* of every input row dated before the week the state was saved for must be
+  unchanged (incidents and engagement records that feed the features, access restrictions as
+  they stood before that week): appending next week's rows keeps it, editing, deleting or
+  back-dating an earlier row changes it, and the state is then rebuilt from scratch;
+- the streaming must have started at the same week.
+
+Anything else (another week before the saved one, a corrupt or half-written folder) means a
+run from scratch, and the reason is recorded in ``run.json`` (``model.state``). Writes are
+atomic: a new state is written beside the old one and a one-line pointer file is replaced
+(``os.replace``) to switch to it, so a killed run leaves the old state or the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .config import ModelConfig, RunConfig
+from .features import CellGrid, HistoryState, TrainingSet
+from .model_io import MODEL_FORMAT, model_from_json, model_to_json
+
+#: Bumped whenever what a state holds, or how features or training rows are drawn, changes.
+STATE_FORMAT = 1
+#: Default folder name, next to the config file.
+STATE_FOLDER = ".geo-risk"
+_POINTER = "current.json"
+_VERSIONED = ("numpy", "pandas", "scikit-learn", "lightgbm", "h3", "h3ronpy")
+
+
+def state_folder(config: RunConfig) -> Path | None:
+    """Where the run's state lives: ``state_dir`` of the config, else ``.geo-risk`` next to
+    the config file (None when the config came from no file)."""
+    explicit = getattr(config, "state_dir", None)
+    if explicit is not None:
+        return Path(explicit)
+    if config.config_path is None:
+        return None
+    return Path(config.config_path).resolve().parent / STATE_FOLDER
+
+
+def _sha(*arrays: Any) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        if isinstance(a, (str, bytes)):
+            h.update(a.encode() if isinstance(a, str) else a)
+        else:
+            h.update(np.ascontiguousarray(a).tobytes())
+        h.update(b"|")
+    return h.hexdigest()
+
+
+def _versions() -> dict[str, str]:
+    out = {"geo-risk": __version__, "state_format": str(STATE_FORMAT),
+           "model_format": str(MODEL_FORMAT)}
+    for name in _VERSIONED:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def state_key(grid: CellGrid, config: ModelConfig) -> dict[str, str]:
+    """What a state must match besides the data: versions, model settings and the grid.
+
+    Parameters
+    ----------
+    grid
+        The scored grid, with ``base_distance_km`` for the forecast week when there are bases.
+    config
+        The model configuration.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    pcodes = pd.util.hash_pandas_object(pd.Series(grid.admin_pcode, dtype=object),
+                                        index=False).to_numpy()
+    return {**_versions(),
+            "model_config": _sha(json.dumps(asdict(config), sort_keys=True, default=str)),
+            "grid": _sha(grid.cells, pcodes, grid.population, grid.area_km2),
+            "base_distance": _sha(grid.base_distance_km if grid.base_distance_km is not None
+                                  else "none")}
+
+
+def _rows_hash(frame: pd.DataFrame | None, columns: list[str]) -> str:
+    if frame is None or not len(frame):
+        return "none"
+    cols = [c for c in columns if c in frame.columns]
+    return _sha(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(), *cols)
+
+
+def data_fingerprint(*, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
+                     restrictions: pd.DataFrame | None, before: pd.Timestamp) -> str:
+    """A hash of every input row that features, labels and models before ``before`` use.
+
+    Incidents (all placed rows: cell, unit, date, type, civilian targeting, fatalities) and
+    engagement records dated before ``before``, in file order; access restrictions that
+    started before ``before``, with end dates on or after it read as "still in force" (as the
+    features saw them). Rows dated later do not count: next week's rows may be appended.
+
+    Returns
+    -------
+    str
+        A sha256 hex digest.
+    """
+    inc = incidents.loc[incidents["date"] < before]
+    parts = [_rows_hash(inc, ["cell", "admin_pcode", "date", "event_type",
+                              "civilian_targeting", "fatalities"])]
+    if consultations is not None and len(consultations):
+        c = consultations.loc[consultations["date"] < before]
+        parts.append(_rows_hash(c, ["cell", "admin_pcode", "date", "modality",
+                                    "safety_score"]))
+    if restrictions is not None and len(restrictions):
+        r = restrictions.loc[restrictions["start_date"] < before]
+        seen = pd.DataFrame({
+            "wkb": r.geometry.to_wkb() if hasattr(r, "geometry") else "",
+            "start": r["start_date"],
+            "end": r["end_date"].where(r["end_date"] < before),
+            "severity": r["severity"]})
+        parts.append(_rows_hash(seen, list(seen.columns)))
+    return _sha(*parts)
+
+
+@dataclass
+class Snapshot:
+    """The arrays of a :class:`~geo_risk.features.HistoryState` at the start of ``week``."""
+
+    week: int
+    first_week: int
+    state: np.ndarray
+    last_week: np.ndarray
+    event_weeks: np.ndarray
+    admin_state: np.ndarray
+
+    @classmethod
+    def of(cls, hs: HistoryState) -> Snapshot:
+        assert hs.week is not None and hs.first_week is not None
+        return cls(week=hs.week, first_week=hs.first_week, state=hs.state.copy(),
+                   last_week=hs.last_week.copy(), event_weeks=hs.event_weeks.copy(),
+                   admin_state=hs.admin_state.copy())
+
+    def restore(self, hs: HistoryState) -> bool:
+        """Put the arrays into ``hs``; False when their shapes do not fit it."""
+        if (self.state.shape != hs.state.shape
+                or self.admin_state.shape != hs.admin_state.shape
+                or self.last_week.shape != hs.last_week.shape):
+            return False
+        hs.state[:] = self.state
+        hs.last_week[:] = self.last_week
+        hs.event_weeks[:] = self.event_weeks
+        hs.admin_state[:] = self.admin_state
+        hs.week, hs.first_week = self.week, self.first_week
+        return True
+
+
+@dataclass
+class SavedModel:
+    """The scorer trained in week ``trained_week`` (row weeks before it), and what to say
+    about it (validation, training rows) when it is reused."""
+
+    trained_week: int
+    validation_weeks: int
+    estimator: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ForecastState:
+    """Everything a run saves for the next one (see the module docstring)."""
+
+    key: dict[str, str]
+    start_week: int
+    data_week: int  # the forecast week of the run that saved it
+    fingerprint: str  # of the input rows dated before data_week
+    snapshot: Snapshot
+    parts: dict[int, TrainingSet]  # training rows per week, weeks before snapshot.week
+    model: SavedModel | None = None
+
+
+def check(saved: ForecastState | None, *, key: dict[str, str], start_week: int, week: int,
+          fingerprint: Any) -> str | None:
+    """Why ``saved`` cannot be used for ``week`` (None when it can).
+
+    ``fingerprint`` is called with the saved state's week and returns the fingerprint of the
+    current inputs before it.
+    """
+    if saved is None:
+        return "no state saved yet"
+    changed = sorted(k for k in set(key) | set(saved.key) if key.get(k) != saved.key.get(k))
+    if changed:
+        return "changed since the state was saved: " + ", ".join(changed)
+    if saved.start_week != start_week:
+        return "the streamed history starts at another week (yearly re-anchoring)"
+    if week < saved.data_week:
+        return "the state was saved for a later week"
+    if fingerprint(saved.data_week) != saved.fingerprint:
+        return ("input rows dated before the saved week changed (edited, removed or "
+                "back-dated rows)")
+    return None
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    path.write_text(json.dumps(doc, indent=1, default=str), encoding="utf-8")
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_state(folder: Path, st: ForecastState) -> Path:
+    """Write ``st`` into ``folder`` atomically and remove older states there.
+
+    Returns
+    -------
+    Path
+        The folder of the new state.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"forecast-{st.data_week}-{os.getpid()}-{os.urandom(4).hex()}"
+    stage = folder / f".{name}.partial"
+    stage.mkdir()
+    try:
+        weeks = sorted(st.parts)
+        parts = [st.parts[w] for w in weeks]
+        k = len(parts[0].feature_names) if parts else 0
+        arrays: dict[str, Any] = {
+            "state": st.snapshot.state, "last_week": st.snapshot.last_week,
+            "event_weeks": st.snapshot.event_weeks, "admin_state": st.snapshot.admin_state,
+            "X": (np.concatenate([p.X for p in parts]) if parts
+                  else np.zeros((0, k), np.float32)),
+            "y": np.concatenate([p.y for p in parts]) if parts else np.zeros(0, np.int8),
+            "weight": np.concatenate([p.weight for p in parts]) if parts else np.zeros(0),
+            "week": (np.concatenate([p.week for p in parts]) if parts
+                     else np.zeros(0, np.int64)),
+            "onset": np.concatenate([p.onset for p in parts]) if parts else np.zeros(0, bool)}
+        np.savez(stage / "arrays.npz", **arrays)
+        doc: dict[str, Any] = {
+            "format": STATE_FORMAT, "key": st.key, "start_week": st.start_week,
+            "data_week": st.data_week, "fingerprint": st.fingerprint,
+            "snapshot": {"week": st.snapshot.week, "first_week": st.snapshot.first_week},
+            "feature_names": list(parts[0].feature_names) if parts else [],
+            "model": None}
+        if st.model is not None:
+            mdoc, boosters = model_to_json(st.model.estimator)
+            _write_json(stage / "model.json", mdoc)
+            for i, text in enumerate(boosters):
+                (stage / f"booster_{i}.txt").write_text(text, encoding="utf-8")
+            doc["model"] = {"trained_week": st.model.trained_week,
+                            "validation_weeks": st.model.validation_weeks,
+                            "meta": st.model.meta}
+        _write_json(stage / "state.json", doc)  # written last: a state without it is partial
+        for f in stage.iterdir():
+            _fsync(f)
+        os.rename(stage, folder / name)
+        tmp = folder / f".{_POINTER}.{os.getpid()}"
+        _write_json(tmp, {"state": name})
+        _fsync(tmp)
+        os.replace(tmp, folder / _POINTER)
+        if os.name == "posix":
+            _fsync(folder)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    try:  # another run may have switched the pointer since: never delete its state
+        current = json.loads((folder / _POINTER).read_text(encoding="utf-8"))["state"]
+    except (OSError, ValueError, KeyError):
+        current = name
+    for old in folder.iterdir():  # older states and leftovers of killed runs
+        if old.name not in (name, current) and (old.name.startswith("forecast-")
+                                                or old.name.startswith(".forecast-")):
+            shutil.rmtree(old, ignore_errors=True)
+    return folder / name
+
+
+def load_state(folder: Path) -> tuple[ForecastState | None, str]:
+    """The state saved in ``folder`` and "" — or None and why it could not be read."""
+    pointer = folder / _POINTER
+    if not pointer.is_file():
+        return None, "no state saved yet"
+    try:
+        name = json.loads(pointer.read_text(encoding="utf-8"))["state"]
+        where = folder / Path(str(name)).name
+        doc = json.loads((where / "state.json").read_text(encoding="utf-8"))
+        if doc.get("format") != STATE_FORMAT:
+            return None, f"state format {doc.get('format')} (this version reads {STATE_FORMAT})"
+        with np.load(where / "arrays.npz", allow_pickle=False) as z:
+            a = {k: z[k] for k in z.files}
+        snap = Snapshot(week=int(doc["snapshot"]["week"]),
+                        first_week=int(doc["snapshot"]["first_week"]), state=a["state"],
+                        last_week=a["last_week"], event_weeks=a["event_weeks"],
+                        admin_state=a["admin_state"])
+        parts: dict[int, TrainingSet] = {}
+        if len(a["week"]):
+            bounds = np.flatnonzero(np.diff(a["week"])) + 1
+            for sl in np.split(np.arange(len(a["week"])), bounds):
+                w = int(a["week"][sl[0]])
+                parts[w] = TrainingSet(X=a["X"][sl], y=a["y"][sl], weight=a["weight"][sl],
+                                       week=a["week"][sl], onset=a["onset"][sl],
+                                       feature_names=list(doc["feature_names"]))
+        model = None
+        if doc["model"] is not None:
+            mdoc = json.loads((where / "model.json").read_text(encoding="utf-8"))
+            boosters = [(where / f"booster_{i}.txt").read_text(encoding="utf-8")
+                        for i in range(int(mdoc.get("boosters", 0) or 0))]
+            model = SavedModel(trained_week=int(doc["model"]["trained_week"]),
+                               validation_weeks=int(doc["model"]["validation_weeks"]),
+                               estimator=model_from_json(mdoc, boosters),
+                               meta=doc["model"]["meta"])
+        return ForecastState(key=dict(doc["key"]), start_week=int(doc["start_week"]),
+                             data_week=int(doc["data_week"]), fingerprint=doc["fingerprint"],
+                             snapshot=snap, parts=parts, model=model), ""
+    except (OSError, KeyError, ValueError, TypeError) as e:
+        return None, f"the saved state could not be read ({type(e).__name__}: {e}); rebuilt"
+
+
+def cached_population(folder: Path, *, path: Path, cells: np.ndarray,
+                      compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """People per cell from a raster, kept in the state folder for the next run.
+
+    Keyed by the sha256 of the raster (and its sidecar files), the cells and the versions, so
+    a changed raster or grid is counted again; the zonal sums are otherwise the same every week.
+
+    Parameters
+    ----------
+    folder
+        The state folder.
+    path
+        The population raster.
+    cells
+        The grid's H3 cells (``uint64``).
+    compute
+        Counts the people per cell when nothing matching is cached.
+
+    Returns
+    -------
+    numpy.ndarray
+        People per cell, aligned with ``cells``.
+    """
+    from .manifest import data_files
+    from .readers.tabular import file_sha256
+
+    key = _sha(*(file_sha256(f) for f in data_files(Path(path))), np.asarray(cells, np.uint64),
+               json.dumps(_versions(), sort_keys=True))
+    target = folder / f"population-{key[:40]}.npy"
+    if target.is_file():
+        try:
+            cached = np.load(target, allow_pickle=False)
+            if cached.shape == (len(cells),):
+                return cached
+        except (OSError, ValueError):
+            pass
+    out = np.asarray(compute(), dtype=np.float64)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{target.name}.{os.getpid()}.npy"
+        np.save(tmp, out)
+        os.replace(tmp, target)
+        for old in folder.glob("population-*.npy"):
+            if old != target:
+                old.unlink(missing_ok=True)
+    except OSError:  # a read-only or full disk: counted again next week, nothing worse
+        pass
+    return out

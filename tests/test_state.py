@@ -1,0 +1,150 @@
+"""The state folder: next week from a saved state scores exactly as a run from scratch, and a
+state that no longer matches the inputs or the configuration is rebuilt, never reused."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from conftest import write_mini_scenario
+
+from geo_risk.cli import main
+from geo_risk.config import load_config, parse_config
+from geo_risk.errors import ConfigError
+from geo_risk.features import week_of, week_start
+from geo_risk.model import ConflictologyBaseline, HistoricalAverageBaseline, RiskModel
+from geo_risk.model_io import model_from_json, model_to_json
+from geo_risk.pipeline import Inputs, WeeklyResult, load_inputs, run_week
+from geo_risk.state import load_state, state_folder
+
+WEEK = week_of("2024-07-01")  # week % 4 == 3: the week before shares its retraining week
+SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset", "population"]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    folder = tmp_path_factory.mktemp("state")
+    cfg = load_config(write_mini_scenario(folder / "inputs"))
+    cfg = replace(cfg, model=replace(cfg.model, n_estimators=20, validation_weeks=6))
+    return cfg, load_inputs(cfg, now=pd.Timestamp("2025-01-01"))
+
+
+def _run(cfg, inputs: Inputs, week: int, state: Path | None) -> WeeklyResult:  # type: ignore[no-untyped-def]
+    c = replace(cfg, state_dir=state) if state is not None else cfg
+    return run_week(c, week=week_start(week), inputs=inputs, use_state=state is not None)
+
+
+def _same_grid(a: WeeklyResult, b: WeeklyResult) -> None:
+    for col in SCORES:
+        assert np.array_equal(a.grid[col].to_numpy(), b.grid[col].to_numpy()), col
+    assert a.history is not None and b.history is not None
+    assert np.array_equal(a.history["risk"].to_numpy(), b.history["risk"].to_numpy())
+
+
+def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, inputs = scenario
+    assert WEEK % cfg.model.retrain_every_weeks == 3
+    first = _run(cfg, inputs, WEEK - 1, tmp_path)
+    assert first.model["state"]["saved"] and not first.model["state"]["used"]
+    again = _run(cfg, inputs, WEEK, tmp_path)
+    assert again.model["state"]["used"] and again.model["state"]["model_reused"]
+    assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
+    assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
+    _same_grid(again, _run(cfg, inputs, WEEK, None))
+    # a retraining week from the saved state: rows reused, scorer trained afresh
+    retrain = _run(cfg, inputs, WEEK + 1, tmp_path)
+    assert retrain.model["state"]["used"] and not retrain.model["state"]["model_reused"]
+    _same_grid(retrain, _run(cfg, inputs, WEEK + 1, None))
+
+
+def test_appended_rows_keep_the_state_and_edited_rows_rebuild_it(scenario, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                 ) -> None:
+    cfg, inputs = scenario
+    cfg = replace(cfg, model=replace(cfg.model, kind="conflictology"))  # fast: no trees
+    inc = inputs.incidents
+    last_week = replace(inputs, incidents=inc.loc[inc["date"] < week_start(WEEK)])
+    _run(cfg, last_week, WEEK - 1, tmp_path)
+    appended = _run(cfg, inputs, WEEK, tmp_path)  # next week's rows appended to the file
+    assert appended.model["state"]["used"]
+
+    edited = inc.copy()
+    early = edited.index[edited["date"] < week_start(WEEK - 30)][5]
+    edited.loc[early, "fatalities"] = edited.loc[early, "fatalities"] + 7
+    changed = replace(inputs, incidents=edited)
+    rebuilt = _run(cfg, changed, WEEK, tmp_path)
+    assert not rebuilt.model["state"]["used"]
+    assert "input rows dated before the saved week changed" in rebuilt.model["state"]["reason"]
+    _same_grid(rebuilt, _run(cfg, changed, WEEK, None))
+
+
+def test_changed_config_or_unreadable_state_is_rebuilt(scenario, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, inputs = scenario
+    cfg = replace(cfg, model=replace(cfg.model, kind="conflictology"))  # fast: no trees
+    _run(cfg, inputs, WEEK - 1, tmp_path)
+    other = replace(cfg, model=replace(cfg.model, seed=1))
+    r = _run(other, inputs, WEEK, tmp_path)
+    assert not r.model["state"]["used"] and "model_config" in r.model["state"]["reason"]
+    saved, why = load_state(tmp_path / "forecast")
+    assert saved is not None and why == ""
+    for f in (tmp_path / "forecast").glob("forecast-*/arrays.npz"):
+        f.write_bytes(b"not an npz file")
+    r = _run(other, inputs, WEEK, tmp_path)
+    assert not r.model["state"]["used"] and "could not be read" in r.model["state"]["reason"]
+
+
+def test_saved_models_score_exactly_as_trained() -> None:
+    rng = np.random.default_rng(0)
+    n = 3000
+    X = pd.DataFrame({"events_own_1w": rng.exponential(0.3, n),
+                      "events_ring1_4w": rng.exponential(0.5, n),
+                      "log_weeks_since_last": rng.uniform(0, 6, n),
+                      "hist_event_week_rate": rng.uniform(0, 0.2, n)})
+    y = (rng.random(n) < 0.05 + 0.3 * (X["events_own_1w"] > 0.6)).astype(int)
+    week = np.repeat(np.arange(30), n // 30)
+    fitted = [RiskModel(n_estimators=15, n_seeds=2).fit(X, y, week=week),
+              ConflictologyBaseline().fit(X, y), HistoricalAverageBaseline().fit(X, y)]
+    for m in fitted:
+        doc, boosters = model_to_json(m)
+        back = model_from_json(doc, boosters)
+        assert np.array_equal(back.predict_proba(X), m.predict_proba(X)), type(m).__name__
+    risk = fitted[0]
+    back = model_from_json(*model_to_json(risk))
+    assert np.array_equal(np.column_stack(back.predict_interval(X)),
+                          np.column_stack(risk.predict_interval(X)))
+    assert back.contributions(X.head(50)).equals(risk.contributions(X.head(50)))
+
+
+def test_state_dir_defaults_next_to_the_config_and_is_checked(tmp_path: Path) -> None:
+    base = {"boundaries": {"path": "b.gpkg", "pcode_column": "P", "name_column": "N"},
+            "incidents": {"path": "a.csv"}}
+    cfg = parse_config(base, base_dir=tmp_path, config_path=tmp_path / "c.toml",
+                       check_files=False)
+    assert state_folder(cfg) == tmp_path.resolve() / ".geo-risk"
+    moved = parse_config({**base, "state_dir": "cache/state", "model": {
+        "retrain_every_weeks": 2}}, base_dir=tmp_path, check_files=False)
+    assert state_folder(moved) == tmp_path / "cache" / "state"
+    assert moved.model.retrain_every_weeks == 2
+    with pytest.raises(ConfigError, match="retrain_every_weeks"):
+        parse_config({**base, "model": {"retrain_every_weeks": 0}}, base_dir=tmp_path,
+                     check_files=False)
+
+
+def test_cli_run_keeps_state_next_to_the_config_unless_no_state(tmp_path: Path) -> None:
+    cfg = write_mini_scenario(tmp_path / "inputs")
+    with cfg.open("a", encoding="utf-8") as f:
+        f.write('kind = "conflictology"\n')  # the [model] table ends the file; fast
+    args = ["run", "--config", str(cfg), "--week", "2024-07-01", "--no-map"]
+    r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "a"), "--no-state"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "inputs" / ".geo-risk").exists()
+    r = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "b")], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "inputs" / ".geo-risk" / "forecast" / "current.json").is_file()
+    record = json.loads((tmp_path / "b" / "run.json").read_text(encoding="utf-8"))
+    assert record["model"]["state"]["saved"] and not record["model"]["state"]["used"]
