@@ -53,6 +53,8 @@ def bench_one(path: str, args: argparse.Namespace) -> list[dict[str, Any]]:
         cfg = replace(cfg, h3_resolution=args.res)
     if args.training_weeks:
         cfg = replace(cfg, model=replace(cfg.model, training_weeks=args.training_weeks))
+    if args.max_rows:
+        cfg = replace(cfg, model=replace(cfg.model, max_rows=args.max_rows))
     t0 = time.perf_counter()
     inputs = load_inputs(cfg)
     start, end = ((pd.Timestamp(args.start), pd.Timestamp(args.end)) if args.start
@@ -134,8 +136,8 @@ def _patch_params(params: list[str]) -> None:
     def fit(name: str, ts: Any, config: Any) -> Any:
         if name != "model":
             return original(name, ts, config)
-        m = RiskModel(n_estimators=config.n_estimators, n_seeds=config.n_seeds,
-                      random_state=config.seed, **extra)
+        m = RiskModel(**{"n_estimators": config.n_estimators, "n_seeds": config.n_seeds,
+                         "random_state": config.seed, **extra})
         return m.fit(pd.DataFrame(ts.X, columns=ts.feature_names), ts.y,
                      sample_weight=ts.weight, week=ts.week)
 
@@ -153,6 +155,8 @@ def main() -> None:
     ap.add_argument("--res", type=int, default=6, help="H3 resolution (0 = the config's)")
     ap.add_argument("--refit-every", type=int, default=8)
     ap.add_argument("--training-weeks", type=int, default=0, help="0 = the config's")
+    ap.add_argument("--max-rows", type=int, default=0,
+                    help="training rows after thinning the negatives; 0 = the config's")
     ap.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0])
     ap.add_argument("--json", help="write all reports to this file")
     ap.add_argument("--param", action="append", default=[],

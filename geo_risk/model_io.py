@@ -28,26 +28,16 @@ from .model import (
 MODEL_FORMAT = 1
 
 
-class LoadedBooster:
-    """A LightGBM booster read from its model text, with the two methods the model uses
-    (``predict_proba`` as ``LGBMClassifier`` has it, and ``booster_`` for contributions)."""
-
-    def __init__(self, text: str) -> None:
-        from lightgbm import Booster
-
-        self.booster_ = Booster(model_str=text)
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        p = np.asarray(self.booster_.predict(X), dtype=np.float64)
-        return np.vstack((1.0 - p, p)).T
-
-    def model_to_string(self) -> str:
-        return str(self.booster_.model_to_string())
-
-
 def _booster_text(b: Any) -> str:
-    return str(b.model_to_string() if isinstance(b, LoadedBooster)
-               else b.booster_.model_to_string())
+    """LightGBM's own text format of a booster (``RiskModel.boosters_`` are native
+    ``lightgbm.Booster`` objects)."""
+    return str(b.model_to_string())
+
+
+def _booster_from_text(text: str) -> Any:
+    from lightgbm import Booster
+
+    return Booster(model_str=text)
 
 
 def _logreg_to_json(m: LogisticRegression) -> dict[str, Any]:
@@ -180,6 +170,6 @@ def model_from_json(doc: dict[str, Any], boosters: list[str]) -> Any:
         m.bands_ = pd.DataFrame({c: np.asarray(doc["bands"][c], dtype=np.float64)
                                  for c in ("p", "n", "k")})
         m.conflictology_ = _conflictology_from_json(doc["conflictology"])
-        m.boosters_ = [LoadedBooster(t) for t in boosters]
+        m.boosters_ = [_booster_from_text(t) for t in boosters]
         return m
     raise ValueError(f"unknown model kind {kind!r}")

@@ -1,0 +1,55 @@
+"""RiskModel fitting: the shared LightGBM dataset and its bins (see benchmarks/bench_decade.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from geo_risk.model import RiskModel
+
+
+def _rows(n: int = 4000, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "events_1w_r0": rng.gamma(0.5, 1.0, n), "events_26w_r1": rng.gamma(1.0, 1.0, n),
+        "log_weeks_since_last": rng.uniform(0, 6, n), "hist_event_week_rate": rng.beta(1, 20, n),
+    }).astype(np.float32)
+    logit = -4.0 + 1.5 * X["events_1w_r0"].to_numpy() + X["events_26w_r1"].to_numpy()
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    week = np.repeat(np.arange(30), n // 30 + 1)[:n]
+    return X, y, week
+
+
+def _thresholds(model: RiskModel) -> dict[str, int]:
+    """Distinct split thresholds per feature over every tree of every booster."""
+    trees = pd.concat([b.trees_to_dataframe() for b in model.boosters_])
+    splits = trees.dropna(subset=["split_feature"])
+    return splits.groupby("split_feature")["threshold"].nunique().to_dict()
+
+
+@pytest.mark.parametrize("max_bin", [7, 255])
+def test_boosters_split_continuous_features_on_at_most_max_bin_bins(max_bin: int) -> None:
+    X, y, week = _rows()
+    m = RiskModel(n_estimators=40, n_seeds=2, max_bin=max_bin, min_child_samples=20).fit(
+        X, y, week=week)
+    counts = _thresholds(m)
+    assert counts and max(counts.values()) <= max_bin - 1
+    if max_bin == 255:  # the bound above is not trivially met
+        assert max(counts.values()) > 6
+
+
+def test_fit_on_a_shared_dataset_keeps_out_of_fold_calibration_and_the_caller_frame() -> None:
+    X, y, week = _rows(seed=1)
+    before = X.copy()
+    m = RiskModel(n_estimators=40, n_seeds=1, min_child_samples=20).fit(X, y, week=week)
+    pd.testing.assert_frame_equal(X, before)
+    assert m.calibrator_ is not None and len(m.bands_) > 0  # out-of-fold blocks were fitted
+    p = m.predict_proba(X)[:, 1]
+    # The trees rank the rows that carry the signal above the others.
+    top = p >= np.quantile(p, 0.9)
+    assert y[top].mean() > 2 * y[~top].mean()
+    low, high = m.predict_interval(X.iloc[:50])
+    assert np.all(low <= p[:50] + 1e-12) and np.all(high >= p[:50] - 1e-12)
+    contrib = m.contributions(X.iloc[:10])
+    assert list(contrib.columns) == list(X.columns) and contrib.shape == (10, 4)
