@@ -46,6 +46,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def model_results(overall: dict[str, Any], onset: dict[str, Any]) -> dict[str, Any]:
+    """Each model's streamed metrics, overall and on onsets, with Brier skill against the
+    historical average when it was run (shared by the single-process and dask engines)."""
+    results: dict[str, Any] = {}
+    for m in overall:
+        results[m] = overall[m].result()
+        results[m]["onset"] = onset[m].result()
+    if "historical_average" in results:
+        ref, ref_on = results["historical_average"], results["historical_average"]["onset"]
+        for m in results:
+            results[m]["brier_skill"] = brier_skill(brier=results[m]["brier"],
+                                                    reference=ref["brier"])
+            results[m]["onset"]["brier_skill"] = brier_skill(
+                brier=results[m]["onset"]["brier"], reference=ref_on["brier"])
+    return results
+
+
 def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.Timestamp,
                  inputs: Inputs | None = None, models: Sequence[str] = MODEL_NAMES,
                  refit_every: int = 4, progress: bool = False) -> dict[str, Any]:
@@ -108,17 +125,7 @@ def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.
             buffer.append(week_rows(state, rng, inactive_per_week=per_week))
         state.advance()
 
-    results: dict[str, Any] = {}
-    for m in models:
-        results[m] = overall[m].result()
-        results[m]["onset"] = onset[m].result()
-    if "historical_average" in results:
-        ref, ref_on = results["historical_average"], results["historical_average"]["onset"]
-        for m in models:
-            results[m]["brier_skill"] = brier_skill(brier=results[m]["brier"],
-                                                    reference=ref["brier"])
-            results[m]["onset"]["brier_skill"] = brier_skill(
-                brier=results[m]["onset"]["brier"], reference=ref_on["brier"])
+    results = model_results(overall, onset)
     notes = _notes(results, refit_every=refit_every)
     report = {
         "title": config.title,

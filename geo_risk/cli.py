@@ -138,6 +138,26 @@ def _week(value: str | None) -> str | None:
 
 
 
+def _engine_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--engine/--scheduler/--workers/--partitions, shared by ``run`` and ``backtest``."""
+    for option in reversed((
+        click.option("--engine", default="single", show_default=True,
+                     type=click.Choice(["single", "dask"]),
+                     help="dask: partition the grid and run on a dask cluster (local by "
+                     "default)."),
+        click.option("--scheduler", default=None,
+                     help="With --engine dask: address of a running dask scheduler."),
+        click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
+                     help="With --engine dask and no --scheduler: workers of the local "
+                     "cluster."),
+        click.option("--partitions", default=None, type=click.IntRange(1),
+                     help="With --engine dask: grid partitions (default: ~100k cells each, "
+                     "at least two per worker)."),
+    )):
+        f = option(f)
+    return f
+
+
 def _outside(n: int) -> str:
     """" (n of them outside the area)" when rows fell outside the boundaries, else ""."""
     return f" ({n} of them outside the area)" if n else ""
@@ -154,16 +174,7 @@ def _outside(n: int) -> str:
               help="Seconds to wait when another run is writing the same --out folder.")
 @click.option("--no-state", is_flag=True, help="Ignore the state folder (.geo-risk next to "
               "the config, or state_dir): rebuild everything and save nothing.")
-@click.option("--engine", default="single", show_default=True,
-              type=click.Choice(["single", "dask"]),
-              help="dask: partition the grid and run on a dask cluster (local by default).")
-@click.option("--scheduler", default=None,
-              help="With --engine dask: address of a running dask scheduler.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
-              help="With --engine dask and no --scheduler: workers of the local cluster.")
-@click.option("--partitions", default=None, type=click.IntRange(1),
-              help="With --engine dask: grid partitions (default: ~100k cells each, at least "
-              "two per worker).")
+@_engine_options
 @click.pass_obj
 @_user_errors
 def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
@@ -238,15 +249,7 @@ def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
               help="Refit the models every N weeks (1 = every week).")
 @click.option("--models", default="model,persistence,historical_average,conflictology",
               show_default=True, help="Comma-separated models to compare.")
-@click.option("--engine", default="single", show_default=True,
-              type=click.Choice(["single", "dask"]),
-              help="dask: partition the grid and run on a dask cluster (local by default).")
-@click.option("--scheduler", default=None,
-              help="With --engine dask: address of a running dask scheduler.")
-@click.option("--workers", default=2, show_default=True, type=click.IntRange(1),
-              help="With --engine dask and no --scheduler: workers of the local cluster.")
-@click.option("--partitions", default=None, type=click.IntRange(1),
-              help="With --engine dask: grid partitions.")
+@_engine_options
 @click.pass_obj
 @_user_errors
 def backtest(ctx: Ctx, config_path: Path, start: str, end: str, out: Path, refit_every: int,

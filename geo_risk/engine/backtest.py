@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..backtest import MODEL_NAMES, _clean, _notes, _unit_backtest
+from ..backtest import MODEL_NAMES, _clean, _notes, _unit_backtest, model_results
 from ..config import RunConfig
 from ..errors import GeoRiskError
 from ..features import Context, week_of, week_start
 from ..forecast import WARMUP_WEEKS, fit_model
-from ..metrics import StreamingMetrics, brier_skill
+from ..metrics import StreamingMetrics
 from ..pipeline import Inputs, build_grid, load_inputs
 from .driver import CELLS_PER_PARTITION, _assemble, _gather_rows, _requests, _Run, _shared
 from .partition import BacktestPartition, Weeks
@@ -134,17 +134,7 @@ def _report(config: RunConfig, *, overall: dict[str, StreamingMetrics],
             onset: dict[str, StreamingMetrics], units: Any, first: int, last: int, cells: int,
             refit_every: int, t0: float, partitions: int) -> dict[str, Any]:
     """The report of :func:`geo_risk.backtest.run_backtest`, built the same way."""
-    results: dict[str, Any] = {}
-    for m in overall:
-        results[m] = overall[m].result()
-        results[m]["onset"] = onset[m].result()
-    if "historical_average" in results:
-        ref, ref_on = results["historical_average"], results["historical_average"]["onset"]
-        for m in results:
-            results[m]["brier_skill"] = brier_skill(brier=results[m]["brier"],
-                                                    reference=ref["brier"])
-            results[m]["onset"]["brier_skill"] = brier_skill(
-                brier=results[m]["onset"]["brier"], reference=ref_on["brier"])
+    results = model_results(overall, onset)
     return dict(_clean({
         "title": config.title, "synthetic": config.synthetic,
         "start": str(week_start(first).date()), "end": str(week_start(last).date()),
