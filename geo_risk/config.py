@@ -82,7 +82,7 @@ class ModelConfig:
     half_lives_weeks: tuple[float, ...] = (1.0, 4.0, 26.0, 104.0)
     training_weeks: int = 104
     inactive_sample: int = 20000
-    max_rows: int = 60_000  # training rows after thinning the negatives (all positives kept)
+    max_rows: int = 150_000  # training rows after thinning the negatives (all positives kept)
     n_estimators: int = 100
     n_seeds: int = 2
     seed: int = 0
