@@ -66,6 +66,9 @@ path = "population.tif"
 
 [bases]
 path = "bases.csv"
+
+[model]
+max_rows = 60000   # a small country: 60,000 training rows are plenty (default 150,000)
 """ + _VOICE_CONFIG
 
 
