@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config_checks import number as _number
 from .errors import ConfigError, Problem
 from .schemas import MODALITIES, SENSITIVE_CONSULTATION_COLUMNS
 from .voice_config import VOICE_KEYS, VoiceConfig, parse_voice
@@ -309,16 +310,6 @@ def _sources(c: _Collector, base: Path, key: str, raw: Any, formats: tuple[str, 
         if s is not None:
             out.append(s)
     return tuple(out)
-
-
-def _number(c: _Collector, key: str, value: Any, kind: type, lo: float, hi: float) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok or not lo <= value <= hi:
-        c.add(key, f"must be a number from {lo} to {hi}, got {value!r}.")
-        return None
-    return kind(value)
 
 
 def parse_config(raw: Mapping[str, Any], *, base_dir: Path, config_path: Path | None = None,

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
+from .config_checks import Problems as _Problems
+from .config_checks import number as _num
 from .schemas import MODALITIES
 
 #: Likert-style canonical columns a perception measure can read (1 low .. 5 high).
 LIKERT_COLUMNS = ("safety_score", "trust_score")
 
-
-class _Problems(Protocol):  # geo_risk.config._Collector
-    def add(self, key: str, message: str) -> None: ...
-
-    def unknown(self, section: str, keys: set[str], known: set[str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -97,16 +94,6 @@ class VoiceConfig:
 
 
 VOICE_KEYS = ("perceptions", "topics", "benchmarks")
-
-
-def _num(c: _Problems, key: str, value: Any, kind: type, lo: float, hi: float) -> Any:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if kind is int:
-        ok = ok and float(value).is_integer()
-    if not ok or not lo <= value <= hi:
-        c.add(key, f"must be a number from {lo} to {hi}, got {value!r}.")
-        return None
-    return kind(value)
 
 
 def _words(c: _Problems, key: str, value: Any, allowed: tuple[str, ...] | None) -> Any:
