@@ -18,6 +18,9 @@ feeds them all in a backtest.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -186,8 +189,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     onset_blend
         Blend with the historical average on onset cells, weight chosen out of fold.
     n_jobs
-        Threads for LightGBM. 1 by default: small trees on ~10^5 rows gain little from
-        more, and OpenMP threads spin badly when the cores are shared.
+        Boosters (and out-of-fold conflictology fits) trained at once, in threads; ``-1``
+        (default) is one per core. Each booster runs on one LightGBM thread with its own
+        seed, so the fitted model is the same for any ``n_jobs``. Parallel boosters rather
+        than LightGBM's own threads: small trees on ~10^5 rows gain little from OpenMP
+        threads, which also spin badly when the cores are shared (``benchmarks/README.md``).
 
     Attributes
     ----------
@@ -210,7 +216,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                  n_folds: int = 3, calibration_share: float = 0.2,
                  blend: float | None = None, blend_metric: str = "log_loss",
                  onset_blend: bool = True, max_bin: int = 63,
-                 random_state: int = 0, n_jobs: int = 1) -> None:
+                 random_state: int = 0, n_jobs: int = -1) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
         self.num_leaves = num_leaves
@@ -255,8 +261,21 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                   "num_leaves": self.num_leaves, "min_child_samples": min_child,
                   "colsample_bytree": self.colsample_bytree, "subsample": self.subsample,
                   "subsample_freq": 1, "reg_lambda": self.reg_lambda, "seed": seed,
-                  "max_bin": self.max_bin, "num_threads": self.n_jobs, "verbose": -1}
+                  "max_bin": self.max_bin, "num_threads": 1, "verbose": -1}
         return lgb.train(params, data, num_boost_round=self.n_estimators)
+
+    def _threads(self, tasks: int) -> int:
+        n = (os.cpu_count() or 1) if self.n_jobs < 1 else self.n_jobs
+        return max(1, min(n, tasks))
+
+    def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
+        """Results of ``calls`` in order, ``n_jobs`` at a time. Threads suffice: LightGBM and
+        the heavy numpy work release the GIL (``lgb.train`` goes through ctypes)."""
+        k = self._threads(len(calls))
+        if k == 1:
+            return [c() for c in calls]
+        with ThreadPoolExecutor(max_workers=k) as pool:
+            return list(pool.map(lambda c: c(), calls))
 
     @staticmethod
     def _matrix(X: pd.DataFrame) -> np.ndarray:
@@ -289,22 +308,25 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             return [week >= weeks[-n_cal]]
         return []
 
-    def _oof(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, week: np.ndarray | None,
-             ds: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Out-of-fold (tree log-odds, conflictology log-odds, held-out mask)."""
+    def _oof_calls(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray,
+                   week: np.ndarray | None, ds: Any) -> tuple[list[np.ndarray],
+                                                            list[Callable[[], Any]]]:
+        """Held-out masks and one call per mask giving its (tree, conflictology) log-odds."""
         folds = [f for f in self._folds(week)
                  if 0 < y[~f].sum() and y[f].sum() > 0 and (~f).sum() > 50]
-        if not folds:
-            return None
-        tree, conf = np.zeros(len(y)), np.zeros(len(y))
-        held = np.zeros(len(y), dtype=bool)
-        for k, f in enumerate(folds):
-            b = self._booster(ds, np.flatnonzero(~f), self.random_state + 101 + k)
-            tree[f] = _logit(b.predict(self._matrix(X[f])))
-            c = ConflictologyBaseline().fit(X[~f], y[~f], sample_weight=w[~f])
-            conf[f] = _logit(c.predict_proba(X[f])[:, 1])
-            held |= f
-        return tree[held], conf[held], held
+        # Subsets are built here, one after the other; only training runs in threads.
+        subsets = [ds.subset(np.flatnonzero(~f)).construct() for f in folds]
+
+        def fold(k: int) -> Callable[[], tuple[np.ndarray, np.ndarray]]:
+            f = folds[k]
+
+            def call() -> tuple[np.ndarray, np.ndarray]:
+                b = self._booster(subsets[k], None, self.random_state + 101 + k)
+                c = ConflictologyBaseline().fit(X[~f], y[~f], sample_weight=w[~f])
+                return (_logit(b.predict(self._matrix(X[f]))),
+                        _logit(c.predict_proba(X[f])[:, 1]))
+            return call
+        return folds, [fold(k) for k in range(len(folds))]
 
     @staticmethod
     def _log_loss(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> float:
@@ -328,16 +350,29 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.blend_ = 1.0 if self.blend is None else float(self.blend)
         self.bands_ = pd.DataFrame(columns=["p", "n", "k"])
         self.boosters_ = []
-        self.conflictology_ = ConflictologyBaseline().fit(X, y, sample_weight=w)
         if len(np.unique(y)) < 2:
+            self.conflictology_ = ConflictologyBaseline().fit(X, y, sample_weight=w)
             return self
         ds = self._dataset(X, y, w)
-        oof = self._oof(X, y, w, week, ds)
-        self.boosters_ = [self._booster(ds, None, self.random_state + s)
-                          for s in range(self.n_seeds)]
-        if oof is None:
+        folds, fold_calls = self._oof_calls(X, y, w, week, ds)
+        # Each booster trains on a Dataset object of its own: lgb.train sets parameters on
+        # the Python Dataset it is given, which threads must not share.
+        every = np.arange(len(y))
+        own = [ds] + [ds.subset(every).construct() for _ in range(1, self.n_seeds)]
+        seed_calls = [(lambda s=s: self._booster(own[s], None, self.random_state + s))
+                      for s in range(self.n_seeds)]
+        results = self._run([lambda: ConflictologyBaseline().fit(X, y, sample_weight=w),
+                             *seed_calls, *fold_calls])
+        self.conflictology_ = results[0]
+        self.boosters_ = results[1:1 + self.n_seeds]
+        if not folds:
             return self
-        tree, conf, held = oof
+        tree, conf = np.zeros(len(y)), np.zeros(len(y))
+        held = np.zeros(len(y), dtype=bool)
+        for f, (t_f, c_f) in zip(folds, results[1 + self.n_seeds:], strict=True):
+            tree[f], conf[f] = t_f, c_f
+            held |= f
+        tree, conf = tree[held], conf[held]
         yh, wh = y[held], w[held]
         candidates = [self.blend] if self.blend is not None else [0.0, 0.25, 0.5, 0.75, 1.0]
         best_loss = np.inf

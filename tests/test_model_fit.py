@@ -53,3 +53,19 @@ def test_fit_on_a_shared_dataset_keeps_out_of_fold_calibration_and_the_caller_fr
     assert np.all(low <= p[:50] + 1e-12) and np.all(high >= p[:50] - 1e-12)
     contrib = m.contributions(X.iloc[:10])
     assert list(contrib.columns) == list(X.columns) and contrib.shape == (10, 4)
+
+
+def test_boosters_trained_in_parallel_threads_give_the_single_thread_model() -> None:
+    X, y, week = _rows(seed=2)
+    one = RiskModel(n_estimators=40, n_seeds=2, min_child_samples=20, n_jobs=1).fit(
+        X, y, week=week)
+    many = RiskModel(n_estimators=40, n_seeds=2, min_child_samples=20, n_jobs=4).fit(
+        X, y, week=week)
+    assert len(many.boosters_) == 2 and many.calibrator_ is not None
+    # Each booster keeps its own seed and one LightGBM thread: the same trees, whatever runs
+    # beside it, so the same probabilities to the last bit.
+    np.testing.assert_array_equal(one.predict_proba(X), many.predict_proba(X))
+    assert (one.blend_, one.onset_weight_) == (many.blend_, many.onset_weight_)
+    # and the seeds differ (two distinct boosters were trained, not one twice)
+    m = X.to_numpy(np.float32)
+    assert not np.array_equal(many.boosters_[0].predict(m), many.boosters_[1].predict(m))
