@@ -246,7 +246,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return lgb.Dataset(X.to_numpy(np.float32), label=y, weight=w,
                            feature_name=[str(c) for c in X.columns],
                            params={"max_bin": self.max_bin, "verbose": -1,
-                                   "feature_pre_filter": False},
+                                   "feature_pre_filter": False,
+                                   # binning runs per feature in OpenMP threads; the
+                                   # bins do not depend on their number
+                                   "num_threads": self._threads(X.shape[1])},
                            free_raw_data=False).construct()
 
     def _booster(self, ds: Any, rows: np.ndarray | None, seed: int) -> Any:
@@ -281,10 +284,13 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _matrix(X: pd.DataFrame) -> np.ndarray:
         return X.to_numpy(np.float32)
 
-    @classmethod
-    def _raw(cls, boosters: list[Any], X: pd.DataFrame) -> np.ndarray:
-        m = cls._matrix(X)
-        return np.mean([b.predict(m) for b in boosters], axis=0)
+    def _each(self, X: pd.DataFrame) -> list[np.ndarray]:
+        """Each booster's probabilities, the boosters predicting side by side in threads."""
+        m = self._matrix(X)
+
+        def predictor(b: Any) -> Callable[[], np.ndarray]:
+            return lambda: np.asarray(b.predict(m, num_threads=1))
+        return self._run([predictor(b) for b in self.boosters_])
 
     @staticmethod
     def _onset(X: pd.DataFrame) -> np.ndarray:
@@ -419,20 +425,24 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             return 1 / (1 + np.exp(-z))
         return self.calibrator_.predict_proba(z[:, None])[:, 1]
 
-    def _calibrated(self, X: pd.DataFrame) -> np.ndarray:
-        if not self.boosters_:
+    def _calibrated(self, X: pd.DataFrame, each: list[np.ndarray]) -> np.ndarray:
+        if not each:
             return np.full(len(X), self.base_rate_)
-        return self._calibrate(self._z(self._raw(self.boosters_, X), X))
+        return self._calibrate(self._z(np.mean(each, axis=0), X))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         X = _frame(X)
-        p = self._calibrated(X)
+        return _proba(self._blended(X, self._each(X)))
+
+    def _blended(self, X: pd.DataFrame, each: list[np.ndarray]) -> np.ndarray:
+        """P(event) from the boosters' probabilities ``each``: calibrated, onset-blended."""
+        p = self._calibrated(X, each)
         onset = self._onset(X)
         if self.onset_weight_ < 1.0 and onset.any():
             p = p.copy()
             p[onset] = (self.onset_weight_ * p[onset]
                         + (1 - self.onset_weight_) * self._hist(X[onset], self.base_rate_))
-        return _proba(p)
+        return p
 
     def predict_interval(self, X: pd.DataFrame, *, level: float = 0.9
                          ) -> tuple[np.ndarray, np.ndarray]:
@@ -443,7 +453,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         of the seed-averaged boosters. Wide bands mean "few comparable cases seen".
         """
         X = _frame(X)
-        p = self.predict_proba(X)[:, 1]
+        each = self._each(X)
+        p = self._blended(X, each)
         lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
         low, high = p.copy(), p.copy()
         if self.calibrator_ is not None and len(self.bands_):
@@ -453,11 +464,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             n, k = b["n"].to_numpy()[idx], b["k"].to_numpy()[idx]
             low = np.minimum(low, beta.ppf(lo_q, k + 0.5, n - k + 0.5))
             high = np.maximum(high, beta.ppf(hi_q, k + 0.5, n - k + 0.5))
-        if len(self.boosters_) > 1:
-            m = self._matrix(X)
-            each = np.array([self._calibrate(self._z(b.predict(m), X))
-                             for b in self.boosters_])
-            low, high = np.minimum(low, each.min(axis=0)), np.maximum(high, each.max(axis=0))
+        if len(each) > 1:
+            one = np.array([self._calibrate(self._z(e, X)) for e in each])
+            low, high = np.minimum(low, one.min(axis=0)), np.maximum(high, one.max(axis=0))
         return np.clip(low, 0, 1), np.clip(high, 0, 1)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
