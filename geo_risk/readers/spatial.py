@@ -15,6 +15,7 @@ import shapely
 from ..config import BoundariesConfig, SourceConfig
 from ..errors import InputFileError, MissingInputError
 from ..gazetteer import Gazetteer
+from ..index import local_utm
 from ..schemas import ACCESS_RESTRICTION, ADMIN_UNIT, SEVERITIES
 from ..validate import Check, apply_checks
 from .common import (
@@ -208,7 +209,7 @@ def _polygonal(geom: gpd.GeoSeries) -> np.ndarray:
 
 def _metric_buffer(gdf: gpd.GeoDataFrame, km: pd.Series) -> gpd.GeoSeries:
     """Buffer each geometry by its own distance in km, in a local metric projection."""
-    crs = gdf.estimate_utm_crs()
+    crs = local_utm(gdf)
     projected = gdf.geometry.to_crs(crs)
     return projected.buffer(km.to_numpy() * 1000.0).to_crs(WGS84)
 
