@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .arrays import unique
 from .index import neighbour_pairs
 
 EPOCH_MONDAY = np.datetime64("1970-01-05")  # weeks are Monday..Sunday
@@ -147,7 +148,7 @@ class _Neighbours:
     """Neighbours (up to ``rings``) of the cells that ever have events, as CSR arrays."""
 
     def __init__(self, grid: CellGrid, positions: np.ndarray, rings: int) -> None:
-        uniq = np.unique(positions)
+        uniq = unique(positions)
         origin, nbr, dist = neighbour_pairs(grid.cells[uniq], k=rings)
         npos, found = grid.positions(nbr)
         opos, _ = grid.positions(origin)

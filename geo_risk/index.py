@@ -133,7 +133,9 @@ def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
     first = pd.Series(hit_poly, index=hit_pt).groupby(level=0).first()
     pcode[idx[first.index.to_numpy()]] = admin["admin_pcode"].to_numpy()[first.to_numpy()]
     dist[idx[first.index.to_numpy()]] = 0.0
-    outside = np.setdiff1d(np.arange(len(idx)), first.index.to_numpy())
+    inside = np.zeros(len(idx), dtype=bool)
+    inside[first.index.to_numpy()] = True
+    outside = np.flatnonzero(~inside)
     if len(outside) and tolerance_km > 0:
         crs = local_utm(admin)
         admin_m = admin.geometry.to_crs(crs)

@@ -40,6 +40,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import unique_inverse
+
 __all__ = [
     "StreamingMetrics",
     "brier_skill",
@@ -251,7 +253,7 @@ def _merge_counts(values: FloatArray, counts: FloatArray, new_values: FloatArray
     if len(values) == 0:
         return new_values, new_counts
     merged: FloatArray
-    merged, inverse = np.unique(np.concatenate([values, new_values]), return_inverse=True)
+    merged, inverse = unique_inverse(np.concatenate([values, new_values]))
     total = _weighted_bincount(inverse, np.concatenate([counts, new_counts]),
                                len(merged))
     return merged, total
@@ -414,8 +416,8 @@ class StreamingMetrics:
         return len(self._pos_values) + len(self._neg_values)
 
     def _average_precision(self) -> float:
-        values, inverse = np.unique(np.concatenate([self._pos_values, self._neg_values]),
-                                    return_inverse=True)
+        values, inverse = unique_inverse(np.concatenate([self._pos_values,
+                                                         self._neg_values]))
         n_pos = len(self._pos_values)
         pos = _weighted_bincount(inverse[:n_pos], self._pos_counts, len(values))
         neg = _weighted_bincount(inverse[n_pos:], self._neg_counts, len(values))

@@ -29,6 +29,7 @@ from .analyse import (
     unit_exposure,
     window_per_cell,
 )
+from .arrays import isin
 from .config import RunConfig, SourceConfig
 from .engagement import WITHHELD, analyse_engagement
 from .engagement.outreach import OutreachResult, analyse_outreach
@@ -113,7 +114,7 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
     off_grid = (keep_off_grid.to_numpy(dtype=bool) if keep_off_grid is not None
                 else np.zeros(len(frame), dtype=bool)) | ~has_xy
     given = frame["admin_pcode"].fillna("").astype(str).str.strip().to_numpy()
-    known = np.isin(given, admin["admin_pcode"].to_numpy())
+    known = isin(given, admin["admin_pcode"].to_numpy())
     use_given = known & off_grid
     locate = has_xy & ~use_given
     pcode, dist = assign_admin(lon=np.where(locate, lon, np.nan),

@@ -47,6 +47,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from ..arrays import isin
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..index import cell_centres
@@ -259,7 +260,7 @@ class _State:
         self.pop = np.nan_to_num(cells["population"].to_numpy(float), nan=0.0)
         self.risk = cells["risk"].to_numpy(float)
         self.restricted = cells["restricted"].to_numpy(bool)
-        self.cell_withheld = np.isin(self.cell_admin, list(withheld))
+        self.cell_withheld = isin(self.cell_admin, withheld)
         self.u_withheld = np.isin(units, list(withheld))
         self.weight = spread_weights(cell_admin=self.cell_admin, population=self.pop)
         self.in_w = _in_window(rec["date"], week, self.W)

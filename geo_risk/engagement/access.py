@@ -119,7 +119,7 @@ def _blocked(lines: np.ndarray, restrictions: gpd.GeoDataFrame | None) -> np.nda
     if restrictions is None or restrictions.empty or len(lines) == 0:
         return out
     hit, _ = restrictions.sindex.query(lines, predicate="intersects")
-    out[np.unique(hit)] = True
+    out[hit] = True  # repeated positions are harmless
     return out
 
 

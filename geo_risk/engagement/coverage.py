@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..arrays import isin
 from ..schemas import MODALITIES
 from .common import _SUMS, SUPPRESSED, WITHHELD, _weeks_since
 
@@ -76,7 +77,7 @@ def complementary(*, status: np.ndarray, n: np.ndarray, cell_admin: np.ndarray,
     rest = unit_total.reindex(g.index).fillna(0.0).to_numpy() - g["shown_n"].to_numpy()
     risky = (g["shown_n"].to_numpy() > 0) & (rest > 1e-9) & ((rest < k) | (g["hidden"] <= 1))
     bad = set(g.index[risky])
-    return np.where(shown & np.isin(cell_admin, list(bad)), SUPPRESSED, status).astype(object)
+    return np.where(shown & isin(cell_admin, bad), SUPPRESSED, status).astype(object)
 
 
 def cell_coverage(cw: pd.DataFrame, *, status: np.ndarray, pop: np.ndarray,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..arrays import unique_inverse
 from ..voice_config import PerceptionConfig
 from .series import suppress
 
@@ -42,7 +43,7 @@ def _shown(*, gi: np.ndarray, upos: np.ndarray, count: np.ndarray, people: np.nd
         grid_upos[pc], weights=p[pc], minlength=n_units)
     # one column per unit, one row per populated cell (row 0: the remainder, never shown),
     # so suppress() treats every unit as a group in one vectorised call
-    cols, col = np.unique(grid_upos[pc], return_inverse=True)
+    cols, col = unique_inverse(grid_upos[pc])
     slot = pd.Series(col).groupby(col).cumcount().to_numpy() + 1
     shape = (int(slot.max()) + 1, len(cols))
     n, part, start = np.zeros(shape), np.zeros(shape), np.zeros(shape, dtype=bool)

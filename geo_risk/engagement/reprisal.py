@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from ..arrays import unique
 from .common import _in_window, _local_xy
 
 #: Reprisal exposure values (``<NA>`` where engagement is withheld or suppressed).
@@ -96,7 +97,7 @@ def reprisal_exposure(rec: pd.DataFrame, pos: np.ndarray, incidents: pd.DataFram
     cell = np.full(n_cells, EXPOSURE[0], dtype=object)
     if located.any():
         pl = p.loc[located]
-        idx = np.unique(pl["c"].to_numpy())
+        idx = unique(pl["c"].to_numpy())
         cell[idx] = classify(pl, "c", idx)
     meta = {"pairs": int(len(pairs)), "incidents_matched": int(pairs["i"].nunique()),
             "engagements_matched": int(pairs["e"].nunique())}

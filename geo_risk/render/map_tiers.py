@@ -39,6 +39,8 @@ from geo_risk.errors import Problem, ValidationError
 from geo_risk.render.map_encode import _encode_shapes, quantise_probability
 from geo_risk.render.map_style import RISK_BREAKS, RISK_COLOURS
 
+from ..arrays import unique_inverse
+
 __all__ = [
     "CLASS_MODES",
     "HOT_CELLS",
@@ -256,7 +258,7 @@ def build_tiers(*, cells: np.ndarray, risk: np.ndarray, hist: np.ndarray, resolu
     out: list[Tier] = []
     for r in range(max(0, resolution - TIER_DEPTH), resolution):
         parent = np.asarray(h3ronpy.change_resolution(cells, r)).astype(np.uint64)
-        parents, inv = np.unique(parent, return_inverse=True)
+        parents, inv = unique_inverse(parent)
         if not TIER_MIN_ITEMS <= parents.size <= TIER_MAX_ITEMS:
             continue
         # Row by row, west to east: neighbours follow each other, so the page's shape stream
