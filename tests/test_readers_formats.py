@@ -504,3 +504,14 @@ def test_load_inputs_geocodes_names_drops_sensitive_and_flags_stale(
     assert rej.loc[4, "value"] == "Echo" and "closest" in rej.loc[4, "reason"]
     assert "Base One" not in inputs.consultations.astype(str).to_csv()
     assert any(w.startswith("STALE FEED: kobo.csv") for w in inputs.warnings)
+
+
+def test_parse_numbers_gives_the_same_values_with_and_without_a_bad_row() -> None:
+    from geo_risk.readers.tabular import parse_numbers
+
+    good = ["1", "-2.5", " 3 ", "+4", "1e3", "2,5", "", ".5"]
+    want = [1.0, -2.5, 3.0, 4.0, 1000.0, 2.5, np.nan, 0.5]
+    clean = parse_numbers(pd.Series(good))  # every text a number: the Arrow cast
+    mixed = parse_numbers(pd.Series([*good, "12 km", "1.2.3"]))  # falls back to to_numeric
+    np.testing.assert_array_equal(clean.to_numpy(), want)
+    np.testing.assert_array_equal(mixed.to_numpy(), [*want, np.nan, np.nan])

@@ -17,6 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputFileError, MissingInputError
 
@@ -321,8 +323,16 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float; '' -> NaN; accepts a decimal comma when there is no dot."""
     text = values.astype("string").fillna("").str.strip()
     text = text.where(text.str.contains(".", regex=False), text.str.replace(",", ".", regex=False))
-    return pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"),
-                     index=values.index).astype(float)
+    text = text.mask(text == "")
+    try:
+        # Arrow's cast parses in C++, ~10x faster than to_numeric on millions of rows, and
+        # accepts the same numbers; it stops at the first text that is not one, and then
+        # to_numeric marks each such row NaN (the caller rejects it).
+        parsed = pc.cast(pa.array(text, type=pa.string()), pa.float64())
+        return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index,
+                         dtype=float)
+    except pa.ArrowInvalid:
+        return pd.Series(pd.to_numeric(text, errors="coerce"), index=values.index).astype(float)
 
 
 def unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:
