@@ -228,7 +228,7 @@ def write_gis(*, out: Path, grid: gpd.GeoDataFrame, matrix: pd.DataFrame,
         for name, frame in layers.items():
             pyogrio.write_dataframe(gpd.GeoDataFrame(frame).to_crs("EPSG:4326"), path,
                                     layer=name, driver="GPKG", promote_to_multi=True,
-                                    geometry_type="MultiPolygon")
+                                    geometry_type="MultiPolygon", use_arrow=True)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
     styles = layer_styles()

@@ -681,7 +681,10 @@ def _palette_png(rgb: np.ndarray, *, exact: Sequence[str]) -> bytes:
     packed = (
         (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     ).ravel()
-    uniq, inverse, counts = np.unique(packed, return_inverse=True, return_counts=True)
+    # pandas' hash-based factorize (sorted) is np.unique(return_inverse, return_counts) without
+    # sorting every pixel: same uniques and codes, several times faster on ~2.5M pixels.
+    inverse, uniq = pd.factorize(packed, sort=True)
+    counts = np.bincount(inverse, minlength=len(uniq))
     must = np.isin(uniq, np.array([int(c.lstrip("#"), 16) for c in exact], dtype=np.uint32))
     palette = uniq[np.lexsort((-counts, ~must))[:256]]
 
@@ -689,11 +692,16 @@ def _palette_png(rgb: np.ndarray, *, exact: Sequence[str]) -> bytes:
         return np.stack([(p >> 16) & 255, (p >> 8) & 255, p & 255], axis=-1).astype(np.int32)
 
     colours, pal = channels(uniq), channels(palette)
+    # Squared distance minus the colour's own |c|² (same argmin): |p|² - 2 c·p as one matrix
+    # product. All terms are integers below 2**53, so float64 is exact and ties (first palette
+    # entry wins) are those of the plain per-channel sum.
+    p = pal.astype(np.float64)
+    p2, c = (p * p).sum(1), colours.astype(np.float64)
     nearest = np.empty(len(uniq), dtype=np.uint8)
     for start in range(0, len(uniq), 4096):  # blocks of distinct colours, not pixels
-        block = colours[start : start + 4096]
-        nearest[start : start + 4096] = ((block[:, None, :] - pal[None]) ** 2).sum(-1).argmin(1)
-    image = Image.frombytes("P", (w, h), nearest[inverse.ravel()].tobytes())
+        block = c[start : start + 4096]
+        nearest[start : start + 4096] = (p2[None, :] - 2.0 * (block @ p.T)).argmin(1)
+    image = Image.frombytes("P", (w, h), nearest[inverse].tobytes())
     image.putpalette(pal.astype(np.uint8).ravel().tolist())
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True, pnginfo=_png_info())
