@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pandas as pd
 
 from . import __version__
 from .errors import GeoRiskError
@@ -131,6 +130,8 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
 def _week(value: str | None) -> str | None:
     if value is None:
         return None
+    import pandas as pd  # here, not at the top: `geo-risk --help` needs no pandas (~0.6 s)
+
     try:
         return str(pd.Timestamp(value).date())
     except ValueError:
@@ -203,6 +204,8 @@ def run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
 @_user_errors
 def validate(ctx: Ctx, config_path: Path, rejects: Path | None) -> None:
     """Check a configuration and every input; report rows accepted and rejected."""
+    import pandas as pd
+
     from .config import load_config
     from .pipeline import check_freshness, load_inputs
 

@@ -1,7 +1,8 @@
 """GIS hand-off: one GeoPackage with the run's layers and a QGIS style per layer.
 
 ``risk.gpkg`` holds three layers, each styled with the classes and colours of the map legend
-(:mod:`geo_risk.render.map`, :mod:`geo_risk.render.static` hold the one definition):
+(:mod:`geo_risk.render.map_style` and :mod:`geo_risk.render.map_encode` hold the one
+definition, shared with ``map.html`` and ``map.png``):
 
 - ``risk_grid``: the H3 cells of ``risk_grid.parquet``, graduated on ``risk``;
 - ``admin_matrix``: the admin units with the matrix columns, categorised on ``level``;
@@ -25,7 +26,10 @@ import pandas as pd
 import pyogrio
 
 from .render.map import LEVEL_COLOURS, RISK_BREAKS, RISK_COLOURS
-from .render.static import SEVERITY_COLOURS, SEVERITY_TEXT, risk_class_labels
+
+# Not render.static: that imports matplotlib, which writing the GeoPackage does not need.
+from .render.map_encode import risk_class_labels
+from .render.map_style import SEVERITY_COLOURS, SEVERITY_TEXT
 
 __all__ = ["GPKG_NAME", "LAYERS", "qml_categorised", "qml_graduated", "write_gis"]
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import beta
+from scipy.special import betaincinv  # = beta.ppf; scipy.stats costs ~0.7 s of import
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score
@@ -462,8 +462,8 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             idx = np.clip(np.searchsorted(b["p"].to_numpy(), p, side="right") - 1, 0,
                           len(b) - 1)
             n, k = b["n"].to_numpy()[idx], b["k"].to_numpy()[idx]
-            low = np.minimum(low, beta.ppf(lo_q, k + 0.5, n - k + 0.5))
-            high = np.maximum(high, beta.ppf(hi_q, k + 0.5, n - k + 0.5))
+            low = np.minimum(low, betaincinv(k + 0.5, n - k + 0.5, lo_q))
+            high = np.maximum(high, betaincinv(k + 0.5, n - k + 0.5, hi_q))
         if len(each) > 1:
             one = np.array([self._calibrate(self._z(e, X)) for e in each])
             low, high = np.minimum(low, one.min(axis=0)), np.maximum(high, one.max(axis=0))

@@ -17,6 +17,8 @@ import pandas as pd
 import pyarrow as pa
 import shapely
 
+from geo_risk.render.map_style import RISK_BREAKS
+
 
 def quantise_probability(p: np.ndarray | pd.Series | Sequence[float]) -> np.ndarray:
     """Round probabilities to the precision the map displays, in units of 1e-4.
@@ -63,6 +65,18 @@ def format_probability(units: int) -> str:
     if pct < 10:
         return f"{pct:.1f}%"
     return f"{pct:.0f}%"
+
+
+def risk_class_labels() -> list[str]:
+    """Legend text of the fixed probability classes (:data:`RISK_BREAKS`), lowest first."""
+    units = [round(b * 1e4) for b in RISK_BREAKS]
+    out = [f"< {format_probability(units[0])}"]
+    out += [
+        f"{format_probability(a)} \u2013 {format_probability(b)}"
+        for a, b in zip(units[:-1], units[1:], strict=True)
+    ]
+    out.append(f"\u2265 {format_probability(units[-1])}")
+    return out
 
 
 def _coord_scale(resolution: int) -> int:

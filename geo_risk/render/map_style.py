@@ -68,6 +68,9 @@ _KNOWN_ENGAGEMENT = {
     "suppressed": "#9a9a9a",
     "withheld": "#6f6f6f",
 }
+#: Restriction outline/hatch colour per severity (1 low, 2 medium, 3 high), as in ``map.js``.
+SEVERITY_COLOURS = {1: "#9c7400", 2: "#d9480f", 3: "#7a0019"}
+SEVERITY_TEXT = {1: "low", 2: "medium", 3: "high"}
 #: Colour of each admin level of the risk matrix (map, brief and GIS styles).
 LEVEL_COLOURS = {"critical": "#8c0d26", "high": "#dc4b2f", "medium": "#f7a35c", "low": "#fde7c4"}
 _PALETTE = ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666")

@@ -54,14 +54,15 @@ from geo_risk.render.map_checks import _cells_array
 from geo_risk.render.map_encode import (
     _outline,
     _polygon_parts,
-    format_probability,
+    risk_class_labels,
 )
 from geo_risk.render.map_style import (
     BOUNDARY_SIMPLIFY_DEG,
     LEVEL_COLOURS,
     NO_DATA_COLOUR,
-    RISK_BREAKS,
     RISK_COLOURS,
+    SEVERITY_COLOURS,
+    SEVERITY_TEXT,
 )
 from geo_risk.render.map_tiers import cell_width_km
 from geo_risk.render.static_risk import (
@@ -84,9 +85,6 @@ __all__ = [
     "write_png",
 ]
 
-#: Restriction outline/hatch colour per severity (1 low, 2 medium, 3 high), as in ``map.js``.
-SEVERITY_COLOURS = {1: "#9c7400", 2: "#d9480f", 3: "#7a0019"}
-SEVERITY_TEXT = {1: "low", 2: "medium", 3: "high"}
 _BACKGROUND = "#eef0ec"
 _BASE_COLOUR = "#1d3b8f"
 _CLOSED_COLOUR = "#7a7a7a"
@@ -117,17 +115,6 @@ def _add_path(ax: Axes, polygons: np.ndarray, **style: object) -> None:
         # add_artist, not add_patch: the limits are set already, and add_patch would walk
         # every vertex of every hexagon to update them.
         ax.add_artist(PathPatch(path, **style))
-
-
-def risk_class_labels() -> list[str]:
-    units = [round(b * 1e4) for b in RISK_BREAKS]
-    out = [f"< {format_probability(units[0])}"]
-    out += [
-        f"{format_probability(a)} \u2013 {format_probability(b)}"
-        for a, b in zip(units[:-1], units[1:], strict=True)
-    ]
-    out.append(f"\u2265 {format_probability(units[-1])}")
-    return out
 
 
 def _text(ax: Axes | Figure, x: float, y: float, s: str, **kw: object) -> Text:
