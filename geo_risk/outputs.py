@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -147,22 +146,7 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
 
 def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_map: bool
                  ) -> dict[str, Path]:
-    """Every output but run.json, into ``out``.
-
-    The tables and risk.gpkg are written in a worker thread while map.html, map.png and
-    brief.html are drawn here: Arrow/Parquet and GDAL do their work without the GIL, so the
-    two overlap on a second core. The threads share no output file and only read ``result``;
-    the names keep the order of a sequential write (run.json lists them in this order).
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo-risk-tables") as pool:
-        tables = pool.submit(_write_tables, result, config, out)
-        maps = _write_maps(result, config, out) if render_map else {}
-        return {**tables.result(), **maps}
-
-
-def _write_tables(result: WeeklyResult, config: RunConfig, out: Path) -> dict[str, Path]:
-    """risk_grid.parquet, admin_matrix.csv, risk.gpkg with its styles, the engagement tables
-    and rejects.csv."""
+    """Every output but run.json, into ``out``."""
     paths: dict[str, Path] = {}
     extra = [c for c in ENGAGEMENT_GRID_COLUMNS if c in result.grid.columns]
     extra += [c for c in result.grid.columns if c.startswith("perception_")]  # per measure
@@ -180,43 +164,39 @@ def _write_tables(result: WeeklyResult, config: RunConfig, out: Path) -> dict[st
 
     paths["rejects"] = out / "rejects.csv"
     result.inputs.rejects.sort_values(["file", "row"]).to_csv(paths["rejects"], index=False)
-    return paths
 
+    if render_map:
+        from .render import MapMeta, write_map
 
-def _write_maps(result: WeeklyResult, config: RunConfig, out: Path) -> dict[str, Path]:
-    """map.html, then map.png and brief.html (the brief embeds both)."""
-    from .render import MapMeta, write_map
+        served = served_summary(result.model)
+        meta = MapMeta(
+            title=config.title,
+            week=result.week.date(),
+            synthetic=config.synthetic,
+            h3_resolution=config.h3_resolution,
+            sources=tuple(f"{r.name} ({r.kind}, newest {r.newest_date})"
+                          for r in result.inputs.reports),
+            freshness=tuple((r.name, r.newest_date or "", r.stale)
+                            for r in result.inputs.reports if r.kind != "bases"),
+            notes=((served,) if served else ())
+            + (f"Engagement counts below {config.min_count} are suppressed.",),
+        )
+        units, bases = _map_layers(result, config)
+        network = config.network is not None
+        paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
+                                 boundaries=units, meta=meta,
+                                 restrictions=result.restrictions_in_force, bases=bases,
+                                 history=result.history, base_reach_km=config.base_reach_km,
+                                 network_reach=network, classes=config.map_classes)
 
-    paths: dict[str, Path] = {}
-    served = served_summary(result.model)
-    meta = MapMeta(
-        title=config.title,
-        week=result.week.date(),
-        synthetic=config.synthetic,
-        h3_resolution=config.h3_resolution,
-        sources=tuple(f"{r.name} ({r.kind}, newest {r.newest_date})"
-                      for r in result.inputs.reports),
-        freshness=tuple((r.name, r.newest_date or "", r.stale)
-                        for r in result.inputs.reports if r.kind != "bases"),
-        notes=((served,) if served else ())
-        + (f"Engagement counts below {config.min_count} are suppressed.",),
-    )
-    units, bases = _map_layers(result, config)
-    network = config.network is not None
-    paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
-                             boundaries=units, meta=meta,
-                             restrictions=result.restrictions_in_force, bases=bases,
-                             history=result.history, base_reach_km=config.base_reach_km,
-                             network_reach=network, classes=config.map_classes)
+        # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
+        # brief draws map.png from result.inputs: give it the same units (level, engagement,
+        # priority, top changes) and bases (reach) as map.html.
+        from .render.brief import write_brief_outputs
 
-    # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
-    # brief draws map.png from result.inputs: give it the same units (level, engagement,
-    # priority, top changes) and bases (reach) as map.html.
-    from .render.brief import write_brief_outputs
-
-    for_png = replace(result, inputs=replace(result.inputs, admin=units, bases=bases))
-    paths.update(write_brief_outputs(for_png, config, out,
-                                     map_html=paths["map"].read_text(encoding="utf-8")))
+        for_png = replace(result, inputs=replace(result.inputs, admin=units, bases=bases))
+        paths.update(write_brief_outputs(for_png, config, out,
+                                         map_html=paths["map"].read_text(encoding="utf-8")))
     return paths
 
 
