@@ -24,8 +24,11 @@ of both runs on the weeks both forecast: average precision, hit rate in the top 
 onset average precision of each model. Nothing is asserted; nothing is written into the
 repository (a temporary folder, or ``--out``).
 
+``--max-rows N`` sets the training rows of "ours" (default 60,000; 150,000 is the default of
+``[model] max_rows`` in a config).
+
 Run: ``.venv/bin/python benchmarks/bench_decade.py [--years 10] [--seed 42] [--before-weeks
-104] [--before-src DIR] [--no-before] [--concurrent] [--out DIR]``.
+104] [--before-src DIR] [--no-before] [--concurrent] [--max-rows N] [--out DIR]``.
 """
 
 from __future__ import annotations
@@ -63,8 +66,8 @@ def _status(key: str) -> float:
     return float("nan")
 
 
-def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings: str
-            ) -> dict[str, Any]:
+def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings: str,
+            max_rows: int = DECADE_MAX_ROWS) -> dict[str, Any]:
     import dataclasses
 
     import pandas as pd
@@ -75,9 +78,9 @@ def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings
     from geo_risk.pipeline import load_inputs
 
     config = load_config(scenario / "scenario.toml")
-    if settings == "ours":
+    if settings == "ours" and max_rows > 0:
         config = dataclasses.replace(config, model=dataclasses.replace(
-            config.model, max_rows=DECADE_MAX_ROWS))
+            config.model, max_rows=max_rows))
     if settings == "before":  # the former settings, through the current code
         config = dataclasses.replace(config, model=dataclasses.replace(config.model,
                                                                        **BEFORE_CONFIG))
@@ -176,6 +179,9 @@ def main() -> None:
                         help="folder holding an older geo_risk package to time instead of the "
                              "former settings")
     parser.add_argument("--no-before", action="store_true")
+    parser.add_argument("--max-rows", type=int, default=DECADE_MAX_ROWS,
+                        help=f"training rows of 'ours' (default {DECADE_MAX_ROWS:,}; 0: the "
+                        "synthetic scenario's [model] max_rows)")
     parser.add_argument("--concurrent", action="store_true",
                         help="run both at once (a busy machine: compare CPU seconds)")
     parser.add_argument("--out", type=Path, default=None)
@@ -195,7 +201,7 @@ def main() -> None:
               f"backtest of the last {weeks} weeks at res 6, refit every {args.refit_every} "
               f"weeks, models {', '.join(MODELS)}; each run in a fresh subprocess.")
         common = ["--scenario", str(scen), "--weeks", str(weeks), "--refit-every",
-                  str(args.refit_every)]
+                  str(args.refit_every), "--max-rows", str(args.max_rows)]
         procs: dict[str, subprocess.Popen[str]] = {}
         runs: dict[str, dict[str, Any]] = {}
         procs["ours"] = _start_worker([*common, "--skip", "0", "--settings", "ours"], src=None)
@@ -241,9 +247,10 @@ def _worker_main(argv: list[str]) -> None:
     p.add_argument("--skip", type=int, default=0)
     p.add_argument("--refit-every", type=int, default=13)
     p.add_argument("--settings", choices=("ours", "before"), default="ours")
+    p.add_argument("--max-rows", type=int, default=DECADE_MAX_ROWS)
     a = p.parse_args(argv)
     r = _worker(a.scenario, weeks=a.weeks, skip=a.skip, refit_every=a.refit_every,
-                settings=a.settings)
+                settings=a.settings, max_rows=a.max_rows)
     print(json.dumps(r))
 
 
