@@ -170,9 +170,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     n_estimators, learning_rate, num_leaves, min_child_samples, reg_lambda, colsample_bytree,
     subsample, max_bin
         LightGBM parameters. No class reweighting: it ruins ranking at tiny base rates; the
-        sample weights only stand in for unsampled quiet cells. 100 trees at 0.1 and 63 bins
-        per feature ranked within noise of 200-250 trees at 0.05 and 255 bins, at about half
-        the fitting time (``benchmarks/README.md``, bench_decade.py).
+        sample weights only stand in for unsampled quiet cells. 100 trees at 0.1 ranked
+        within noise of 200-250 trees at 0.05 in half the fitting time. 255 bins per feature:
+        63 were faster and as good on the synthetic world and Burkina Faso, but on Ethiopia
+        one training sample of three fell below the logistic baseline with 63 bins (AP 0.96x)
+        and not with 255 (1.06x) (``benchmarks/README.md``, bench_forecast.py).
     n_seeds
         Boosters trained with different seeds on all training weeks and averaged.
     n_folds
@@ -215,7 +217,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                  colsample_bytree: float = 0.8, subsample: float = 0.8, n_seeds: int = 2,
                  n_folds: int = 3, calibration_share: float = 0.2,
                  blend: float | None = None, blend_metric: str = "log_loss",
-                 onset_blend: bool = True, max_bin: int = 63,
+                 onset_blend: bool = True, max_bin: int = 255,
                  random_state: int = 0, n_jobs: int = -1) -> None:
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate
