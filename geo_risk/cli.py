@@ -102,17 +102,25 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
         for note in notes:
             ctx.warn(note)
         config = load_config(config_path)
-        ctx.say(f"reading inputs named in {config_path}")
-        inputs = load_inputs(config)
-        ctx.say(f"scoring the week of {week or config.forecast_week or '(after newest incident)'}")
+        scoring = f"scoring the week of {week or config.forecast_week or '(after newest incident)'}"
         if engine is not None:
+            from .engine import dask_client, dask_locator
             from .engine.commands import place_parts, run_week_dask
 
-            ctx.say(f"on dask: {engine.get('scheduler') or str(engine['workers']) + ' workers'}"
+            opts = dict(engine)
+            where = opts.pop("scheduler", None)
+            ctx.say(f"on dask: {where or str(opts['workers']) + ' workers'}"
                     " (from scratch: the dask engine does not use the state folder)")
-            result = run_week_dask(config, week=week, inputs=inputs, out_dir=out,
-                                   progress=ctx.verbosity >= 1, **engine)
+            with dask_client(scheduler=where, workers=opts.pop("workers")) as client:
+                ctx.say(f"reading inputs named in {config_path} (rows placed on the workers)")
+                inputs = load_inputs(config, locate=dask_locator(client))
+                ctx.say(scoring)
+                result = run_week_dask(config, week=week, inputs=inputs, out_dir=out,
+                                       progress=ctx.verbosity >= 1, client=client, **opts)
         else:
+            ctx.say(f"reading inputs named in {config_path}")
+            inputs = load_inputs(config)
+            ctx.say(scoring)
             result = run_week(config, week=week, inputs=inputs, progress=ctx.verbosity >= 1,
                               use_state=use_state)
         done: dict[str, Any] = result.model.get("state") or {}

@@ -42,6 +42,19 @@ def points_to_cells(*, lat: np.ndarray, lon: np.ndarray, resolution: int) -> np.
     return out
 
 
+def locate_points(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
+                  tolerance_km: float, resolution: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Admin unit and H3 cell of each point: ``(pcode, distance_km, cell)``.
+
+    :func:`assign_admin` and :func:`points_to_cells` in one call, row by row independent, so a
+    caller may split the rows into blocks and run them anywhere (the dask engine's readers
+    do, :mod:`geo_risk.engine.readers`).
+    """
+    pcode, dist = assign_admin(lon=lon, lat=lat, admin=admin, tolerance_km=tolerance_km)
+    return pcode, dist, points_to_cells(lat=lat, lon=lon, resolution=resolution)
+
+
 def cell_centres(cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(lat, lon) in degrees of cell centres."""
     batch = cells_to_coordinates(pa.array(np.asarray(cells, dtype=np.uint64)))
@@ -152,6 +165,7 @@ def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
 __all__ = [
     "assign_admin",
     "local_utm",
+    "locate_points",
     "cell_areas_km2",
     "cell_centres",
     "cells_to_polygons",

@@ -42,7 +42,7 @@ from .features import (
 )
 from .forecast import forecast
 from .gazetteer import Gazetteer
-from .index import assign_admin, cell_areas_km2, cover_cells, points_to_cells
+from .index import assign_admin, cell_areas_km2, cover_cells, locate_points
 from .population import population_per_cell, read_population_table, spread_over_cells
 from .readers.bases import read_bases
 from .readers.common import InputReport, ReadResult, today
@@ -98,8 +98,14 @@ class WeeklyResult:
 OUTSIDE_AREA = "outside the area"
 
 
+#: Places points: ``(pcode, distance_km, cell)`` as :func:`geo_risk.index.locate_points`
+#: (the dask engine passes one that runs blocks of rows on its workers).
+Locator = Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
-           tolerance_km: float, what: str, keep_off_grid: pd.Series | None = None
+           tolerance_km: float, what: str, keep_off_grid: pd.Series | None = None,
+           locate: Locator = locate_points
            ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Give each row an admin P-code and an H3 cell, rejecting rows that cannot be placed.
 
@@ -116,13 +122,14 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
     given = frame["admin_pcode"].fillna("").astype(str).str.strip().to_numpy()
     known = isin(given, admin["admin_pcode"].to_numpy())
     use_given = known & off_grid
-    locate = has_xy & ~use_given
-    pcode, dist = assign_admin(lon=np.where(locate, lon, np.nan),
-                               lat=np.where(locate, lat, np.nan), admin=admin,
-                               tolerance_km=tolerance_km)
+    to_locate = has_xy & ~use_given
+    # cells of the other rows are 0 below anyway: no point (or off the grid by design)
+    pcode, dist, cells = locate(lon=np.where(to_locate, lon, np.nan),
+                                lat=np.where(to_locate, lat, np.nan), admin=admin,
+                                tolerance_km=tolerance_km, resolution=resolution)
     pcode = np.where(use_given, given, pcode)
     dist = np.where(use_given, np.nan, dist)
-    outside = locate & (pcode == "")
+    outside = to_locate & (pcode == "")
     bad_pcode = ~has_xy & (given != "") & ~known
     unplaced = ~has_xy & (given == "")
     reasons = pd.Series("", index=frame.index, dtype=object)
@@ -145,7 +152,7 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
             warnings.append(f"{what}: {int(fits_swapped.sum())} of {int(outside.sum())} points "
                             "outside the boundaries fit when latitude and longitude are swapped;"
                             " the lat/lon columns are probably swapped in the source file.")
-        n_points = int(locate.sum())
+        n_points = int(to_locate.sum())
         if n_points >= 10 and outside.sum() > 0.5 * n_points and share <= 0.5:
             warnings.append(f"{what}: {int(outside.sum())} of {n_points} points fall outside "
                             "every admin unit: is the boundaries file for the right country, "
@@ -163,8 +170,7 @@ def _place(frame: pd.DataFrame, admin: gpd.GeoDataFrame, *, resolution: int,
     out = frame.loc[~bad].copy()
     out["admin_pcode"] = pcode[~bad]
     out["snap_km"] = dist[~bad]
-    cells = points_to_cells(lat=lat[~bad], lon=lon[~bad], resolution=resolution)
-    out["cell"] = np.where(off_grid[~bad], np.uint64(0), cells)
+    out["cell"] = np.where(off_grid[~bad], np.uint64(0), cells[~bad])
     return out, rejects, warnings
 
 
@@ -223,8 +229,12 @@ def _account(reports: list[InputReport], rejects: list[pd.DataFrame],
     return all_rejects, warnings
 
 
-def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs:
+def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None,
+                locate: Locator = locate_points) -> Inputs:
     """Read, validate and place every input named in ``config``.
+
+    ``locate`` places the rows' points (admin unit and H3 cell); the dask engine gives one
+    that runs blocks of rows on its workers (:func:`geo_risk.engine.dask_locator`).
 
     Every row of every file ends up accepted or in ``rejects`` (file, row, column, value,
     reason); the counts are checked per file. Rows that carry only an admin name or P-code are
@@ -247,7 +257,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
     off_grid = incidents["geo_precision"] > config.hex_max_geo_precision
     incidents, rej_inc, warn = _place(incidents, admin, resolution=res,
                                       tolerance_km=config.admin_tolerance_km, what="incidents",
-                                      keep_off_grid=off_grid)
+                                      keep_off_grid=off_grid, locate=locate)
     incidents = incidents.drop(columns="country", errors="ignore")
     rejects.append(rej_inc)
     warnings += warn
@@ -261,7 +271,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
     if consultations is not None:
         consultations, rej_c, warn = _place(consultations, admin, resolution=res,
                                             tolerance_km=config.admin_tolerance_km,
-                                            what="consultations")
+                                            what="consultations", locate=locate)
         rejects.append(rej_c)
         warnings += warn
     consultations, perceptions = split_respondents(consultations, config.consultations)
@@ -289,7 +299,7 @@ def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None) -> Inputs
         reports, rejects = [*reports, fp.report], [*rejects, fp.rejects]
         focal_points, rej_fp, warn = _place(fp.frame, admin, resolution=res,
                                             tolerance_km=config.admin_tolerance_km,
-                                            what="focal points")
+                                            what="focal points", locate=locate)
         rejects.append(rej_fp)
         warnings += warn
 

@@ -162,3 +162,21 @@ def test_scheduler_without_the_dask_engine_is_a_usage_error(tmp_path: Path) -> N
                                   "--scheduler", "tcp://127.0.0.1:8786"])
     assert r.exit_code == 2 and "--engine dask" in r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_inputs_placed_on_dask_workers_equal_the_single_process_inputs(tmp_path: Path) -> None:
+    from distributed import get_task_stream
+
+    from geo_risk.engine import dask_locator
+
+    cfg = load_config(write_mini_scenario(tmp_path))
+    single = load_inputs(cfg, now=NOW)
+    block = max(1, len(single.incidents) // 5)
+    with dask_client(workers=2, processes=False) as client, get_task_stream(client) as ts:
+        placed = load_inputs(cfg, now=NOW, locate=dask_locator(client, rows_per_block=block))
+    tasks = [t for t in ts.data if "locate_points" in str(t["key"])]
+    assert len(tasks) >= 5  # the incidents went to the workers in blocks
+    for name in ("incidents", "consultations"):
+        pd.testing.assert_frame_equal(getattr(placed, name), getattr(single, name))
+    pd.testing.assert_frame_equal(placed.rejects, single.rejects)
+    assert (single.incidents["cell"] > 0).any() and (single.incidents["admin_pcode"] != "").all()

@@ -25,7 +25,7 @@ def staging_folder(out_dir: Path) -> Path:
 def run_week_dask(config: RunConfig, *, inputs: Inputs, out_dir: Path,
                   week: str | pd.Timestamp | None = None, scheduler: str | None = None,
                   workers: int = 2, partitions: int | None = None, processes: bool = True,
-                  progress: bool = False) -> WeeklyResult:
+                  progress: bool = False, client: Any = None) -> WeeklyResult:
     """:func:`geo_risk.pipeline.run_week` with the forecast on a dask cluster.
 
     Every partition also writes its cells' scores to the staging folder of ``out_dir``
@@ -51,19 +51,24 @@ def run_week_dask(config: RunConfig, *, inputs: Inputs, out_dir: Path,
         Local workers as processes (True) or threads.
     progress : bool
         Show progress.
+    client : distributed.Client, optional
+        A client already open (e.g. the one the inputs were placed with); then ``scheduler``,
+        ``workers`` and ``processes`` are not used.
 
     Returns
     -------
     WeeklyResult
     """
+    if client is None:
+        with dask_client(scheduler=scheduler, workers=workers, processes=processes) as own:
+            return run_week_dask(config, inputs=inputs, out_dir=out_dir, week=week,
+                                 partitions=partitions, progress=progress, client=own)
     stage = staging_folder(Path(out_dir))
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
-    with dask_client(scheduler=scheduler, workers=workers, processes=processes) as client:
-        forecaster: Any = partial(forecast_dask, client=client, n_parts=partitions,
-                                  parts_dir=str(stage.resolve()))
-        return run_week(config, week=week, inputs=inputs, progress=progress,
-                        forecaster=forecaster)
+    forecaster: Any = partial(forecast_dask, client=client, n_parts=partitions,
+                              parts_dir=str(stage.resolve()))
+    return run_week(config, week=week, inputs=inputs, progress=progress, forecaster=forecaster)
 
 
 def place_parts(out_dir: Path) -> Path:
