@@ -19,7 +19,12 @@ then what the measured per-partition costs imply for 16 and 64 workers (on paper
 per-cell cost of each stage times the cells and halos a worker would hold, plus the driver's
 serial steps; not measured). Nothing is asserted; nothing is written into the repository.
 
-Run: ``.venv/bin/python benchmarks/bench_dask.py [--data DIR] [--workers 1,2] [--scale 0.1]``
+``--reading`` also times reading and placing the inputs on one process against the same with
+the rows placed on the dask workers (``geo_risk.engine.dask_locator``, as ``geo-risk run
+--engine dask`` does), each in a fresh process, and checks the placements are the same.
+
+Run: ``.venv/bin/python benchmarks/bench_dask.py [--data DIR] [--workers 1,2] [--scale 0.1]
+[--reading]``
 (about 30-40 minutes on a busy 2-core machine, most of it reading 2.2 M rows once and
 the single-process run).
 """
@@ -172,6 +177,51 @@ def scaling(info: dict[str, Any], n_cells: int, workers: tuple[int, ...]) -> lis
     return lines
 
 
+def read_child(engine: str, data: Path, out: Path) -> None:
+    """Read and place the inputs in this (fresh) process, on one process or with the rows
+    placed on a local dask cluster; time, peak memory and a digest of the placements."""
+    import hashlib
+
+    from geo_risk.config import load_config
+    from geo_risk.pipeline import load_inputs
+
+    cfg = load_config(data / "config.toml")
+    t0 = time.perf_counter()
+    if engine == "single":
+        inputs = load_inputs(cfg)
+        setup = 0.0
+    else:
+        from geo_risk.engine import dask_client, dask_locator
+
+        with dask_client(workers=int(engine.split("-")[1])) as client:
+            setup = time.perf_counter() - t0
+            inputs = load_inputs(cfg, locate=dask_locator(client))
+    wall = time.perf_counter() - t0
+    inc = inputs.incidents
+    digest = hashlib.sha256(inc["cell"].to_numpy().tobytes()
+                            + "|".join(inc["admin_pcode"].astype(str)).encode()).hexdigest()
+    out.write_text(json.dumps({"wall_s": wall, "cluster_start_s": setup, "rows": len(inc),
+                               "rejects": len(inputs.rejects), "digest": digest,
+                               "driver_mb": vm_hwm_mb(), "load_avg": os.getloadavg()[0]}))
+
+
+def compare_reading(data: Path, engines: list[str]) -> None:
+    """Reading + placing the inputs on one process vs with the rows placed on dask."""
+    print("\nreading and placing the inputs (each in a fresh process):")
+    first: dict[str, Any] | None = None
+    for engine in engines:
+        res = data / f"read_{engine}.json"
+        subprocess.run([sys.executable, __file__, "--read-child", engine, "--cache",
+                        str(data), "--result", str(res)], check=True,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+        r = json.loads(res.read_text())
+        first = first or r
+        same = "same placements" if r["digest"] == first["digest"] else "DIFFERENT placements"
+        print(f"  {engine:>8}: {r['wall_s']:6.1f} s (of which cluster start "
+              f"{r['cluster_start_s']:.1f} s), {r['rows']:,} rows, {r['rejects']:,} rejects, "
+              f"driver peak {r['driver_mb']:,.0f} MB, load avg {r['load_avg']:.1f}; {same}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", type=Path, default=None,
@@ -181,12 +231,19 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0,
                     help="area and counts of the continent relative to the preset (e.g. 0.1 "
                     "for a quick run; 1.0 = the preset)")
+    ap.add_argument("--reading", action="store_true",
+                    help="also time reading + placing the inputs on one process vs with the "
+                    "rows placed on the dask workers")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--read-child", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--cache", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--result", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.child, args.cache, args.result)
+        return
+    if args.read_child:
+        read_child(args.read_child, args.cache, args.result)
         return
     tmp = None
     if args.data is None:
@@ -216,6 +273,8 @@ def main() -> None:
                 f"{k} {v:.1f}" for k, v in info["driver_seconds"].items()))
             print("          worker seconds per stage (sum over partitions): " + ", ".join(
                 f"{k} {sum(v):.1f}" for k, v in info["partition_seconds"].items()))
+    if args.reading:
+        compare_reading(args.data, ["single", *[e for e in engines if e != "single"]])
     ref_name = engines[0]
     ref = np.load(args.data / f"result_{ref_name}.npz")
     print(f"\nequality against {ref_name}, {len(ref['risk']):,} cells:")
