@@ -19,9 +19,10 @@ then what the measured per-partition costs imply for 16 and 64 workers (on paper
 per-cell cost of each stage times the cells and halos a worker would hold, plus the driver's
 serial steps; not measured). Nothing is asserted; nothing is written into the repository.
 
-``--reading`` also times reading and placing the inputs on one process against the same with
-the rows placed on the dask workers (``geo_risk.engine.dask_locator``, as ``geo-risk run
---engine dask`` does), each in a fresh process, and checks the placements are the same.
+``--reading`` (with ``--skip-single --workers ""``: only this) also times reading and
+placing the inputs on one process against the same with the rows placed on the dask workers
+(``geo_risk.engine.dask_locator``, as ``geo-risk run --engine dask`` does), each in a fresh
+process, and checks the placements are the same.
 
 Run: ``.venv/bin/python benchmarks/bench_dask.py [--data DIR] [--workers 1,2] [--scale 0.1]
 [--reading]``
@@ -252,7 +253,7 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     cache = prepare(args.data, args.scale)
     engines = ([] if args.skip_single else ["single"]) + [
-        f"dask-{int(n)}" for n in args.workers.split(",")]
+        f"dask-{int(n)}" for n in args.workers.split(",") if n.strip()]
     results: dict[str, dict[str, Any]] = {}
     for engine in engines:
         res = args.data / f"result_{engine}"
@@ -274,7 +275,10 @@ def main() -> None:
             print("          worker seconds per stage (sum over partitions): " + ", ".join(
                 f"{k} {sum(v):.1f}" for k, v in info["partition_seconds"].items()))
     if args.reading:
-        compare_reading(args.data, ["single", *[e for e in engines if e != "single"]])
+        on_dask = [e for e in engines if e != "single"] or ["dask-2"]
+        compare_reading(args.data, ["single", *on_dask])
+    if not engines:
+        return
     ref_name = engines[0]
     ref = np.load(args.data / f"result_{ref_name}.npz")
     print(f"\nequality against {ref_name}, {len(ref['risk']):,} cells:")
