@@ -89,6 +89,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _model_defaults() -> str:
+    """The scorer's built-in settings (bins, leaves, trees...): a saved scorer trained with
+    other ones is not what this code would train, even under the same version number."""
+    from .model import RiskModel
+
+    params = {k: v for k, v in RiskModel().get_params().items()
+              if k != "n_jobs"}  # threads change the speed, never the model
+    return _sha(json.dumps(params, sort_keys=True, default=str))
+
+
 def state_key(grid: CellGrid, config: ModelConfig) -> dict[str, str]:
     """What a state must match besides the data: versions, model settings and the grid.
 
@@ -107,6 +117,7 @@ def state_key(grid: CellGrid, config: ModelConfig) -> dict[str, str]:
                                         index=False).to_numpy()
     return {**_versions(),
             "model_config": _sha(json.dumps(asdict(config), sort_keys=True, default=str)),
+            "model_defaults": _model_defaults(),
             "grid": _sha(grid.cells, pcodes, grid.population, grid.area_km2),
             "base_distance": _sha(grid.base_distance_km if grid.base_distance_km is not None
                                   else "none")}

@@ -148,3 +148,18 @@ def test_cli_run_keeps_state_next_to_the_config_unless_no_state(tmp_path: Path) 
     assert (tmp_path / "inputs" / ".geo-risk" / "forecast" / "current.json").is_file()
     record = json.loads((tmp_path / "b" / "run.json").read_text(encoding="utf-8"))
     assert record["model"]["state"]["saved"] and not record["model"]["state"]["used"]
+
+
+def test_a_state_saved_under_other_model_defaults_is_rebuilt(  # type: ignore[no-untyped-def]
+        scenario, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, inputs = scenario
+    cfg = replace(cfg, model=replace(cfg.model, kind="conflictology"))  # fast: no trees
+    _run(cfg, inputs, WEEK - 1, tmp_path)
+    assert _run(cfg, inputs, WEEK, tmp_path).model["state"]["used"]  # same code: reused
+    # A code change of a built-in setting (here the bins per feature), same version number.
+    defaults = RiskModel.__init__.__kwdefaults__
+    assert defaults is not None and defaults["max_bin"] != 63
+    monkeypatch.setitem(defaults, "max_bin", 63)
+    assert RiskModel().get_params()["max_bin"] == 63
+    r = _run(cfg, inputs, WEEK, tmp_path)
+    assert not r.model["state"]["used"] and "model_defaults" in r.model["state"]["reason"]
