@@ -18,9 +18,7 @@ feeds them all in a backtest.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -33,6 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .features import ONSET_WEEKS
+from .threads import n_threads, one_native_thread, run_threads
 
 _P_MIN = 1e-6
 _LOG_ONSET = float(np.log1p(ONSET_WEEKS))
@@ -129,6 +128,7 @@ class ConflictologyBaseline(ClassifierMixin, BaseEstimator):
     def _columns(self, X: pd.DataFrame) -> list[str]:
         return [c for c in X.columns if c.startswith("events_") and not c.endswith("_104w")]
 
+    @one_native_thread
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
             ) -> ConflictologyBaseline:
         X = _frame(X)
@@ -270,17 +270,11 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return lgb.train(params, data, num_boost_round=self.n_estimators)
 
     def _threads(self, tasks: int) -> int:
-        n = (os.cpu_count() or 1) if self.n_jobs < 1 else self.n_jobs
-        return max(1, min(n, tasks))
+        return n_threads(self.n_jobs, tasks)
 
     def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
-        """Results of ``calls`` in order, ``n_jobs`` at a time. Threads suffice: LightGBM and
-        the heavy numpy work release the GIL (``lgb.train`` goes through ctypes)."""
-        k = self._threads(len(calls))
-        if k == 1:
-            return [c() for c in calls]
-        with ThreadPoolExecutor(max_workers=k) as pool:
-            return list(pool.map(lambda c: c(), calls))
+        """Results of ``calls`` in order, ``n_jobs`` at a time (see :mod:`geo_risk.threads`)."""
+        return run_threads(calls, n_jobs=self.n_jobs)
 
     @staticmethod
     def _matrix(X: pd.DataFrame) -> np.ndarray:
@@ -344,6 +338,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _platt(self, z: np.ndarray, y: np.ndarray, w: np.ndarray) -> LogisticRegression:
         return LogisticRegression(C=100.0).fit(z[:, None], y, sample_weight=w)
 
+    @one_native_thread
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None,
             week: np.ndarray | None = None) -> RiskModel:
         """Fit on cell-week rows; ``week`` (row week numbers) defines the time blocks."""

@@ -50,6 +50,7 @@ from .readers.consultations import read_consultations
 from .readers.focal_points import read_focal_points
 from .readers.incidents import read_incidents
 from .readers.spatial import read_boundaries, read_restrictions
+from .threads import one_native_thread
 from .validate import empty_rejects, rejects_for
 
 
@@ -373,6 +374,7 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
                              area_km2=area)
 
 
+@one_native_thread
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
              progress: bool = False, use_state: bool = False,
