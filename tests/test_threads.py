@@ -1,0 +1,52 @@
+"""geo_risk.threads: native pools at one thread under our threads, the caller's restored."""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import threadpool_info
+
+from geo_risk.threads import n_threads, one_native_thread, run_threads
+
+
+def _pools() -> dict[str, int]:
+    """Largest thread count per native API (openmp, blas) loaded in this process."""
+    out: dict[str, int] = {}
+    for pool in threadpool_info():
+        api = pool["user_api"]
+        out[api] = max(out.get(api, 0), pool["num_threads"])
+    return out
+
+
+def _load_pools() -> None:
+    # scikit-learn loads OpenMP, numpy/scipy load OpenBLAS
+    import sklearn.linear_model  # noqa: F401
+
+    np.ones(2) @ np.ones(2)
+
+
+def test_one_native_thread_limits_pools_inside_and_restores_them_after() -> None:
+    _load_pools()
+    before = _pools()
+    seen = one_native_thread(_pools)()
+    assert seen and all(v == 1 for v in seen.values()), seen
+    assert _pools() == before
+
+
+def test_run_threads_workers_run_openmp_at_one_thread_and_keep_order() -> None:
+    _load_pools()
+
+    def openmp() -> int:
+        return max((p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"),
+                   default=1)
+
+    calls = [(lambda i=i: (i, openmp())) for i in range(6)]
+    results = run_threads(calls, n_jobs=2)
+    assert [r[0] for r in results] == list(range(6))
+    assert all(r[1] == 1 for r in results)
+
+
+def test_n_threads_is_one_per_core_by_default_and_never_more_than_tasks() -> None:
+    assert n_threads(3, 10) == 3
+    assert n_threads(8, 2) == 2
+    assert n_threads(-1, 1000) >= 1
+    assert n_threads(0, 0) == 1
