@@ -237,7 +237,7 @@ UNIT_ACCESS = ("restricted", "cut off", "partly restricted", "outside base reach
                "partly outside base reach", "not assessed", "reachable")
 
 
-def unit_access(*, units: np.ndarray, cell_admin: np.ndarray, pop: np.ndarray,
+def unit_access(*, units: np.ndarray, cell_admin: np.ndarray | pd.Index, pop: np.ndarray,
                 access: np.ndarray, restricted: np.ndarray,
                 restricted_weeks: np.ndarray) -> pd.DataFrame:
     """Per admin unit: people by access status, the status in words and the shares behind it.

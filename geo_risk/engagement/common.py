@@ -133,7 +133,8 @@ _SUMS = ["n", "mission", "part", "women", "women_rec", "youth", "youth_rec",
          *(f"m_{m}" for m in MODALITIES)]
 
 
-def spread_weights(*, cell_admin: np.ndarray, population: np.ndarray) -> np.ndarray:
+def spread_weights(*, cell_admin: np.ndarray | pd.Index, population: np.ndarray
+                   ) -> np.ndarray:
     """Weight of each cell within its admin unit for spreading admin-level records.
 
     The cell's share of the unit's population (0 for empty cells); equal shares over the
@@ -145,7 +146,9 @@ def spread_weights(*, cell_admin: np.ndarray, population: np.ndarray) -> np.ndar
     array([0.25, 0.75, 1.  ])
     """
     pop = np.clip(np.nan_to_num(np.asarray(population, dtype=float), nan=0.0), 0, None)
-    key = pd.Series(np.asarray(cell_admin, dtype=object))
+    # an Index (of str) is used as it is: converting it to objects and back costs more
+    key = pd.Series(cell_admin if isinstance(cell_admin, pd.Index)
+                    else np.asarray(cell_admin, dtype=object))
     total = pd.Series(pop).groupby(key).transform("sum").to_numpy()
     count = key.groupby(key).transform("size").to_numpy(float)
     return np.where(total > 0, pop / np.where(total > 0, total, 1.0), 1.0 / count)
