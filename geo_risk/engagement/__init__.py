@@ -141,7 +141,10 @@ def _suppress_unit_derived(adm: pd.DataFrame) -> pd.DataFrame:
             "out_of_reach_population", "out_of_reach_share", "access_status"}
     out = adm.copy()
     for col in out.columns.difference(list(keep)):
-        out[col] = out[col].mask(hidden)
+        if out[col].dtype == np.float64:  # what Series.mask gives, without its overhead
+            out[col] = np.where(hidden, np.nan, out[col].to_numpy())
+        else:
+            out[col] = out[col].mask(hidden)
     return out
 
 

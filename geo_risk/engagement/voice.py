@@ -274,15 +274,23 @@ def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
     for col in ("respondents", "respondents_women_share", "respondents_youth_share"):
         if col in wide.columns:
             out[col] = wide[col].to_numpy()
+    # each indicator's rows by position (one grouping, not a scan of the table per indicator)
+    rows_of = now.groupby("indicator", sort=False).indices
+    pcode = now["admin_pcode"].to_numpy(object)
+    value, low, high = (now[c].to_numpy(float) for c in ("value", "low", "high"))
+    signal = now["signal"].to_numpy(object)
     for ind in sorted(i for i in wide.columns if i.endswith("_mean") or i.endswith("_change")):
         if ind.startswith("topic_"):
             continue
-        block = now.loc[now["indicator"] == ind].set_index("admin_pcode").reindex(units)
-        out[ind] = block["value"].to_numpy()
+        rows = rows_of[ind]
+        at = pd.Index(pcode[rows]).get_indexer(units)  # as set_index + reindex(units)
+        got, take = at >= 0, rows[np.maximum(at, 0)]
+        out[ind] = np.where(got, value[take], np.nan)
         if ind.endswith("_change"):
-            out[f"{ind}_low"] = block["low"].to_numpy()
-            out[f"{ind}_high"] = block["high"].to_numpy()
-            out[f"{ind}_signal"] = block["signal"].fillna("").to_numpy()
+            out[f"{ind}_low"] = np.where(got, low[take], np.nan)
+            out[f"{ind}_high"] = np.where(got, high[take], np.nan)
+            sig = pd.Series(signal[take]).fillna("").to_numpy(object)
+            out[f"{ind}_signal"] = np.where(got, sig, "").astype(object)
     for t in topics:
         out[f"topic_{t}_share"] = wide[f"topic_{t}_share"].to_numpy()
     if topics:

@@ -107,6 +107,7 @@ _CHANGE_COLUMNS = ("level_change", "admin_name", "admin_pcode", "level", "level_
                    "incidents_4w", "incidents_baseline_4w", "expected_incident_cells_prev",
                    "expected_incident_cells", "likelihood", "change_reason")
 _CELL_COLUMNS = ("cell", "admin_name", "admin_pcode", "risk_prev", "risk", "drivers")
+_GRID_COLUMNS = (*_CELL_COLUMNS, "risk_change")
 
 
 # --------------------------------------------------------------------------- sections
@@ -757,7 +758,8 @@ def brief_for_run(
         week=result.week.date(),
         synthetic=config.synthetic,
         matrix=result.matrix,
-        grid=result.grid.drop(columns="geometry", errors="ignore"),
+        # the grid columns the page reads (not a copy of all of them without the geometry)
+        grid=result.grid[[c for c in _GRID_COLUMNS if c in result.grid.columns]],
         priorities=priorities if isinstance(priorities, pd.DataFrame) else None,
         inputs=[dataclasses.asdict(r) for r in result.inputs.reports],
         warnings=list(result.inputs.warnings),

@@ -131,8 +131,10 @@ def _benchmarks(trends: pd.DataFrame, weeks: int) -> tuple[_Table | None, _Table
     recent = b.loc[b["week"] > last - pd.Timedelta(weeks=weeks)].sort_values("week")
     rows = []
     present = set(b["indicator"].tolist())  # once, not once per benchmark
+    # each benchmark's rows (in order) from one split, not a scan of the table per benchmark
+    by_name = dict(list(recent.groupby("indicator", sort=False)))
     for name in [n for n in BENCHMARK_TEXT if n in present]:
-        x = recent.loc[recent["indicator"] == name]
+        x = by_name.get(name, recent.iloc[:0])
         scope = HIGH_RISK if name == "engagements_per_100k" else MISSION
         g = x.loc[x["scope"] == scope]
         now = x.loc[(x["week"] == last) & (x["scope"] == "unit") & x["met"].notna()]
