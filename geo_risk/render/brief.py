@@ -176,12 +176,14 @@ def _actors_table(actors: pd.DataFrame | None, matrix: pd.DataFrame,
         order = priorities.loc[priorities["kind"] == "admin unit", "admin_pcode"]
     else:
         order = _sorted_matrix(matrix, ["admin_pcode"])["admin_pcode"]
-    codes = [c for c in order.astype(str).tolist() if c in set(actors["admin_pcode"])][:top]
+    listed = set(actors["admin_pcode"].tolist())  # once, not once per unit
+    codes = [c for c in order.astype(str).tolist() if c in listed][:top]
     names: dict[Any, Any] = (dict(matrix.set_index("admin_pcode")["admin_name"])
                              if "admin_name" in matrix else {})
     rows = []
+    pcodes = actors["admin_pcode"].astype(str)
     for code in codes:
-        a = actors[actors["admin_pcode"].astype(str) == code].head(per_unit)
+        a = actors[pcodes == code].head(per_unit)
         who = "; ".join(f"{actor} ({n:.0f} incidents, {civ:.0f} targeting civilians)"
                         for actor, n, civ in zip(a["actor"].astype(str),
                                                  a["incidents"].to_numpy(float),
