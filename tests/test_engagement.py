@@ -672,3 +672,35 @@ def test_reprisal_exposure_needs_targeting_after_and_near_an_engagement() -> Non
     assert exposure(40, 30.01) == "none"  # before the engagement
     assert exposure(20, 30.5) == "none"  # 55 km away
     assert exposure(1, 30.01) == "none"  # 29 days after: outside the 28-day window
+
+
+def test_unit_access_sums_are_those_of_pivot_tables_on_the_names() -> None:
+    """unit_access groups by integer positions; the people, cell counts and maximum
+    restricted weeks per unit are those of the pivot tables it replaced (cells of units
+    outside the matrix and unknown statuses left out alike)."""
+    from geo_risk.engagement.access import ACCESS, unit_access
+
+    rng = np.random.default_rng(5)
+    n = 400
+    units = np.array(["U1", "U2", "U3", "U4"], dtype=object)  # U4 has no cell
+    cell_admin = rng.choice(["U1", "U2", "U3", "ZZ"], n).astype(object)
+    access = rng.choice([*ACCESS, "odd"], n).astype(object)
+    pop = rng.gamma(2.0, 500.0, n) * (rng.random(n) > 0.2)
+    restricted = rng.random(n) > 0.7
+    weeks = rng.integers(0, 9, n).astype(float)
+    got = unit_access(units=units, cell_admin=cell_admin, pop=pop, access=access,
+                      restricted=restricted, restricted_weeks=weeks)
+    acc = pd.DataFrame({"u": cell_admin, "pop": pop, "access": access,
+                        "rw": np.where(restricted, weeks, 0.0)})
+    by = acc.pivot_table(index="u", columns="access", values="pop", aggfunc="sum",
+                         fill_value=0.0).reindex(index=units, columns=list(ACCESS)).fillna(0.0)
+    assert np.array_equal(got["cut_off_population"].to_numpy(),
+                          by["cut off"].round(0).to_numpy())
+    assert np.array_equal(got["out_of_reach_population"].to_numpy(),
+                          by["out of reach"].round(0).to_numpy())
+    rw = acc.groupby("u")["rw"].max().reindex(units).fillna(0).to_numpy().astype(int)
+    assert np.array_equal(got["restricted_weeks_max"].to_numpy(), rw)
+    people = by.to_numpy() / np.where(by.to_numpy().sum(axis=1) > 0,
+                                      by.to_numpy().sum(axis=1), 1.0)[:, None]
+    out_of_reach = people[:, list(ACCESS).index("out of reach")].round(3)
+    assert np.array_equal(got["out_of_reach_share"].to_numpy()[:3], out_of_reach[:3])

@@ -289,3 +289,18 @@ def test_without_alert_log_or_registry_no_unit_is_called_without_channel() -> No
                        "ended": [pd.NaT]})
     out, meta = unit_alerts(consultations=meetings, focal_points=fp, **kw)  # type: ignore[arg-type]
     assert out["alert_status"].tolist() == ["network gap", "channel, no alert"]
+
+
+def test_alerts_of_a_shorter_window_are_the_rows_of_the_longer_one_since_its_start() -> None:
+    """unit_alerts reads the longer window once and takes each window's rows from it."""
+    from geo_risk.engagement.alerts import _since, alert_records
+
+    frame = pd.concat([_alerts(["A", "B", ""], [2.0, None, 30.0]).assign(
+        date=pd.Timestamp("2026-03-02") - pd.Timedelta(days=d)) for d in (1, 9, 20, 40)],
+        ignore_index=True)
+    week = pd.Timestamp("2026-03-02")
+    wide = alert_records(frame, week=week, days=42)
+    for days in (7, 14, 28, 42):
+        pd.testing.assert_frame_equal(_since(wide, week - pd.Timedelta(days=days)),
+                                      alert_records(frame, week=week, days=days),
+                                      check_exact=True)

@@ -382,3 +382,14 @@ def test_brief_voice_sections_escape_names_and_say_when_no_benchmark_is_set(
     assert "lower, beyond noise" in html and "No benchmark is set" in html
     assert voice_paragraphs(v)[0].startswith("Perceived safety fell in <script>x</script> (A)")
     assert voice_sections(None) is None
+
+
+def test_series_rows_are_in_the_order_sort_values_gives(synth_voice: tuple[Any, dict]) -> None:
+    """The series is stacked and sorted by numpy: the same rows in the same order as a
+    stable ``sort_values`` on (indicator, scope, admin_pcode, week)."""
+    trends = synth_voice[0].trends
+    again = trends.sample(frac=1.0, random_state=0).sort_values(
+        ["indicator", "scope", "admin_pcode", "week"], kind="stable").reset_index(drop=True)
+    pd.testing.assert_frame_equal(trends, again, check_exact=True)
+    assert (trends["scope"] != "high-risk units").any()
+    assert str(trends["indicator"].dtype) == "str" and str(trends["met"].dtype) == "boolean"

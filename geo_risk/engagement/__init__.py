@@ -47,7 +47,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..arrays import isin
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..index import cell_centres
@@ -122,7 +121,7 @@ class EngagementResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _last_mission(rec: pd.DataFrame, pos: np.ndarray, *, n: int, cell_admin: np.ndarray,
+def _last_mission(rec: pd.DataFrame, pos: np.ndarray, *, n: int, cell_admin: pd.Index,
                   weight: np.ndarray) -> np.ndarray:
     """Date of the last mission engagement reaching each cell (located or spread)."""
     mission = rec["mission"].to_numpy() > 0
@@ -142,7 +141,10 @@ def _suppress_unit_derived(adm: pd.DataFrame) -> pd.DataFrame:
             "out_of_reach_population", "out_of_reach_share", "access_status"}
     out = adm.copy()
     for col in out.columns.difference(list(keep)):
-        out[col] = out[col].mask(hidden)
+        if out[col].dtype == np.float64:  # what Series.mask gives, without its overhead
+            out[col] = np.where(hidden, np.nan, out[col].to_numpy())
+        else:
+            out[col] = out[col].mask(hidden)
     return out
 
 
@@ -257,15 +259,19 @@ class _State:
         self.units, self.week, self.config = units, week, config
         self.k, self.W, self.ec = config.min_count, config.engagement_weeks, config.engagement
         self.cell_admin = cells["admin_pcode"].astype(str).to_numpy(dtype=object)
+        # The same keys as a string Index, made once: grouping or reindexing by the object
+        # array made pandas convert its 26k strings again at every call.
+        self.cell_key = pd.Index(self.cell_admin)
+        self.cell_unit = pd.Index(units).get_indexer(self.cell_key)  # -1: not a matrix unit
         self.pop = np.nan_to_num(cells["population"].to_numpy(float), nan=0.0)
         self.risk = cells["risk"].to_numpy(float)
         self.restricted = cells["restricted"].to_numpy(bool)
-        self.cell_withheld = isin(self.cell_admin, withheld)
+        self.cell_withheld = self.cell_key.isin(list(withheld))
         self.u_withheld = np.isin(units, list(withheld))
-        self.weight = spread_weights(cell_admin=self.cell_admin, population=self.pop)
+        self.weight = spread_weights(cell_admin=self.cell_key, population=self.pop)
         self.in_w = _in_window(rec["date"], week, self.W)
         self.in_p = _in_window(rec["date"], week, self.ec.profile_weeks)
-        self.unit_pop = (pd.Series(self.pop).groupby(self.cell_admin).sum().reindex(units)
+        self.unit_pop = (pd.Series(self.pop).groupby(self.cell_key).sum().reindex(units)
                          .fillna(0).to_numpy())
         self.stats: dict[str, Any] = {}
 
@@ -273,23 +279,22 @@ class _State:
         """Cell and unit coverage, gap flags and under-engaged cells."""
         rec, k, n = self.rec, self.k, len(self.cells)
         rec_w, pos_w = rec.loc[self.in_w].reset_index(drop=True), self.pos[self.in_w]
-        cw = _per_cell(rec_w, pos_w, cell_admin=self.cell_admin, weight=self.weight,
+        cw = _per_cell(rec_w, pos_w, cell_admin=self.cell_key, weight=self.weight,
                        columns=_SUMS)
-        teams_c, teams_u = _distinct_teams(rec_w, pos_w, cell_admin=self.cell_admin,
+        teams_c, teams_u = _distinct_teams(rec_w, pos_w, cell_admin=self.cell_key,
                                            weight=self.weight)
         u = unit_coverage(rec, units=self.units, in_w=self.in_w, in_p=self.in_p,
                           withheld=self.u_withheld, unit_pop=self.unit_pop, k=k,
                           week=self.week)
         self.u = u
-        unit_shown = pd.Series(u.shown, index=self.units).reindex(self.cell_admin).fillna(
-            False).to_numpy(bool)
+        unit_shown = self._to_cells(np.asarray(u.shown, bool), False).astype(bool)
         status = cell_status(n=cw["n"].to_numpy(), part=cw["part"].to_numpy(), k=k,
                              withheld=self.cell_withheld, unit_shown=unit_shown)
         status = complementary(status=status, n=cw["n"].to_numpy(),
-                               cell_admin=self.cell_admin,
+                               cell_admin=self.cell_key,
                                unit_total=pd.Series(u.window["n"].to_numpy(), index=self.units)
                                .where(u.shown), k=k)
-        last = _last_mission(rec, self.pos, n=n, cell_admin=self.cell_admin,
+        last = _last_mission(rec, self.pos, n=n, cell_admin=self.cell_key,
                              weight=self.weight)
         cell_out = cell_coverage(cw, status=status, pop=self.pop, last=last, teams=teams_c,
                                  week=self.week)
@@ -301,22 +306,33 @@ class _State:
         self.units_flagged = int(flags["under_engaged"].fillna(False).astype(bool).sum())
         under_c, score_c, risk_cut = cell_under_engaged(
             risk=self.risk, pop=self.pop, cell_mission=cw["mission"].to_numpy(),
-            cell_admin=self.cell_admin, cell_withheld=self.cell_withheld, units=self.units,
+            cell_admin=self.cell_key, cell_withheld=self.cell_withheld, units=self.units,
             unit_rate=self.stats["rate"], median_rate=self.stats["median_rate"], k=k,
             quantile=self.ec.cell_risk_quantile)
         cell_out["under_engaged"] = _nullable(under_c, ~self.cell_withheld).array
         cell_out["under_engaged_score"] = score_c
-        ustatus = pd.Series(u.status, index=self.units).reindex(self.cell_admin).to_numpy()
-        unit_word = np.where(np.isin(ustatus, ["never engaged", "not engaged", SUPPRESSED]),
-                             "its unit " + ustatus.astype(str),
-                             "its unit engaged at or below the median rate")
+        # the reason per unit, then spread to the cells as references to those few strings
+        # (a fixed-width numpy text array of 26k cells was slow to turn into a column)
+        ustatus = np.asarray(u.status, dtype=object)
+        other = "its unit engaged at or below the median rate"
+        lead = (f"among the riskiest {100 * (1 - self.ec.cell_risk_quantile):.0f}% of "
+                "cells this week "
+                f"and low engagement: fewer than {k} mission engagements in {self.W} weeks, ")
+        reason_u = np.array([lead + w for w in np.where(
+            np.isin(ustatus, ["never engaged", "not engaged", SUPPRESSED]),
+            "its unit " + ustatus.astype(str), other).tolist()], dtype=object)
         cell_out["under_engaged_reason"] = np.where(
-            under_c, f"among the riskiest {100 * (1 - self.ec.cell_risk_quantile):.0f}% of "
-            "cells this week "
-            f"and low engagement: fewer than {k} mission engagements in {self.W} weeks, "
-            + unit_word, "")
+            under_c, self._to_cells(reason_u, lead + other), "").astype(object)
         meta = self._meta(risk_cut, int(under_c.sum()))
         return cell_out, adm, meta
+
+    def _to_cells(self, per_unit: np.ndarray, fill: Any) -> np.ndarray:
+        """A value per matrix unit as a value per cell (``fill`` where the cell's unit is not
+        in the matrix), as ``Series(per_unit, index=units).reindex(cell_admin)`` gives it."""
+        cu = self.cell_unit
+        if not len(per_unit):  # no unit: every cell takes ``fill``
+            return np.full(len(cu), fill, dtype=object)
+        return np.where(cu >= 0, per_unit[np.maximum(cu, 0)], fill)
 
     def access(self, cell_out: pd.DataFrame, adm: pd.DataFrame, bases: pd.DataFrame | None,
                restrictions: gpd.GeoDataFrame | None, network: Network | None
@@ -330,7 +346,7 @@ class _State:
         cell_out["access_status"] = ca.status
         cell_out["nearest_base"] = ca.nearest_base
         cell_out["nearest_base_km"] = ca.nearest_base_km
-        ua = unit_access(units=self.units, cell_admin=self.cell_admin, pop=self.pop,
+        ua = unit_access(units=self.units, cell_admin=self.cell_key, pop=self.pop,
                          access=ca.status, restricted=self.restricted,
                          restricted_weeks=self.cells["restricted_weeks"].to_numpy(float))
         for col in ua.columns.drop("admin_pcode"):
@@ -354,7 +370,7 @@ class _State:
                        follow_up_weeks=self.config.follow_up_weeks,
                        overdue_share=ec.follow_up_overdue_share, shown=u.profile_shown)
         br, _ = breadth(self.rec.loc[self.in_p], self.pos[self.in_p], units=self.units,
-                        cell_admin=self.cell_admin, pop=self.pop,
+                        cell_admin=self.cell_key, pop=self.pop,
                         area_km2=self.cells["area_km2"].to_numpy(float),
                         unit_pop=self.unit_pop, shown=u.profile_shown, ec=ec)
         cell_exp, unit_exp, rmeta = reprisal_exposure(

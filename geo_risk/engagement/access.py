@@ -237,7 +237,7 @@ UNIT_ACCESS = ("restricted", "cut off", "partly restricted", "outside base reach
                "partly outside base reach", "not assessed", "reachable")
 
 
-def unit_access(*, units: np.ndarray, cell_admin: np.ndarray, pop: np.ndarray,
+def unit_access(*, units: np.ndarray, cell_admin: np.ndarray | pd.Index, pop: np.ndarray,
                 access: np.ndarray, restricted: np.ndarray,
                 restricted_weeks: np.ndarray) -> pd.DataFrame:
     """Per admin unit: people by access status, the status in words and the shares behind it.
@@ -247,13 +247,17 @@ def unit_access(*, units: np.ndarray, cell_admin: np.ndarray, pop: np.ndarray,
     mission cannot reach); reach is judged on people only (an empty bush is not a community
     out of reach), on area when the unit has no population data.
     """
-    acc = pd.DataFrame({"u": cell_admin, "pop": pop, "access": access,
-                        "rw": np.where(restricted, restricted_weeks, 0.0)})
-    by = acc.pivot_table(index="u", columns="access", values="pop", aggfunc="sum",
-                         fill_value=0.0).reindex(index=units, columns=list(ACCESS)).fillna(0.0)
-    n_cells = (acc.pivot_table(index="u", columns="access", values="pop", aggfunc="size",
-                               fill_value=0).reindex(index=units, columns=list(ACCESS))
-               .fillna(0).to_numpy(float))
+    # (unit, status) sums by integer position: the same groups in the same row order as a
+    # pivot table on the names (so the same sums), without its string keys and reshaping
+    n_u, n_a = len(units), len(ACCESS)
+    u_pos = pd.Index(units).get_indexer(pd.Index(cell_admin))
+    a_pos = pd.Index(ACCESS).get_indexer(pd.Index(np.asarray(access, dtype=object)))
+    ok = (u_pos >= 0) & (a_pos >= 0)
+    key = u_pos[ok] * n_a + a_pos[ok]
+    pop = np.asarray(pop, dtype=float)
+    by = pd.DataFrame(pd.Series(pop[ok]).groupby(key).sum().reindex(
+        range(n_u * n_a), fill_value=0.0).to_numpy().reshape(n_u, n_a), columns=list(ACCESS))
+    n_cells = np.bincount(key, minlength=n_u * n_a).reshape(n_u, n_a).astype(float)
     unit_pop = by.to_numpy().sum(axis=1)
     people = by.to_numpy() / np.where(unit_pop > 0, unit_pop, 1.0)[:, None]
     area = n_cells / np.maximum(n_cells.sum(axis=1, keepdims=True), 1)
@@ -261,8 +265,9 @@ def unit_access(*, units: np.ndarray, cell_admin: np.ndarray, pop: np.ndarray,
     sh = pd.DataFrame(np.maximum(people, area), columns=list(ACCESS))
     ppl = pd.DataFrame(people, columns=list(ACCESS))
     out = pd.DataFrame({"admin_pcode": units})
-    out["restricted_weeks_max"] = (acc.groupby("u")["rw"].max().reindex(units).fillna(0)
-                                   .to_numpy().astype(int))
+    rw = np.where(restricted, restricted_weeks, 0.0)[u_pos >= 0]
+    out["restricted_weeks_max"] = (pd.Series(rw).groupby(u_pos[u_pos >= 0]).max()
+                                   .reindex(range(n_u)).fillna(0).to_numpy().astype(int))
     out["cut_off_population"] = by["cut off"].round(0).to_numpy()
     out["out_of_reach_population"] = by["out of reach"].round(0).to_numpy()
     out["out_of_reach_share"] = ppl["out of reach"].round(3).to_numpy()

@@ -117,7 +117,8 @@ def _stats(rec: pd.DataFrame, key: np.ndarray, *, within_hours: float, k: int
 def alert_response_stats(*, consultations: pd.DataFrame | None, week: pd.Timestamp,
                          window_days: int = 28, within_hours: float = 24.0,
                          min_count: int = 5, by: str = "base",
-                         withheld: Sequence[str] = ()) -> pd.DataFrame:
+                         withheld: Sequence[str] = (),
+                         records: pd.DataFrame | None = None) -> pd.DataFrame:
     """Response to early-warning alerts per base, per admin unit or mission-wide.
 
     Parameters
@@ -138,6 +139,9 @@ def alert_response_stats(*, consultations: pd.DataFrame | None, week: pd.Timesta
         Group by responding base (else the record's team), by admin unit, or not at all.
     withheld : sequence of str
         Reprisal-sensitive P-codes: their alerts are dropped before any count.
+    records : pandas.DataFrame, optional
+        :func:`alert_records` of these ``consultations``, ``week``, ``window_days`` and
+        ``withheld``, when already read (one read for several groupings).
 
     Returns
     -------
@@ -155,7 +159,8 @@ def alert_response_stats(*, consultations: pd.DataFrame | None, week: pd.Timesta
     """
     if by not in ("base", "admin_pcode", "mission"):
         raise ValueError("by must be 'base', 'admin_pcode' or 'mission'")
-    rec = alert_records(consultations, week=week, days=window_days, withheld=withheld)
+    rec = (alert_records(consultations, week=week, days=window_days, withheld=withheld)
+           if records is None else records)
     name = "scope" if by == "mission" else by
     key = (np.full(len(rec), "mission", dtype=object) if by == "mission"
            else rec[by].astype(str).to_numpy())
@@ -163,6 +168,13 @@ def alert_response_stats(*, consultations: pd.DataFrame | None, week: pd.Timesta
         key = np.where(key == "", "(no base recorded)", key)
     out = _stats(rec, key, within_hours=within_hours, k=min_count)
     return out.rename_axis(name).reset_index()[[name, *STAT_COLUMNS]]
+
+
+def _since(rec: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
+    """The alerts of :func:`alert_records` dated ``start`` or later (as read from there)."""
+    if rec.empty:
+        return rec
+    return rec.loc[(rec["date"] >= start).to_numpy()].reset_index(drop=True)
 
 
 def _type_text(rec: pd.DataFrame, units: np.ndarray, k: int) -> np.ndarray:
@@ -207,11 +219,14 @@ def unit_alerts(*, consultations: pd.DataFrame | None, focal_points: pd.DataFram
     """
     k = min_count
     held = list(units[withheld])
-    rec = alert_records(consultations, week=week, days=window_days, withheld=held)
+    # one read over the longer of the two windows, then each window's rows (same rows, order)
+    both = alert_records(consultations, week=week, days=max(window_days, 7 * channel_weeks),
+                         withheld=held)
+    rec = _since(both, week - pd.Timedelta(days=window_days))
     stats = _stats(rec, rec["admin_pcode"].astype(str).to_numpy(), within_hours=within_hours,
                    k=k).reindex(units)
     n_all = rec.groupby("admin_pcode").size().reindex(units).fillna(0).to_numpy()
-    chan_rec = alert_records(consultations, week=week, days=7 * channel_weeks, withheld=held)
+    chan_rec = _since(both, week - pd.Timedelta(weeks=channel_weeks))
     has_alert = np.isin(units, chan_rec["admin_pcode"].unique())
     active_fp = np.zeros(len(units), dtype=bool)
     if focal_points is not None and len(focal_points):

@@ -38,7 +38,7 @@ def _breadth_kind(mp: pd.DataFrame, ec: EngagementConfig) -> np.ndarray:
 
 
 def breadth(rec_p: pd.DataFrame, pos_p: np.ndarray, *, units: np.ndarray,
-            cell_admin: np.ndarray, pop: np.ndarray, area_km2: np.ndarray,
+            cell_admin: np.ndarray | pd.Index, pop: np.ndarray, area_km2: np.ndarray,
             unit_pop: np.ndarray, shown: np.ndarray, ec: EngagementConfig
             ) -> tuple[pd.DataFrame, dict[str, int | float]]:
     """Town engagement share against town population share, and the breadth-kind shares.

@@ -92,7 +92,8 @@ def _records(consultations: pd.DataFrame | None, *, week: pd.Timestamp,
                 "follow_up_status")}})
     c = consultations
     keep = (c["date"] < week) & ~c["admin_pcode"].astype(str).isin(withheld)
-    c = c.loc[keep]
+    # only the columns read below travel through the row filter (the table has many more)
+    c = c.loc[keep, [col for col in _READ if col in c.columns]]
 
     def opt(name: str, default: object) -> pd.Series:  # optional canonical columns
         return c[name] if name in c else pd.Series(default, index=c.index, dtype=object)
@@ -100,8 +101,8 @@ def _records(consultations: pd.DataFrame | None, *, week: pd.Timestamp,
     total = pd.to_numeric(c["participants_total"], errors="coerce").fillna(0).clip(lower=0)
     women = pd.to_numeric(opt("participants_women", np.nan), errors="coerce").astype(float)
     youth = pd.to_numeric(opt("participants_youth", np.nan), errors="coerce").astype(float)
-    modality = c["modality"].astype(str).where(c["modality"].astype(str).isin(MODALITIES),
-                                               "other")
+    modality = c["modality"].astype(str)
+    modality = modality.where(modality.isin(MODALITIES), "other")
     status, made = opt("follow_up_status", ""), opt("commitments_made", False)
     out = pd.DataFrame({
         "date": c["date"].to_numpy(),
@@ -123,17 +124,22 @@ def _records(consultations: pd.DataFrame | None, *, week: pd.Timestamp,
             "datetime64[ns]"),
         "lon": pd.to_numeric(opt("lon", np.nan), errors="coerce").to_numpy(float),
         "lat": pd.to_numeric(opt("lat", np.nan), errors="coerce").to_numpy(float),
+        **{f"m_{m}": (modality == m).to_numpy(float) for m in MODALITIES},
     })
-    for m in MODALITIES:
-        out[f"m_{m}"] = (out["modality"] == m).to_numpy(float)
     return out.reset_index(drop=True)
 
+
+#: The consultation columns :func:`_records` reads.
+_READ = ("date", "admin_pcode", "cell", "modality", "participants_total", "participants_women",
+         "participants_youth", "team", "topics", "commitments_made", "follow_up_status",
+         "follow_up_due", "lon", "lat")
 
 _SUMS = ["n", "mission", "part", "women", "women_rec", "youth", "youth_rec",
          *(f"m_{m}" for m in MODALITIES)]
 
 
-def spread_weights(*, cell_admin: np.ndarray, population: np.ndarray) -> np.ndarray:
+def spread_weights(*, cell_admin: np.ndarray | pd.Index, population: np.ndarray
+                   ) -> np.ndarray:
     """Weight of each cell within its admin unit for spreading admin-level records.
 
     The cell's share of the unit's population (0 for empty cells); equal shares over the
@@ -145,7 +151,9 @@ def spread_weights(*, cell_admin: np.ndarray, population: np.ndarray) -> np.ndar
     array([0.25, 0.75, 1.  ])
     """
     pop = np.clip(np.nan_to_num(np.asarray(population, dtype=float), nan=0.0), 0, None)
-    key = pd.Series(np.asarray(cell_admin, dtype=object))
+    # an Index (of str) is used as it is: converting it to objects and back costs more
+    key = pd.Series(cell_admin if isinstance(cell_admin, pd.Index)
+                    else np.asarray(cell_admin, dtype=object))
     total = pd.Series(pop).groupby(key).transform("sum").to_numpy()
     count = key.groupby(key).transform("size").to_numpy(float)
     return np.where(total > 0, pop / np.where(total > 0, total, 1.0), 1.0 / count)

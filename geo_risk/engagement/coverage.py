@@ -8,12 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..arrays import isin
 from ..schemas import MODALITIES
 from .common import _SUMS, SUPPRESSED, WITHHELD, _weeks_since
 
 
-def _per_cell(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarray,
+def _per_cell(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarray | pd.Index,
               weight: np.ndarray, columns: list[str]) -> pd.DataFrame:
     """Sum record measures per cell: located records in their cell, the others spread over
     their unit's cells by ``weight`` (aggregated per unit first: linear in records + cells)."""
@@ -26,7 +25,7 @@ def _per_cell(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarray,
     return pd.DataFrame(located.to_numpy() + spread, columns=columns)
 
 
-def _distinct_teams(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarray,
+def _distinct_teams(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarray | pd.Index,
                     weight: np.ndarray) -> tuple[np.ndarray, pd.Series]:
     """Distinct teams per cell (located records in the cell, plus the unit's admin-level
     records where they are spread) and per unit."""
@@ -39,7 +38,7 @@ def _distinct_teams(rec: pd.DataFrame, pos: np.ndarray, *, cell_admin: np.ndarra
     own = np.bincount(pp["pos"].to_numpy(np.int64), minlength=n).astype(float)
     unit_teams = ap.groupby("admin_pcode").size()
     spread = unit_teams.reindex(cell_admin).fillna(0).to_numpy() * (weight > 0)
-    pp = pp.assign(admin_pcode=cell_admin[pp["pos"].to_numpy(np.int64)])
+    pp = pp.assign(admin_pcode=np.asarray(pd.Index(cell_admin)[pp["pos"].to_numpy(np.int64)]))
     both = pp.merge(ap, on=["admin_pcode", "team"])
     both = both.loc[weight[both["pos"].to_numpy(np.int64)] > 0]
     overlap = np.bincount(both["pos"].to_numpy(np.int64), minlength=n)
@@ -61,7 +60,7 @@ def cell_status(*, n: np.ndarray, part: np.ndarray, k: int, withheld: np.ndarray
         [WITHHELD, "not engaged", SUPPRESSED], "engaged").astype(object)
 
 
-def complementary(*, status: np.ndarray, n: np.ndarray, cell_admin: np.ndarray,
+def complementary(*, status: np.ndarray, n: np.ndarray, cell_admin: np.ndarray | pd.Index,
                   unit_total: pd.Series, k: int) -> np.ndarray:
     """Suppress every cell of a unit whose hidden remainder could be recovered.
 
@@ -77,7 +76,8 @@ def complementary(*, status: np.ndarray, n: np.ndarray, cell_admin: np.ndarray,
     rest = unit_total.reindex(g.index).fillna(0.0).to_numpy() - g["shown_n"].to_numpy()
     risky = (g["shown_n"].to_numpy() > 0) & (rest > 1e-9) & ((rest < k) | (g["hidden"] <= 1))
     bad = set(g.index[risky])
-    return np.where(shown & isin(cell_admin, bad), SUPPRESSED, status).astype(object)
+    return np.where(shown & pd.Index(cell_admin).isin(list(bad)), SUPPRESSED, status
+                    ).astype(object)
 
 
 def cell_coverage(cw: pd.DataFrame, *, status: np.ndarray, pop: np.ndarray,

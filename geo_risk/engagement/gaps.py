@@ -52,7 +52,8 @@ def unit_flags(u: UnitCoverage, *, expected: np.ndarray, withheld: np.ndarray,
 
 
 def cell_under_engaged(*, risk: np.ndarray, pop: np.ndarray, cell_mission: np.ndarray,
-                       cell_admin: np.ndarray, cell_withheld: np.ndarray, units: np.ndarray,
+                       cell_admin: np.ndarray | pd.Index, cell_withheld: np.ndarray,
+                       units: np.ndarray,
                        unit_rate: np.ndarray, median_rate: float, k: int,
                        quantile: float) -> tuple[np.ndarray, np.ndarray, float]:
     """Cells at high risk *and* low engagement.

@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..config import RunConfig
 from .access import open_bases
-from .alerts import alert_response_stats, unit_alerts
+from .alerts import alert_records, alert_response_stats, unit_alerts
 from .common import _in_window, _records
 from .components import component_view
 from .gender import gender_view, main_base
@@ -85,13 +85,17 @@ def analyse_outreach(*, cells: pd.DataFrame, matrix: pd.DataFrame,
         expected=expected.to_numpy(float), withheld=withheld, week=week,
         window_days=ac.window_days, within_hours=ac.response_within_hours,
         channel_weeks=ac.channel_weeks, high_risk_quantile=ac.high_risk_quantile, min_count=k)
+    alerts = alert_records(consultations, week=week, days=ac.window_days,
+                           withheld=sorted(withheld_set))  # read once for both groupings
     response = pd.concat([
         alert_response_stats(consultations=consultations, week=week,
                              window_days=ac.window_days, within_hours=ac.response_within_hours,
-                             min_count=k, by="base", withheld=sorted(withheld_set)),
+                             min_count=k, by="base", withheld=sorted(withheld_set),
+                             records=alerts),
         alert_response_stats(consultations=consultations, week=week,
                              window_days=ac.window_days, within_hours=ac.response_within_hours,
-                             min_count=k, by="mission", withheld=sorted(withheld_set))
+                             min_count=k, by="mission", withheld=sorted(withheld_set),
+                             records=alerts)
         .rename(columns={"scope": "base"}),
     ], ignore_index=True)
     if alert_meta["mission"].get("alerts") is None:  # see unit_alerts: no giveaway total

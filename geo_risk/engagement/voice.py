@@ -193,8 +193,14 @@ def analyse_voice(*, matrix: pd.DataFrame, cells: pd.DataFrame,
 
 def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np.ndarray,
           names: pd.Series) -> pd.DataFrame:
-    """Indicators (rows x points) as the long series table (one block per indicator)."""
+    """Indicators (rows x points) as the long series table (one block per indicator).
+
+    The blocks are stacked as numpy arrays and sorted by numpy (stable, on the same keys as
+    ``sort_values``) before one DataFrame is made: a frame per indicator spent most of the
+    time turning the same text columns into string arrays.
+    """
     n_rows, S = len(rows.units) + len(rows.groups), rows.points
+    size = n_rows * S
     scope = np.concatenate([np.full(len(rows.units), "unit", dtype=object),
                             np.asarray(rows.labels, dtype=object)])
     pcode = np.concatenate([rows.units.astype(object), np.full(len(rows.groups), "", object)])
@@ -202,7 +208,8 @@ def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np
                            np.asarray(rows.labels, dtype=object)])
     wk = (week - pd.to_timedelta(7 * np.arange(S), unit="D")).to_numpy("datetime64[ns]")
     held = np.concatenate([withheld, np.zeros(len(rows.groups), bool)])[:, None]
-    blocks = []
+    cols: dict[str, list[np.ndarray]] = {c: [] for c in (
+        "value", "low", "high", "signal", "status", "met")}
     for ind in inds:  # a loop over indicators (tens), each block vectorised
         shown = ind.shown & ~held
         status = np.where(held, WITHHELD, np.where(shown, "shown", SUPPRESSED)).astype(object)
@@ -212,27 +219,50 @@ def _long(inds: list[Indicator], *, rows: Rows, week: pd.Timestamp, withheld: np
         def shape(a: np.ndarray | None, fill: Any = np.nan,
                   shown: np.ndarray = shown) -> np.ndarray:
             if a is None:
-                return np.full(n_rows * S, fill, dtype=object if isinstance(fill, str)
-                               else float)
+                return np.full(size, fill, dtype=object if isinstance(fill, str) else float)
             return np.where(shown, a, fill).ravel()
 
-        blocks.append(pd.DataFrame({
-            "scope": np.repeat(scope, S), "admin_pcode": np.repeat(pcode, S),
-            "admin_name": np.repeat(name, S), "week": np.tile(wk, n_rows),
-            "indicator": ind.name, "family": ind.family,
-            "value": shape(np.asarray(ind.value, float)),
-            "low": shape(ind.low), "high": shape(ind.high),
-            "signal": shape(ind.signal, ""), "status": status.ravel(),
-            "target": np.nan if ind.target is None else float(ind.target),
-            "met": pd.array(np.where(shown, ind.met, np.nan).ravel() if ind.met is not None
-                            else np.full(n_rows * S, np.nan), dtype="Float64")
-            .astype("boolean"),
-        }))
-    out = pd.concat(blocks, ignore_index=True)
+        cols["value"].append(shape(np.asarray(ind.value, float)))
+        cols["low"].append(shape(ind.low))
+        cols["high"].append(shape(ind.high))
+        cols["signal"].append(shape(ind.signal, "").astype(object))
+        cols["status"].append(status.ravel())
+        cols["met"].append(np.where(shown, ind.met, np.nan).ravel().astype(float)
+                           if ind.met is not None else np.full(size, np.nan))
+    n_ind = len(inds)
+    ind_names = np.asarray([i.name for i in inds], dtype=object)
+    indicator = np.repeat(ind_names, size)
+    family = np.repeat(np.asarray([i.family for i in inds], dtype=object), size)
+    scope_all = np.tile(np.repeat(scope, S), n_ind)
+    pcode_all = np.tile(np.repeat(pcode, S), n_ind)
+    week_all = np.tile(wk, n_rows * n_ind)
     # perceptions and topics publish the mission-wide total only (see Rows.shown_mission_only)
-    out = out.loc[(out["family"] == "benchmark") | (out["scope"] != HIGH_RISK)]
-    return out.sort_values(["indicator", "scope", "admin_pcode", "week"],
-                           kind="stable").reset_index(drop=True)[TREND_COLUMNS]
+    keep = (family == "benchmark") | (scope_all != HIGH_RISK)
+    # stable order by indicator, scope, admin_pcode, week: text keys as integer codes that
+    # sort as the strings do, made on the short lists and spread as the columns are
+    keys = (week_all, np.tile(np.repeat(_codes(pcode), S), n_ind),
+            np.tile(np.repeat(_codes(scope), S), n_ind), np.repeat(_codes(ind_names), size))
+    idx = np.flatnonzero(keep)
+    order = idx[np.lexsort(tuple(k[idx] for k in keys))]
+    out = pd.DataFrame({
+        "scope": scope_all[order], "admin_pcode": pcode_all[order],
+        "admin_name": np.tile(np.repeat(name, S), n_ind)[order], "week": week_all[order],
+        "indicator": indicator[order], "family": family[order],
+        "value": np.concatenate(cols["value"])[order],
+        "low": np.concatenate(cols["low"])[order],
+        "high": np.concatenate(cols["high"])[order],
+        "signal": np.concatenate(cols["signal"])[order],
+        "status": np.concatenate(cols["status"])[order],
+        "target": np.repeat(np.asarray([np.nan if i.target is None else float(i.target)
+                                        for i in inds], dtype=float), size)[order],
+        "met": pd.array(np.concatenate(cols["met"])[order], dtype="Float64").astype("boolean"),
+    })
+    return out[TREND_COLUMNS]
+
+
+def _codes(values: np.ndarray) -> np.ndarray:
+    """Integer codes that sort as the strings do (code-point order, as pandas sorts)."""
+    return np.unique(values, return_inverse=True)[1]
 
 
 def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
@@ -244,15 +274,23 @@ def _matrix_columns(trends: pd.DataFrame, *, units: pd.Index, topics: list[str]
     for col in ("respondents", "respondents_women_share", "respondents_youth_share"):
         if col in wide.columns:
             out[col] = wide[col].to_numpy()
+    # each indicator's rows by position (one grouping, not a scan of the table per indicator)
+    rows_of = now.groupby("indicator", sort=False).indices
+    pcode = now["admin_pcode"].to_numpy(object)
+    value, low, high = (now[c].to_numpy(float) for c in ("value", "low", "high"))
+    signal = now["signal"].to_numpy(object)
     for ind in sorted(i for i in wide.columns if i.endswith("_mean") or i.endswith("_change")):
         if ind.startswith("topic_"):
             continue
-        block = now.loc[now["indicator"] == ind].set_index("admin_pcode").reindex(units)
-        out[ind] = block["value"].to_numpy()
+        rows = rows_of[ind]
+        at = pd.Index(pcode[rows]).get_indexer(units)  # as set_index + reindex(units)
+        got, take = at >= 0, rows[np.maximum(at, 0)]
+        out[ind] = np.where(got, value[take], np.nan)
         if ind.endswith("_change"):
-            out[f"{ind}_low"] = block["low"].to_numpy()
-            out[f"{ind}_high"] = block["high"].to_numpy()
-            out[f"{ind}_signal"] = block["signal"].fillna("").to_numpy()
+            out[f"{ind}_low"] = np.where(got, low[take], np.nan)
+            out[f"{ind}_high"] = np.where(got, high[take], np.nan)
+            sig = pd.Series(signal[take]).fillna("").to_numpy(object)
+            out[f"{ind}_signal"] = np.where(got, sig, "").astype(object)
     for t in topics:
         out[f"topic_{t}_share"] = wide[f"topic_{t}_share"].to_numpy()
     if topics:

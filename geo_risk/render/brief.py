@@ -98,18 +98,35 @@ _PERSONAL_RE = re.compile(
 )
 #: Name-like columns that are about places, not people.
 _PLACE_NAME_COLUMNS = {"admin_name", "base_name", "admin1_name", "admin2_name", "parent_name"}
+#: Matrix and grid columns each table reads (rows are converted for those only).
+_MATRIX_COLUMNS = ("admin_name", "admin_pcode", "level", "level_prev", "level_change",
+                   "likelihood", "likelihood_label", "likelihood_change", "expected_incidents",
+                   "expected_incident_cells", "trend", "civilian_targeting_12w",
+                   "restricted_share", "restricted_population")
+_CHANGE_COLUMNS = ("level_change", "admin_name", "admin_pcode", "level", "level_prev",
+                   "incidents_4w", "incidents_baseline_4w", "expected_incident_cells_prev",
+                   "expected_incident_cells", "likelihood", "change_reason")
+_CELL_COLUMNS = ("cell", "admin_name", "admin_pcode", "risk_prev", "risk", "drivers")
+_GRID_COLUMNS = (*_CELL_COLUMNS, "risk_change")
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _sorted_matrix(matrix: pd.DataFrame) -> pd.DataFrame:
-    m = matrix.copy()
-    level = m["level"] if "level" in m.columns else pd.Series("", index=m.index)
+def _sorted_matrix(matrix: pd.DataFrame, columns: Sequence[str] | None = None
+                   ) -> pd.DataFrame:
+    """Units by level, then score (stable); only ``columns`` of them when given (the matrix
+    has a hundred-odd columns and a table prints a dozen)."""
+    keys = [c for c in ("risk_score", "likelihood", "expected_incident_cells")
+            if c in matrix.columns]
+    m = matrix[keys].reset_index(drop=True)
+    level = (matrix["level"].reset_index(drop=True) if "level" in matrix.columns
+             else pd.Series("", index=m.index))
     m["_lv"] = level.astype("string").str.lower().map(_LEVEL_ORDER).fillna(-1)
-    keys = ["_lv"] + [c for c in ("risk_score", "likelihood", "expected_incident_cells")
-                      if c in m.columns]
-    return m.sort_values(keys, ascending=False, kind="stable")
+    order = m.sort_values(["_lv", *keys], ascending=False, kind="stable").index.to_numpy()
+    if columns is not None:
+        matrix = matrix[[c for c in dict.fromkeys(columns) if c in matrix.columns]]
+    return matrix.iloc[order]
 
 
 def _access(share: Any, people: Any) -> str | Markup:
@@ -124,7 +141,8 @@ def _matrix_table(matrix: pd.DataFrame) -> _Table:
     parts = _parts()
     rows = []
     cell_cls = []
-    for i, r in enumerate(_records(_sorted_matrix(matrix)), start=1):  # one row per unit (tens)
+    for i, r in enumerate(_records(_sorted_matrix(matrix, _MATRIX_COLUMNS)),
+                          start=1):  # one row per unit (tens)
         rows.append([
             i,
             _unit(_get(r, "admin_name"), _get(r, "admin_pcode")),
@@ -157,13 +175,15 @@ def _actors_table(actors: pd.DataFrame | None, matrix: pd.DataFrame,
     if isinstance(priorities, pd.DataFrame) and "kind" in priorities.columns:
         order = priorities.loc[priorities["kind"] == "admin unit", "admin_pcode"]
     else:
-        order = _sorted_matrix(matrix)["admin_pcode"]
-    codes = [c for c in order.astype(str).tolist() if c in set(actors["admin_pcode"])][:top]
+        order = _sorted_matrix(matrix, ["admin_pcode"])["admin_pcode"]
+    listed = set(actors["admin_pcode"].tolist())  # once, not once per unit
+    codes = [c for c in order.astype(str).tolist() if c in listed][:top]
     names: dict[Any, Any] = (dict(matrix.set_index("admin_pcode")["admin_name"])
                              if "admin_name" in matrix else {})
     rows = []
+    pcodes = actors["admin_pcode"].astype(str)
     for code in codes:
-        a = actors[actors["admin_pcode"].astype(str) == code].head(per_unit)
+        a = actors[pcodes == code].head(per_unit)
         who = "; ".join(f"{actor} ({n:.0f} incidents, {civ:.0f} targeting civilians)"
                         for actor, n, civ in zip(a["actor"].astype(str),
                                                  a["incidents"].to_numpy(float),
@@ -178,8 +198,9 @@ def _admin_changes(matrix: pd.DataFrame, *, up: bool) -> _Block:
     """Units that changed most, on a scale that does not saturate (``change_score``: recent
     incidents against the unit's own baseline, plus the change in expected cells), with the
     reason in words; level moves always qualify."""
-    m = matrix.copy()
-    col = "change_score" if "change_score" in m.columns else "likelihood_change"
+    col = "change_score" if "change_score" in matrix.columns else "likelihood_change"
+    # the columns this table reads (copying all hundred-odd of the matrix was most of its time)
+    m = matrix[[c for c in dict.fromkeys([col, *_CHANGE_COLUMNS]) if c in matrix.columns]].copy()
     change = (pd.to_numeric(m[col], errors="coerce") if col in m.columns
               else pd.Series(np.nan, index=m.index))
     moved = (m["level_change"].astype("string").str.lower()
@@ -226,7 +247,7 @@ def _cell_changes(grid: pd.DataFrame, *, up: bool, n: int) -> _Block:
     pick = signed[signed >= 0.005].nlargest(n).index
     if len(pick) == 0:
         return _Block(heading, empty=f"No cell moved by \u22650.5 pp ({word}).")
-    g = grid.loc[pick]
+    g = grid.loc[pick, [c for c in _CELL_COLUMNS if c in grid.columns]]
     chg = change.loc[pick].to_numpy()
     cells = np.asarray(g["cell"].to_numpy(), dtype=np.uint64)
     coords = pa.table(h3v.cells_to_coordinates(cells))
@@ -739,7 +760,8 @@ def brief_for_run(
         week=result.week.date(),
         synthetic=config.synthetic,
         matrix=result.matrix,
-        grid=result.grid.drop(columns="geometry", errors="ignore"),
+        # the grid columns the page reads (not a copy of all of them without the geometry)
+        grid=result.grid[[c for c in _GRID_COLUMNS if c in result.grid.columns]],
         priorities=priorities if isinstance(priorities, pd.DataFrame) else None,
         inputs=[dataclasses.asdict(r) for r in result.inputs.reports],
         warnings=list(result.inputs.warnings),

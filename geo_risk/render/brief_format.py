@@ -112,8 +112,17 @@ def _get(row: Mapping[Any, Any], key: str) -> Any:
     return row.get(key)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[Any, Any]]:
-    """Rows as dicts (tables of tens of rows, not cells)."""
+def _records(frame: pd.DataFrame, columns: Sequence[str] | None = None
+             ) -> list[dict[Any, Any]]:
+    """Rows as dicts (tables of tens of rows, not cells).
+
+    ``columns``: only those of them the frame has (a missing key reads as absent, as it
+    would from the whole frame). The matrix and grid have a hundred-odd columns and
+    ``to_dict`` boxes each value: converting only the ones a table prints is most of its
+    cost saved, with the same values (``to_dict`` converts column by column).
+    """
+    if columns is not None:
+        frame = frame[[c for c in dict.fromkeys(columns) if c in frame.columns]]
     return frame.to_dict("records")
 
 

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from geo_risk.render.brief_format import _missing, _num, _share, _Table, _table, _unit
+from geo_risk.render.brief_format import (
+    _missing,
+    _num,
+    _records,
+    _share,
+    _Table,
+    _table,
+    _unit,
+)
 from geo_risk.render.templating import Markup, render
 from geo_risk.schemas import COMPONENTS
 
@@ -62,14 +70,17 @@ def _alerts(matrix: pd.DataFrame, out: OutreachResult, config: RunConfig) -> dic
                          r["alert_types"] or "\u2014", _share(r["alerts_responded_share"]),
                          _num(r["alert_response_median_hours"], 1),
                          _share(r["alerts_within_hours_share"])]
-                        for r in shown.head(MAX_UNITS).to_dict("records")],
+                        for r in _records(shown.head(MAX_UNITS), [
+                            "admin_name", "admin_pcode", "alerts_recent", "alert_types",
+                            "alerts_responded_share", "alert_response_median_hours",
+                            "alerts_within_hours_share"])],
                        numeric=(1, 3, 4, 5))
     if not meta.get("alert_data", True):
         lead = ("This run has no early-warning alert and no focal-point registry: alert "
                 "response and network coverage are unknown.")
     return {"lead": lead, "known": meta.get("alert_data", True),
             "gaps": [_unit(r["admin_name"], r["admin_pcode"])
-                                   for r in gaps.to_dict("records")],
+                                   for r in _records(gaps, ["admin_name", "admin_pcode"])],
             "channel_weeks": ac.channel_weeks, "bases": bases, "units": units,
             "method": str(meta.get("method", "")).capitalize() + "."}
 
@@ -92,7 +103,8 @@ def _gender(matrix: pd.DataFrame, out: OutreachResult, config: RunConfig) -> dic
     weeks = config.engagement.profile_weeks
     if len(nw):
         parts = []
-        for r in nw.sort_values("admin_name").to_dict("records"):  # a handful of units
+        for r in _records(nw.sort_values("admin_name"), [  # a handful of units
+                "main_base", "main_base_female_staff", "admin_name", "admin_pcode"]):
             serve = _words(r.get("main_base")) or "no base in reach"
             staff = r.get("main_base_female_staff")
             tag = (" (no female liaison staff)" if not _missing(staff) and staff == 0 else "")
@@ -128,12 +140,14 @@ def _components(matrix: pd.DataFrame, out: OutreachResult, config: RunConfig
     if len(visits):
         sentences.append("Leadership town-hall visits in the window: " + ", ".join(
             f"{_words(r['admin_name'])} ({r['admin_pcode']})"
-            for r in visits.to_dict("records")) + ".")
+            for r in _records(visits, ["admin_name", "admin_pcode"])) + ".")
     cols = [f"engaged_by_{c}" for c in COMPONENTS]
-    shown = matrix.loc[matrix["main_component"].fillna("").astype(str) != ""].copy()
+    keep = [c for c in ("admin_name", "admin_pcode", "main_component", *cols)
+            if c in matrix.columns]  # the columns read below, not the whole matrix
+    shown = matrix.loc[matrix["main_component"].fillna("").astype(str) != "", keep]
     if shown.empty:
         return {"sentences": sentences, "units": None}
-    shown["_total"] = shown[cols].sum(axis=1)
+    shown = shown.assign(_total=shown[cols].sum(axis=1))
     shown = shown.sort_values("_total", ascending=False).head(MAX_UNITS)
     units = _table(["Unit", "Main component", *(_words(c).capitalize() for c in COMPONENTS)],
                    [[_unit(r["admin_name"], r["admin_pcode"]), _words(r["main_component"]),

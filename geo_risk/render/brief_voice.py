@@ -50,7 +50,28 @@ def _value(name: str, v: Any) -> str:
     return _num(v, 1)
 
 
-def _perceptions(now: pd.DataFrame, measures: list[str]) -> dict[str, Any]:
+class _Now:
+    """The forecast week's rows, looked up by (indicator, scope): the first row of each pair
+    as ``now.loc[mask][col].iloc[0]`` gives it, without a scan of the table per value."""
+
+    def __init__(self, now: pd.DataFrame) -> None:
+        self.frame = now
+        keys = zip(now["indicator"].tolist(), now["scope"].tolist(), strict=True)
+        self._first: dict[tuple[Any, Any], int] = {}
+        for i, key in enumerate(keys):  # hundreds of rows, once
+            self._first.setdefault(key, i)
+        self._cols: dict[str, np.ndarray] = {}
+
+    def pick(self, ind: str, scope: str, col: str = "value") -> Any:
+        i = self._first.get((ind, scope))
+        if i is None:
+            return np.nan
+        if col not in self._cols:
+            self._cols[col] = self.frame[col].to_numpy()
+        return self._cols[col][i]
+
+
+def _perceptions(now: pd.DataFrame, measures: list[str], at: _Now) -> dict[str, Any]:
     rows, counts = [], {"beyond": 0, "noise": 0}
     for m in measures:
         ch = now.loc[(now["indicator"] == f"{m}_change") & (now["scope"] == "unit")]
@@ -66,35 +87,29 @@ def _perceptions(now: pd.DataFrame, measures: list[str]) -> dict[str, Any]:
                          _WORD[r["signal"]]])
     table = (_table(["Unit", "Measure", "Mean now (1–5)", "Change (interval)", "Reading"],
                     rows, numeric=(2, 3)) if rows else None)
-    mission = [[m, _num(_pick(now, f"{m}_mean", MISSION), 2),
-                _change(now, f"{m}_change", MISSION)] for m in measures]
+    mission = [[m, _num(at.pick(f"{m}_mean", MISSION), 2),
+                _change(at, f"{m}_change", MISSION)] for m in measures]
     return {"table": table, "counts": counts,
             "mission": _table(["Measure", "Mean now (1–5)", "Change (interval)"], mission,
                               numeric=(1, 2)) if measures else None}
 
 
-def _pick(now: pd.DataFrame, ind: str, scope: str, col: str = "value") -> Any:
-    r = now.loc[(now["indicator"] == ind) & (now["scope"] == scope)]
-    return r[col].iloc[0] if len(r) else np.nan
-
-
-def _change(now: pd.DataFrame, ind: str, scope: str) -> str:
-    v, lo, hi = (_pick(now, ind, scope, c) for c in ("value", "low", "high"))
+def _change(at: _Now, ind: str, scope: str) -> str:
+    v, lo, hi = (at.pick(ind, scope, c) for c in ("value", "low", "high"))
     if not np.isfinite(v):
         return "\u2014"
-    word = _WORD.get(str(_pick(now, ind, scope, "signal")), "")
+    word = _WORD.get(str(at.pick(ind, scope, "signal")), "")
     return f"{v:+.2f} ({lo:+.2f} to {hi:+.2f}), {word}"
 
 
-def _topics(now: pd.DataFrame, topics: list[str]) -> dict[str, Any]:
+def _topics(now: pd.DataFrame, topics: list[str], at: _Now) -> dict[str, Any]:
     mission = []
     for t in topics:
-        v, lo, hi = (_pick(now, f"topic_{t}_change", MISSION, c) for c in ("value", "low",
-                                                                           "high"))
+        v, lo, hi = (at.pick(f"topic_{t}_change", MISSION, c) for c in ("value", "low", "high"))
         ch = ("\u2014" if not np.isfinite(v) else
               f"{v * 100:+.0f} pp ({lo * 100:+.0f} to {hi * 100:+.0f}), "
-              + _WORD.get(str(_pick(now, f"topic_{t}_change", MISSION, "signal")), ""))
-        mission.append([t, _share(_pick(now, f"topic_{t}_share", MISSION)), ch])
+              + _WORD.get(str(at.pick(f"topic_{t}_change", MISSION, "signal")), ""))
+        mission.append([t, _share(at.pick(f"topic_{t}_share", MISSION)), ch])
     units = now.loc[(now["scope"] == "unit") & now["indicator"].str.startswith("topic_")
                     & now["indicator"].str.endswith("_change")
                     & now["signal"].isin(["up", "down"])].sort_values("value", ascending=False)
@@ -115,8 +130,11 @@ def _benchmarks(trends: pd.DataFrame, weeks: int) -> tuple[_Table | None, _Table
     last = b["week"].max()
     recent = b.loc[b["week"] > last - pd.Timedelta(weeks=weeks)].sort_values("week")
     rows = []
-    for name in [n for n in BENCHMARK_TEXT if n in set(b["indicator"])]:
-        x = recent.loc[recent["indicator"] == name]
+    present = set(b["indicator"].tolist())  # once, not once per benchmark
+    # each benchmark's rows (in order) from one split, not a scan of the table per benchmark
+    by_name = dict(list(recent.groupby("indicator", sort=False)))
+    for name in [n for n in BENCHMARK_TEXT if n in present]:
+        x = by_name.get(name, recent.iloc[:0])
         scope = HIGH_RISK if name == "engagements_per_100k" else MISSION
         g = x.loc[x["scope"] == scope]
         now = x.loc[(x["week"] == last) & (x["scope"] == "unit") & x["met"].notna()]
@@ -152,9 +170,11 @@ def voice_context(voice: Any, *, weeks: int = 26) -> dict[str, Any] | None:
     now = t.loc[t["week"] == t["week"].max()]
     measures = list(meta.get("measures", {}))
     summary, per_unit = _benchmarks(t, weeks)
+    at = _Now(now)
     return {"period": meta.get("period_weeks"), "confidence": meta.get("confidence"),
             "window": meta.get("benchmark_window_weeks"), "weeks": weeks,
-            "perceptions": _perceptions(now, measures), "topics": _topics(now, voice.topics),
+            "perceptions": _perceptions(now, measures, at),
+            "topics": _topics(now, voice.topics, at),
             "benchmarks": summary, "benchmarks_units": per_unit}
 
 
