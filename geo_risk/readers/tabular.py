@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,8 +199,19 @@ def _partial_reject(path: Path, frame: pd.DataFrame, tail: str, delimiter: str) 
                          "value": [tail.strip()[:200]], "reason": [TRUNCATED_REASON]})
 
 
+def _head_lines(text: str, n: int) -> list[str]:
+    """``text.splitlines()[:n]`` without splitting a whole large file."""
+    size = 1 << 16
+    while True:
+        lines = text[:size].splitlines()
+        # Two spare lines: a cut inside "\r\n" or mid-line only touches the last ones.
+        if len(lines) > n + 1 or size >= len(text):
+            return lines[:n]
+        size *= 4
+
+
 def _sniff_delimiter(text: str) -> str:
-    sample = "\n".join(text.splitlines()[:50])
+    sample = "\n".join(_head_lines(text, 50))
     try:
         return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
@@ -279,6 +292,36 @@ def _read_spreadsheet(p: Path, sheet: str | int | None) -> pd.DataFrame:
                              "Save it again as XLSX or CSV.") from None
 
 
+#: Separators that date formats write literally (digits, letters and spaces aside).
+_SEPARATORS = "-/.:,"
+#: Directives that write only digits, letters or spaces (C locale month and day names).
+_PLAIN_DIRECTIVES = re.compile(r"%[YymdHMSfBbIpjAaUWw]")
+
+
+@functools.lru_cache(maxsize=256)
+def _format_separators(fmt: str) -> int | None:
+    """Separator counts that ``fmt`` writes (packed as by :func:`_separator_counts`), or None
+    when one of its directives may write separators too."""
+    literal = _PLAIN_DIRECTIVES.sub("", fmt)
+    if "%" in literal:  # %z, %x, %c, %%...: separators can come from the directive
+        return None
+    return sum(min(literal.count(c), 15) << (4 * i) for i, c in enumerate(_SEPARATORS))
+
+
+def _separator_counts(text: pd.Series) -> np.ndarray:
+    """How often each separator occurs in each text, packed 4 bits per separator (at most 15).
+
+    An exact ``to_datetime(format=...)`` match consumes every character through the format,
+    and only the format's literals write separators: a text whose counts differ from the
+    format's cannot parse with it.
+    """
+    packed = np.zeros(len(text), dtype=np.int64)
+    for i, c in enumerate(_SEPARATORS):
+        n = text.str.count(re.escape(c)).to_numpy(dtype=np.int64)
+        packed |= np.minimum(n, 15) << (4 * i)
+    return packed
+
+
 def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS,
                 keep_time: bool = False) -> pd.Series:
     """Parse text dates trying each known format on what is still unparsed (vectorised).
@@ -288,33 +331,47 @@ def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS,
     Time-zone suffixes (``Z``, ``+00:00``) are dropped: geo-risk works in calendar days.
     Each distinct text is parsed once (an export has far fewer distinct days than rows).
     """
-    codes, uniques = pd.factorize(values.astype("string").fillna(""), sort=False)
-    text = pd.Series(uniques, dtype="string").str.strip()
-    # Only after a time of day: "28-07-2021" ends in "-2021", which is not a UTC offset.
-    text = text.str.replace(r"([T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|[+-]\d\d:?\d\d)$",
-                            r"\1", regex=True)
-    if not keep_time:
-        # A valid ISO time of day is dropped before parsing: KoBo stamps every submission to
-        # the millisecond, so the rows' thousands of distinct texts become a few hundred days
-        # (each tried against every format below). An invalid time still fails as before.
+    # str columns (what read_table gives) factorise as they are: a missing value gets code -1
+    # and ends NaT like "" does; other dtypes are made text first.
+    as_text = values if isinstance(values.dtype, pd.StringDtype) else values.astype("string")
+    codes, uniques = pd.factorize(as_text, sort=False)
+    text = pd.Series(uniques, dtype="string").fillna("").str.strip()
+    # Both rewrites below need a time of day ("HH:MM"): skip them when no text has a colon.
+    if text.str.contains(":", regex=False).any():
+        # Only after a time of day: "28-07-2021" ends in "-2021", which is not a UTC offset.
         text = text.str.replace(
-            r"^(\d{4}-\d\d-\d\d)[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$",
-            r"\1", regex=True)
+            r"([T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?)\s*(?:Z|[+-]\d\d:?\d\d)$", r"\1", regex=True)
+        if not keep_time:
+            # A valid ISO time of day is dropped before parsing: KoBo stamps every submission
+            # to the millisecond, so the rows' thousands of distinct texts become a few hundred
+            # days (each tried against every format below). An invalid time still fails.
+            text = text.str.replace(
+                r"^(\d{4}-\d\d-\d\d)[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d+)?)?$",
+                r"\1", regex=True)
+    if not keep_time:
         day_codes, day_uniques = pd.factorize(text, sort=False)
         codes = np.where(codes >= 0, day_codes[np.maximum(codes, 0)], -1)
         text = pd.Series(day_uniques, dtype="string")
-    parsed_uniques = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    todo = text != ""
+    parsed_uniques = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = (text != "").to_numpy(dtype=bool)
+    seps = _separator_counts(text)
     for fmt in formats:
         if not todo.any():
             break
-        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
-        ok = parsed.notna()
+        # A format is tried only on texts with its separators: the others cannot match it
+        # exactly, and failed attempts are what made a late format (alert times) costly.
+        want = _format_separators(fmt)
+        candidates = todo if want is None else todo & (seps == want)
+        if not candidates.any():
+            continue
+        parsed = pd.to_datetime(text[candidates], format=fmt, errors="coerce").to_numpy()
+        ok = ~np.isnat(parsed)
         if ok.any():
-            idx = parsed.index[ok]
-            parsed_uniques.loc[idx] = parsed[ok].to_numpy().astype("datetime64[ns]")
-            todo.loc[idx] = False
-    day = (parsed_uniques if keep_time else parsed_uniques.dt.normalize()).to_numpy()
+            at = np.flatnonzero(candidates)[ok]
+            parsed_uniques[at] = parsed[ok].astype("datetime64[ns]")
+            todo[at] = False
+    day = (parsed_uniques if keep_time
+           else pd.Series(parsed_uniques).dt.normalize().to_numpy())
     out = np.where(codes >= 0, day[np.maximum(codes, 0)], np.datetime64("NaT"))
     return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 

@@ -1,0 +1,71 @@
+"""Shortcuts of the readers' hot paths give what the plain path gives."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+
+from geo_risk.readers.bases import MONTH_FORMATS
+from geo_risk.readers.engagement_fields import _key
+from geo_risk.readers.tabular import (
+    DATE_FORMATS,
+    _format_separators,
+    _head_lines,
+    _separator_counts,
+)
+
+FORMATS = tuple(dict.fromkeys([*DATE_FORMATS, *MONTH_FORMATS]))
+
+
+def _date_texts() -> list[str]:
+    """Every known format written out, and the same texts with separators moved or changed."""
+    rng = random.Random(1)
+    texts = {"", "x", "2021", "1/2/3", "2021-1-5", "5-1-2021", "2021-01-05 7:05",
+             "31/12/21 10:00", "Dec 5, 2021", "December 5,2021", "5 Dec. 2021", "05-DEC-21"}
+    swaps = [("-", "/"), ("/", "-"), (" ", "T"), ("T", " "), (":", "."), (".", ":"),
+             ("-", "."), (",", ""), (" ", ""), ("-", "")]
+    for _ in range(60):
+        ts = pd.Timestamp("1995-01-01") + pd.Timedelta(seconds=rng.randrange(40 * 365 * 86400),
+                                                       microseconds=rng.randrange(10**6))
+        for fmt in FORMATS:
+            t = ts.strftime(fmt)
+            texts |= {t, t + ".5", t + ":00", t + " 10:00", t[:-1], t.upper(), t.lstrip("0")}
+            texts |= {t.replace(a, b, 1) for a, b in swaps} | {t.replace(a, b) for a, b in swaps}
+    return sorted(texts)
+
+
+def test_a_date_parses_only_with_formats_of_its_separators() -> None:
+    # parse_dates tries a format only on texts with the same separator counts: no text that
+    # a format would parse may be left out.
+    texts = pd.Series(_date_texts(), dtype="string")
+    counts = _separator_counts(texts)
+    for fmt in FORMATS:
+        want = _format_separators(fmt)
+        assert want is not None, fmt
+        ok = pd.to_datetime(texts, format=fmt, errors="coerce").notna().to_numpy()
+        assert ok.any(), fmt
+        assert (counts[ok] == want).all(), (fmt, texts[ok & (counts != want)].tolist()[:5])
+    assert _format_separators("%Y-%m-%d%z") is None  # %z writes ":" itself
+
+
+def test_head_lines_is_splitlines_head() -> None:
+    rng = random.Random(0)
+    for _ in range(300):
+        text = "".join("x" * rng.choice([0, 1, 700, 30000])
+                       + rng.choice(["\n", "\r\n", "\r", "\u2028", "\n\n"])
+                       for _ in range(rng.randrange(120))) + rng.choice(["", "tail"])
+        for n in (0, 1, 50):
+            assert _head_lines(text, n) == text.splitlines()[:n]
+
+
+def test_key_per_distinct_value_matches_row_by_row() -> None:
+    for dtype in ("str", object):
+        values = pd.Series([" CA ", "Civil - Affairs", "", "ca", "UN POL", " CA "] * 3,
+                           dtype=dtype, index=range(100, 118))
+        plain = values.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+        pd.testing.assert_series_equal(_key(values), plain)
+    with_missing = pd.Series(["A b", None], dtype="str")
+    pd.testing.assert_series_equal(
+        _key(with_missing),
+        with_missing.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True))
