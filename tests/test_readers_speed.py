@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 import random
 
+import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
+from shapely.geometry import Polygon, box
 
+from geo_risk.index import _unit_of_points
 from geo_risk.readers.bases import MONTH_FORMATS
 from geo_risk.readers.engagement_fields import _key
 from geo_risk.readers.tabular import (
@@ -118,3 +123,23 @@ def test_arrow_csv_leaves_a_value_cut_at_the_end_to_pandas() -> None:
     for text in ('a,b\nx,"y\n', 'a,b\nx,"y""\r\n', 'a,b\n1,2\nx,"y', 'a,b\nx,"y,"z"\n"'):
         assert _pandas_csv(text, ",") is None
         assert _read_csv_arrow(text, ",") is None
+
+
+def test_unit_of_points_is_the_first_unit_the_index_lists() -> None:
+    # Four squares sharing borders and a corner, one with a hole, one empty: points on
+    # vertices and borders hit several units and must take the index's first, as before.
+    squares = [box(0, 0, 1, 1), box(1, 0, 2, 1), box(0, 1, 1, 2),
+               box(1, 1, 2, 2).difference(box(1.25, 1.25, 1.75, 1.75)), Polygon()]
+    admin = gpd.GeoDataFrame({"admin_pcode": list("ABCDE")}, geometry=squares,
+                             crs="EPSG:4326")
+    rng = np.random.default_rng(0)
+    grid = np.round(rng.uniform(-0.5, 2.5, size=(4000, 2)) * 4) / 4  # many on borders
+    xy = np.vstack([grid, rng.uniform(-0.5, 2.5, size=(2000, 2))])
+    x, y = xy[:, 0], xy[:, 1]
+    got = _unit_of_points(admin, x, y)
+    hit_pt, hit_poly = admin.sindex.query(shapely.points(x, y), predicate="intersects")
+    first = pd.Series(hit_poly, index=hit_pt).groupby(level=0).first()
+    want = np.full(len(x), -1)
+    want[first.index.to_numpy()] = first.to_numpy()
+    np.testing.assert_array_equal(got, want)
+    assert (np.bincount(hit_pt) > 1).sum() > 100  # the border case is exercised
