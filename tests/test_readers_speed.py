@@ -20,6 +20,9 @@ from geo_risk.readers.tabular import (
     _head_lines,
     _read_csv_arrow,
     _separator_counts,
+    blank,
+    parse_numbers,
+    unparsed,
 )
 
 FORMATS = tuple(dict.fromkeys([*DATE_FORMATS, *MONTH_FORMATS]))
@@ -143,3 +146,29 @@ def test_unit_of_points_is_the_first_unit_the_index_lists() -> None:
     want[first.index.to_numpy()] = first.to_numpy()
     np.testing.assert_array_equal(got, want)
     assert (np.bincount(hit_pt) > 1).sum() > 100  # the border case is exercised
+
+
+def _numbers_in_pandas(values: pd.Series) -> pd.Series:
+    text = values.astype("string").fillna("").str.strip()
+    text = text.where(text.str.contains(".", regex=False),
+                      text.str.replace(",", ".", regex=False))
+    return pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"),
+                     index=values.index).astype(float)
+
+
+def test_numbers_and_blanks_in_arrow_match_pandas_string_methods() -> None:
+    rng = random.Random(5)
+    atoms = ["1", "2", ".", ",", "-", "e", " ", "\t", "\u00a0", "nan", "inf", "x", "", "1e5"]
+    for _ in range(400):
+        vals = ["".join(rng.choice(atoms) for _ in range(rng.randrange(4)))
+                for _ in range(rng.randrange(1, 8))]
+        for dtype in ("str", object):
+            s = pd.Series(vals, dtype=dtype, index=np.arange(len(vals)) * 2 + 5)
+            if dtype is object:
+                s.iloc[0] = np.nan
+            got = parse_numbers(s)
+            pd.testing.assert_series_equal(got, _numbers_in_pandas(s), check_exact=True)
+            stripped = s.astype("string").fillna("").str.strip()
+            np.testing.assert_array_equal(blank(s).to_numpy(), (stripped == "").to_numpy(bool))
+            np.testing.assert_array_equal(unparsed(s, got).to_numpy(),
+                                          ((stripped != "") & got.isna()).to_numpy(bool))

@@ -365,8 +365,13 @@ def _separator_counts(text: pd.Series) -> np.ndarray:
     format's cannot parse with it.
     """
     packed = np.zeros(len(text), dtype=np.int64)
+    arr = _arrow_strings(text)
     for i, c in enumerate(_SEPARATORS):
-        n = text.str.count(re.escape(c)).to_numpy(dtype=np.int64)
+        if arr is None:
+            n = text.str.count(re.escape(c)).to_numpy(dtype=np.int64)
+        else:
+            n = np.asarray(pc.fill_null(pc.count_substring(arr, c), 0).to_numpy(
+                zero_copy_only=False), dtype=np.int64)
         packed |= np.minimum(n, 15) << (4 * i)
     return packed
 
@@ -425,8 +430,44 @@ def parse_dates(values: pd.Series, *, formats: tuple[str, ...] = DATE_FORMATS,
     return pd.Series(out, index=values.index, dtype="datetime64[ns]")
 
 
+def _arrow_strings(values: pd.Series) -> pa.Array | pa.ChunkedArray | None:
+    """The values as Arrow strings, as pandas' ``string`` dtype holds them (no copy for the
+    str columns of :func:`read_table`); None if pandas stores strings without Arrow."""
+    if not (isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"):
+        values = values.astype("string")
+        if getattr(values.dtype, "storage", None) != "pyarrow":
+            return None
+    return pa.array(values.array)
+
+
+def _blank(values: pd.Series) -> np.ndarray:
+    """``values.astype("string").fillna("").str.strip() == ""`` as a numpy mask.
+
+    pandas strips Arrow strings with ``utf8_trim_whitespace``: called here directly, without
+    a pandas Series for each step (these checks run on every column of every file).
+    """
+    arr = _arrow_strings(values)
+    if arr is None:
+        return (values.astype("string").fillna("").str.strip() == "").to_numpy(dtype=bool)
+    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arr), ""), True)
+    return np.asarray(empty.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float; '' -> NaN; accepts a decimal comma when there is no dot."""
+    arr = _arrow_strings(values)
+    if arr is not None:
+        # The steps of the pandas version below, in Arrow compute without a Series each.
+        text = pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
+        text = pc.if_else(pc.match_substring(text, "."), text,
+                          pc.replace_substring(text, ",", "."))
+        text = pc.if_else(pc.equal(text, ""), pa.scalar(None, text.type), text)
+        try:
+            parsed = pc.cast(text, pa.float64())
+            return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index,
+                             dtype=float)
+        except pa.ArrowInvalid:
+            pass  # a text that is not a number: to_numeric marks it NaN below
     text = values.astype("string").fillna("").str.strip()
     text = text.where(text.str.contains(".", regex=False), text.str.replace(",", ".", regex=False))
     text = text.mask(text == "")
@@ -443,8 +484,10 @@ def parse_numbers(values: pd.Series) -> pd.Series:
 
 def unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:
     """Rows with a non-empty value that did not parse."""
-    return (text.astype("string").fillna("").str.strip() != "") & parsed.isna()
+    if not text.index.equals(parsed.index):  # pandas aligns the two on their labels
+        return (text.astype("string").fillna("").str.strip() != "") & parsed.isna()
+    return pd.Series(~_blank(text) & parsed.isna().to_numpy(dtype=bool), index=text.index)
 
 
 def blank(text: pd.Series) -> pd.Series:
-    return text.astype("string").fillna("").str.strip() == ""
+    return pd.Series(_blank(text), index=text.index)
