@@ -16,6 +16,7 @@ from geo_risk.readers.bases import MONTH_FORMATS
 from geo_risk.readers.engagement_fields import _key
 from geo_risk.readers.tabular import (
     DATE_FORMATS,
+    _empty_rows,
     _format_separators,
     _head_lines,
     _read_csv_arrow,
@@ -172,3 +173,12 @@ def test_numbers_and_blanks_in_arrow_match_pandas_string_methods() -> None:
             np.testing.assert_array_equal(blank(s).to_numpy(), (stripped == "").to_numpy(bool))
             np.testing.assert_array_equal(unparsed(s, got).to_numpy(),
                                           ((stripped != "") & got.isna()).to_numpy(bool))
+
+
+def test_empty_rows_as_pandas_finds_them() -> None:
+    frame = pd.DataFrame({"a": ["", "x", "", None, ""], "b": ["", "", " ", "", None]},
+                         dtype="str")
+    for f in (frame, frame.astype(object), frame.iloc[:, :0]):
+        np.testing.assert_array_equal(
+            _empty_rows(f), (f == "").all(axis=1).to_numpy() if len(f.columns)
+            else np.ones(len(f), bool))

@@ -310,8 +310,7 @@ def read_table(path: str | Path, *, sheet: str | int | None = None,
     frame.columns = [str(c).strip() for c in frame.columns]
     # Drop rows where every cell is empty (trailing blank lines), but keep row numbering.
     rows = np.arange(len(frame)) + 2
-    blank = ((frame == "").all(axis=1).to_numpy() if len(frame.columns)
-             else np.ones(len(frame), bool))
+    blank = _empty_rows(frame)
     frame = frame.loc[~blank].reset_index(drop=True)
     rows = rows[~blank]
     if frame.columns.empty or len(frame.columns) == 0:
@@ -321,6 +320,22 @@ def read_table(path: str | Path, *, sheet: str | int | None = None,
                              "rows would otherwise look like a quiet week.")
     return RawTable(path=p, frame=frame.fillna(""), rows=rows, encoding=encoding,
                     delimiter=delimiter, partial=partial, notes=notes)
+
+
+def _empty_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is "" (``(frame == "").all(axis=1)``; missing cells are not "").
+
+    Arrow-backed text columns are compared in Arrow compute, without a frame of booleans.
+    """
+    if not len(frame.columns):
+        return np.ones(len(frame), bool)
+    if not all(isinstance(t, pd.StringDtype) and t.storage == "pyarrow" for t in frame.dtypes):
+        return (frame == "").all(axis=1).to_numpy()
+    empty = np.ones(len(frame), bool)
+    for _, column in frame.items():
+        empty &= np.asarray(pc.fill_null(pc.equal(pa.array(column.array), ""), False)
+                            .to_numpy(zero_copy_only=False), dtype=bool)
+    return empty
 
 
 def _read_spreadsheet(p: Path, sheet: str | int | None) -> pd.DataFrame:
