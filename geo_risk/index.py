@@ -122,6 +122,41 @@ def local_utm(geoms: gpd.GeoSeries | gpd.GeoDataFrame) -> Any:
     return CRS.from_epsg((32600 if lat >= 0 else 32700) + zone)
 
 
+def _unit_of_points(admin: gpd.GeoDataFrame, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Position in ``admin`` of the unit each point (finite ``x``, ``y``) lies in, -1 if none.
+
+    Tested per unit on the coordinates (``shapely.intersects_xy``), among the points in the
+    unit's bounding box: no Point object per row, whose creation (and the garbage collections
+    it sets off) cost more than the tests. A point on a border shared by two units takes the
+    first unit the spatial index lists, as :meth:`STRtree.query` always gave it.
+    """
+    geoms = admin.geometry.to_numpy()
+    bounds = shapely.bounds(geoms)
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    unit = np.full(len(x), -1, dtype=np.int64)
+    hits = np.zeros(len(x), dtype=np.int64)
+    for j, geom in enumerate(geoms):  # per unit, not per row: units are few next to points
+        if geom is None or geom.is_empty:
+            continue
+        lo = np.searchsorted(xs, bounds[j, 0], side="left")
+        hi = np.searchsorted(xs, bounds[j, 2], side="right")
+        cand = order[lo:hi]
+        cand = cand[(y[cand] >= bounds[j, 1]) & (y[cand] <= bounds[j, 3])]
+        if len(cand) == 0:
+            continue
+        cand = cand[shapely.intersects_xy(geom, x[cand], y[cand])]
+        unit[cand] = j
+        hits[cand] += 1
+    several = np.flatnonzero(hits > 1)
+    if len(several):
+        hit_pt, hit_poly = admin.sindex.query(shapely.points(x[several], y[several]),
+                                              predicate="intersects")
+        first = pd.Series(hit_poly, index=hit_pt).groupby(level=0).first()
+        unit[several[first.index.to_numpy()]] = first.to_numpy()
+    return unit
+
+
 def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
                  tolerance_km: float) -> tuple[np.ndarray, np.ndarray]:
     """Admin P-code of each point: the unit containing it, else the nearest unit within
@@ -140,19 +175,16 @@ def assign_admin(*, lon: np.ndarray, lat: np.ndarray, admin: gpd.GeoDataFrame,
     if not ok.any():
         return pcode, dist
     idx = np.flatnonzero(ok)
-    pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon[ok], lat[ok]), crs=WGS84)
-    tree = admin.sindex
-    hit_pt, hit_poly = tree.query(pts.geometry, predicate="intersects")
-    first = pd.Series(hit_poly, index=hit_pt).groupby(level=0).first()
-    pcode[idx[first.index.to_numpy()]] = admin["admin_pcode"].to_numpy()[first.to_numpy()]
-    dist[idx[first.index.to_numpy()]] = 0.0
-    inside = np.zeros(len(idx), dtype=bool)
-    inside[first.index.to_numpy()] = True
+    x, y = lon[ok], lat[ok]
+    unit = _unit_of_points(admin, x, y)
+    inside = unit >= 0
+    pcode[idx[inside]] = admin["admin_pcode"].to_numpy()[unit[inside]]
+    dist[idx[inside]] = 0.0
     outside = np.flatnonzero(~inside)
     if len(outside) and tolerance_km > 0:
         crs = local_utm(admin)
         admin_m = admin.geometry.to_crs(crs)
-        pts_m = pts.geometry.iloc[outside].to_crs(crs)
+        pts_m = gpd.GeoSeries(gpd.points_from_xy(x[outside], y[outside]), crs=WGS84).to_crs(crs)
         near_pt, near_poly = admin_m.sindex.nearest(pts_m, max_distance=tolerance_km * 1000,
                                                     return_all=False)
         d = shapely.distance(pts_m.to_numpy()[near_pt], admin_m.to_numpy()[near_poly]) / 1000

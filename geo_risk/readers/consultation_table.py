@@ -156,7 +156,7 @@ def build_consultations(*, f: pd.DataFrame, rows: np.ndarray, path: Path,
         "source_row": rows,
     })
     extra, extra_checks = engagement_fields(f, cols, source=source, path=path,
-                                            date_column=cols["date"])
+                                            date_column=cols["date"], date=date)
     for name, values in extra.items():
         frame[name] = values.to_numpy()
     c = {k: (v or k) for k, v in cols.items()}

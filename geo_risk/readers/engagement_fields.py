@@ -44,7 +44,16 @@ _TIME_OF_DAY = r"\d{1,2}:\d\d"
 
 
 def _key(values: pd.Series) -> pd.Series:
-    return values.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    """Values stripped, lower case, runs of spaces/hyphens as "_" (same dtype as ``values``).
+
+    Done once per distinct value: a log has a handful of components and alert types.
+    """
+    codes, uniques = pd.factorize(values, sort=False)
+    if (codes < 0).any():  # missing values: keep them where they are
+        return values.str.strip().str.lower().str.replace(r"[\s\-]+", "_", regex=True)
+    keys = pd.Series(uniques, dtype=values.dtype).str.strip().str.lower().str.replace(
+        r"[\s\-]+", "_", regex=True)
+    return pd.Series(keys.array.take(codes), index=values.index, dtype=keys.dtype)
 
 
 def component_mapping(source: SourceConfig) -> dict[str, str]:
@@ -70,7 +79,8 @@ def component_mapping(source: SourceConfig) -> dict[str, str]:
 
 
 def engagement_fields(f: pd.DataFrame, cols: Mapping[str, str | None], *,
-                      source: SourceConfig, path: Path, date_column: str | None
+                      source: SourceConfig, path: Path, date_column: str | None,
+                      date: pd.Series | None = None
                       ) -> tuple[dict[str, pd.Series], list[Check]]:
     """Component and alert-response columns of a table, and the checks that reject rows.
 
@@ -88,6 +98,9 @@ def engagement_fields(f: pd.DataFrame, cols: Mapping[str, str | None], *,
     date_column : str, optional
         The record's date column: its time of day (if any) is the alert's received time when
         no ``received_at`` column is mapped.
+    date : pandas.Series, optional
+        ``date_column`` already parsed by :func:`~geo_risk.readers.tabular.parse_dates`
+        (the caller has it): saves parsing it again.
 
     Returns
     -------
@@ -108,7 +121,10 @@ def engagement_fields(f: pd.DataFrame, cols: Mapping[str, str | None], *,
     resp_col = cols.get("responded_at")
     resp_text = text(f, resp_col)
     responded = parse_dates(resp_text, keep_time=True)
-    day = parse_dates(text(f, date_column)) if date_column else received.dt.normalize()
+    if date_column:
+        day = date if date is not None else parse_dates(text(f, date_column))
+    else:
+        day = received.dt.normalize()
     start = received.fillna(day)
     before = (responded < start).to_numpy()
     columns = {
