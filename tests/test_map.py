@@ -478,3 +478,44 @@ def test_real_cod_ab_boundaries_simplify_and_label() -> None:
     labels = shapely.points([lng for _, lng in bd["label"]], [lat for lat, _ in bd["label"]])
     assert shapely.contains(raw.geometry.values, labels).mean() > 0.95
     assert len(page) < 1_500_000
+
+
+def test_unique_rows_match_numpy_unique_along_rows() -> None:
+    from geo_risk.render.map_encode import unique_rows
+
+    rng = np.random.default_rng(7)
+    for shape in ((500, 6), (40, 1), (1, 3), (300, 19)):
+        m = rng.integers(-2, 3, size=shape).astype(np.int64)  # many repeated rows, negatives
+        _, first, inverse, counts = np.unique(m, axis=0, return_index=True,
+                                              return_inverse=True, return_counts=True)
+        got = unique_rows(m)
+        np.testing.assert_array_equal(got[0], first)
+        np.testing.assert_array_equal(got[1], inverse.ravel())
+        np.testing.assert_array_equal(got[2], counts)
+
+
+def test_dissolve_groups_same_polygons_as_one_conversion_per_group() -> None:
+    from geo_risk.render.map_encode import _dissolve_groups, _wkb_array_to_shapely
+
+    cells = np.sort(np.asarray(pa.array(h3v.wkb_to_cells(
+        [shapely.to_wkb(shapely.box(30.0, 5.0, 30.4, 5.3))], RES)).flatten()).astype(np.uint64))
+    rng = np.random.default_rng(3)
+    counts = np.diff(np.r_[0, np.sort(rng.choice(np.arange(1, cells.size), 40, False)),
+                           cells.size])
+    counts = np.r_[counts, 1, 1]  # single cells too
+    cells = np.r_[cells, cells[:2]]
+    # The former per-group conversion, for reference.
+    ends = np.cumsum(counts)
+    parts, owners = [], []
+    for gi, (s, e) in enumerate(zip(ends - counts, ends, strict=True)):
+        polys = _wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells[s:e],
+                                                                link_cells=bool(e - s > 1)))
+        parts.append(polys)
+        owners.append(np.full(len(polys), gi))
+    want = shapely.normalize(np.concatenate(parts))
+    owner = np.concatenate(owners)
+    b = shapely.bounds(want)
+    order = np.lexsort((b[:, 0], b[:, 1], owner))
+    polygons, got_owner = _dissolve_groups(cells, counts)
+    np.testing.assert_array_equal(got_owner, owner[order])
+    assert shapely.equals_exact(polygons, want[order], tolerance=0).all()

@@ -144,6 +144,45 @@ def test_previous_run_is_kept_restorable(written, tmp_path: Path) -> None:  # ty
     assert sorted(p.name for p in tmp_path.iterdir()) == ["week", "week.previous"]
 
 
+@pytest.mark.parametrize("failing", ["geo_risk.render.write_map", "geo_risk.outputs.write_gis"])
+def test_a_failing_writer_leaves_the_previous_run_and_no_stage(written, tmp_path: Path,  # type: ignore[no-untyped-def]
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               failing: str) -> None:
+    # An error while writing the tables or the maps stops the run with the previous run in
+    # place and no staging folder left.
+    _, blob = written
+    result, cfg = pickle.loads(blob.read_bytes())
+    out = tmp_path / "week"
+    write_outputs(result, cfg, out, render_map=False)
+    before = _assert_one_complete_run(out)
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(failing, fail)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_outputs(result, cfg, out)
+    assert _assert_one_complete_run(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["week"]
+
+
+def test_writing_leaves_the_callers_garbage_collector_as_it_was(written, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                ) -> None:
+    import gc
+
+    _, blob = written
+    result, cfg = pickle.loads(blob.read_bytes())
+    assert gc.get_freeze_count() == 0
+    write_outputs(result, cfg, tmp_path / "a", render_map=False)
+    assert gc.get_freeze_count() == 0 and gc.isenabled()
+    gc.freeze()  # a caller that froze its own objects keeps them frozen
+    try:
+        write_outputs(result, cfg, tmp_path / "b", render_map=False)
+        assert gc.get_freeze_count() > 0  # not unfrozen (freed frozen objects leave the count)
+    finally:
+        gc.unfreeze()
+
+
 def test_second_run_on_the_same_folder_stops_with_a_clear_message(tmp_path: Path) -> None:
     out = tmp_path / "week"
     code = ("import sys, time\nfrom geo_risk.outdir import output_lock\n"

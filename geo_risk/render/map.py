@@ -72,6 +72,7 @@ from geo_risk.render.map_encode import (
     _outline,
     format_probability,
     quantise_probability,
+    unique_rows,
 )
 from geo_risk.render.map_overlays import (
     _bases_payload,
@@ -254,10 +255,7 @@ def _grid_payload(
     shown_hist = hist[:, keep]
     key = [shown[k] for k in shown] + list(shown_hist)
     matrix = np.column_stack(key)
-    _, first, inverse, counts = np.unique(
-        matrix, axis=0, return_index=True, return_inverse=True, return_counts=True
-    )
-    inverse = inverse.ravel()
+    first, inverse, counts = unique_rows(matrix)
     order = np.argsort(inverse, kind="stable")
     polygons, owner = _dissolve_groups(cells[keep][order], counts)
     scale = _coord_scale(meta.h3_resolution)

@@ -220,6 +220,21 @@ def _wkb_array_to_shapely(arr: Any) -> np.ndarray:
     return np.asarray(shapely.from_wkb(pa.array(arr).to_numpy(zero_copy_only=False)))
 
 
+def unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First row of each distinct row, each row's group and the rows per group, groups in
+    lexicographic order: ``np.unique(matrix, axis=0, return_index=True, return_inverse=True,
+    return_counts=True)`` without the uniques, ~10x faster (one stable lexsort of integer
+    columns instead of a sort of the rows as structured records)."""
+    n = len(matrix)
+    order = np.lexsort(matrix.T[::-1]) if matrix.shape[1] else np.arange(n)
+    rows = matrix[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse, np.diff(np.append(np.flatnonzero(new), n))
+
+
 def _dissolve_groups(cells_sorted: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Outline each group of cells (``cells_sorted`` grouped, ``counts`` per group).
 
@@ -227,24 +242,26 @@ def _dissolve_groups(cells_sorted: np.ndarray, counts: np.ndarray) -> tuple[np.n
     """
     ends = np.cumsum(counts)
     starts = ends - counts
-    parts: list[np.ndarray] = []
+    parts: list[pa.Array] = []
     owners: list[np.ndarray] = []
     single = counts == 1
     if single.any():
         # One cell: its hexagon, in one vectorised call.
-        parts.append(_wkb_array_to_shapely(h3v.cells_to_wkb_polygons(cells_sorted[starts[single]])))
+        parts.append(pa.array(h3v.cells_to_wkb_polygons(cells_sorted[starts[single]])))
         owners.append(np.flatnonzero(single))
-    for gi in np.flatnonzero(~single):  # one call per group, not per cell
-        polys = _wkb_array_to_shapely(
-            h3v.cells_to_wkb_polygons(cells_sorted[starts[gi] : ends[gi]], link_cells=True)
-        )
-        parts.append(polys)
-        owners.append(np.full(len(polys), gi, dtype=np.int64))
+    multi = np.flatnonzero(~single)
+    for gi in multi:  # one call per group, not per cell
+        parts.append(pa.array(h3v.cells_to_wkb_polygons(cells_sorted[starts[gi] : ends[gi]],
+                                                        link_cells=True)))
+    if multi.size:
+        owners.append(np.repeat(multi, [len(p) for p in parts[-multi.size:]]))
     if not parts:
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    # WKB to shapely once for all groups, not once per group.
+    wkb = pa.chunked_array(parts).to_numpy()
     # h3o's linking returns polygons, holes and ring starts in no fixed order: normalise them
     # and sort each group's polygons by position, so the same grid always gives the same page.
-    polygons = shapely.normalize(np.concatenate(parts))
+    polygons = shapely.normalize(np.asarray(shapely.from_wkb(wkb)))
     owner = np.concatenate(owners).astype(np.int64)
     bounds = shapely.bounds(polygons)
     order = np.lexsort((bounds[:, 0], bounds[:, 1], owner))
