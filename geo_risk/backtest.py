@@ -28,7 +28,7 @@ from .features import TrainingSet, label_vector, thin_negatives, week_of, week_r
 from .forecast import WARMUP_WEEKS, fit_model, prepare
 from .metrics import StreamingMetrics, brier_skill
 from .pipeline import Inputs, build_grid, load_inputs
-from .threads import one_native_thread
+from .runtime import heavy_call
 from .unit_forecast import UNIT_TRAINING_WEEKS, unit_panel, unit_population
 
 MODEL_NAMES = ("model", "persistence", "historical_average", "conflictology")
@@ -64,7 +64,7 @@ def model_results(overall: dict[str, Any], onset: dict[str, Any]) -> dict[str, A
     return results
 
 
-@one_native_thread
+@heavy_call
 def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.Timestamp,
                  inputs: Inputs | None = None, models: Sequence[str] = MODEL_NAMES,
                  refit_every: int = 4, progress: bool = False) -> dict[str, Any]:

@@ -31,7 +31,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .features import ONSET_WEEKS
-from .threads import n_threads, one_native_thread, run_threads
+from .runtime import heavy_call, n_threads, run_threads
 
 _P_MIN = 1e-6
 _LOG_ONSET = float(np.log1p(ONSET_WEEKS))
@@ -128,7 +128,7 @@ class ConflictologyBaseline(ClassifierMixin, BaseEstimator):
     def _columns(self, X: pd.DataFrame) -> list[str]:
         return [c for c in X.columns if c.startswith("events_") and not c.endswith("_104w")]
 
-    @one_native_thread
+    @heavy_call
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
             ) -> ConflictologyBaseline:
         X = _frame(X)
@@ -273,7 +273,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return n_threads(self.n_jobs, tasks)
 
     def _run(self, calls: list[Callable[[], Any]]) -> list[Any]:
-        """Results of ``calls`` in order, ``n_jobs`` at a time (see :mod:`geo_risk.threads`)."""
+        """Results of ``calls`` in order, ``n_jobs`` at a time (see :mod:`geo_risk.runtime`)."""
         return run_threads(calls, n_jobs=self.n_jobs)
 
     @staticmethod
@@ -338,7 +338,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     def _platt(self, z: np.ndarray, y: np.ndarray, w: np.ndarray) -> LogisticRegression:
         return LogisticRegression(C=100.0).fit(z[:, None], y, sample_weight=w)
 
-    @one_native_thread
+    @heavy_call
     def fit(self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None,
             week: np.ndarray | None = None) -> RiskModel:
         """Fit on cell-week rows; ``week`` (row week numbers) defines the time blocks."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from .manifest import input_files, package_versions, seeds
 from .outdir import RUN_RECORD, staged_output
 from .pipeline import WeeklyResult
 from .readers.tabular import file_sha256
+from .runtime import gc_frozen
 from .schemas import MODALITIES
 from .validation import served_summary
 
@@ -135,7 +134,7 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
         The files written (their final paths in ``out_dir``), by name.
     """
     target = Path(out_dir)
-    with _gc_frozen(), staged_output(target, keep=keep, wait_s=wait_s) as out:
+    with gc_frozen(), staged_output(target, keep=keep, wait_s=wait_s) as out:
         paths = _write_files(result, config, out, render_map=render_map)
         paths["run"] = out / RUN_RECORD
         record = run_record(result, config, {k: p.name for k, p in paths.items()},
@@ -144,25 +143,6 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
         paths["run"].write_text(json.dumps(record, indent=2, default=str) + "\n",
                                 encoding="utf-8")
     return {k: target / p.relative_to(out) for k, p in paths.items()}
-
-
-@contextlib.contextmanager
-def _gc_frozen() -> Iterator[None]:
-    """While writing, leave the objects that existed before out of the cyclic collector.
-
-    Drawing the maps allocates many objects, which triggers full collections, and each one
-    walked the caller's ~200,000 objects (the inputs, the scored week): 0.2-0.5 s of the
-    write. ``gc.freeze`` leaves them out; garbage made while writing is still collected. A
-    caller that froze already keeps its own setting.
-    """
-    if gc.get_freeze_count():
-        yield
-        return
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_map: bool

@@ -50,7 +50,7 @@ from .readers.consultations import read_consultations
 from .readers.focal_points import read_focal_points
 from .readers.incidents import read_incidents
 from .readers.spatial import read_boundaries, read_restrictions
-from .threads import one_native_thread
+from .runtime import heavy_call
 from .validate import empty_rejects, rejects_for
 
 
@@ -230,6 +230,7 @@ def _account(reports: list[InputReport], rejects: list[pd.DataFrame],
     return all_rejects, warnings
 
 
+@heavy_call
 def load_inputs(config: RunConfig, *, now: pd.Timestamp | None = None,
                 locate: Locator = locate_points) -> Inputs:
     """Read, validate and place every input named in ``config``.
@@ -374,7 +375,7 @@ def _population_from_table(path: Any, pcode_column: str | None, pop_column: str 
                              area_km2=area)
 
 
-@one_native_thread
+@heavy_call
 def run_week(config: RunConfig, *, week: str | pd.Timestamp | None = None,
              inputs: Inputs | None = None, now: pd.Timestamp | None = None,
              progress: bool = False, use_state: bool = False,

@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .features import ADMIN_HALF_LIVES, week_start
-from .threads import one_native_thread
+from .runtime import heavy_call
 
 #: Half-lives (weeks) of the unit's own decayed counts; neighbours use ADMIN_HALF_LIVES.
 UNIT_HALF_LIVES = (1.0, *ADMIN_HALF_LIVES, 52.0)
@@ -186,7 +186,7 @@ def _fit(clf: Pipeline, cnt: Pipeline, X: np.ndarray, counts: np.ndarray,
     cnt.fit(X, counts, poissonregressor__sample_weight=weight)
 
 
-@one_native_thread
+@heavy_call
 def fit_unit_model(panel: UnitPanel, *, last_label_week: int,
                    training_weeks: int = UNIT_TRAINING_WEEKS) -> UnitModel:
     """Fit on unit-weeks up to ``last_label_week`` (labels of later weeks are never seen).

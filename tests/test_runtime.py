@@ -1,11 +1,12 @@
-"""geo_risk.threads: native pools at one thread under our threads, the caller's restored."""
+"""geo_risk.runtime: native pools at one thread and the collector frozen under heavy calls, the
+caller's settings restored."""
 
 from __future__ import annotations
 
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from geo_risk.threads import n_threads, one_native_thread, run_threads
+from geo_risk.runtime import heavy_call, n_threads, run_threads
 
 
 def _pools() -> dict[str, int]:
@@ -24,10 +25,10 @@ def _load_pools() -> None:
     np.ones(2) @ np.ones(2)
 
 
-def test_one_native_thread_limits_pools_inside_and_restores_them_after() -> None:
+def test_heavy_call_limits_pools_inside_and_restores_them_after() -> None:
     _load_pools()
     before = _pools()
-    seen = one_native_thread(_pools)()
+    seen = heavy_call(_pools)()
     assert seen and all(v == 1 for v in seen.values()), seen
     assert _pools() == before
 
@@ -50,3 +51,12 @@ def test_n_threads_is_one_per_core_by_default_and_never_more_than_tasks() -> Non
     assert n_threads(8, 2) == 2
     assert n_threads(-1, 1000) >= 1
     assert n_threads(0, 0) == 1
+
+
+def test_heavy_call_freezes_objects_alive_at_start_and_unfreezes_after() -> None:
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    kept = [object() for _ in range(10)]  # alive before the call: frozen during it
+    assert heavy_call(gc.get_freeze_count)() >= len(kept)
+    assert gc.get_freeze_count() == 0
