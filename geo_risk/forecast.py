@@ -6,7 +6,7 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -396,6 +396,23 @@ def _train(s: _Stream, plan: Plan, config: ModelConfig,
     return model, meta
 
 
+def score_weeks(model: Any, X_weeks: Mapping[int, pd.DataFrame], *, week: int
+                ) -> tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]:
+    """P(event) of every row of each week's features (in the order given), and the band of
+    ``week``'s (the score itself for a scorer without one); each week predicted once."""
+    scores: dict[int, np.ndarray] = {}
+    band: tuple[np.ndarray, np.ndarray] | None = None
+    for w, X in X_weeks.items():
+        if w == week and hasattr(model, "predict_with_interval"):
+            scores[w], low, high = model.predict_with_interval(X)
+            band = (low, high)
+        else:
+            scores[w] = model.predict_proba(X)[:, 1]
+    if band is None:
+        band = (scores[week].copy(), scores[week].copy())
+    return scores, *band
+
+
 def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
            config: ModelConfig, admin_names: pd.Series, min_count: int, week: pd.Timestamp,
            info_state: dict[str, Any]) -> Forecast:
@@ -404,15 +421,11 @@ def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
     t = week_of(week)
     all_pos = np.arange(len(grid))
     X_now = s.X_weeks[t]
-    scores = {w: model.predict_proba(X)[:, 1] for w, X in s.X_weeks.items()}  # each once
+    scores, low, high = score_weeks(model, s.X_weeks, week=t)
     risk, risk_prev = scores[t], scores[t - 1]
     history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
                                        "risk": p}) for w, p in scores.items()],
                         ignore_index=True) if config.history_weeks > 1 else None
-    if hasattr(model, "predict_interval"):
-        low, high = model.predict_interval(X_now)
-    else:
-        low, high = risk.copy(), risk.copy()
     onset = state.onset(all_pos)
     units = _units(state, t)
 

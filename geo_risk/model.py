@@ -411,10 +411,16 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                   for a in np.linspace(0, 1, 11)]
         return float(np.linspace(0, 1, 11)[int(np.argmin(losses))])
 
-    def _z(self, tree_p: np.ndarray, X: pd.DataFrame) -> np.ndarray:
+    def _conflictology_logit(self, X: pd.DataFrame) -> np.ndarray | None:
+        """The conflictology baseline's log-odds, when the blend uses them."""
+        if self.blend_ >= 1.0:
+            return None
+        return _logit(self.conflictology_.predict_proba(X)[:, 1])
+
+    def _z(self, tree_p: np.ndarray, conf: np.ndarray | None) -> np.ndarray:
         z = self.blend_ * _logit(tree_p)
-        if self.blend_ < 1.0:
-            z = z + (1 - self.blend_) * _logit(self.conflictology_.predict_proba(X)[:, 1])
+        if conf is not None:
+            z = z + (1 - self.blend_) * conf
         return z
 
     def _calibrate(self, z: np.ndarray) -> np.ndarray:
@@ -422,18 +428,22 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             return 1 / (1 + np.exp(-z))
         return self.calibrator_.predict_proba(z[:, None])[:, 1]
 
-    def _calibrated(self, X: pd.DataFrame, each: list[np.ndarray]) -> np.ndarray:
+    def _calibrated(self, X: pd.DataFrame, each: list[np.ndarray], conf: np.ndarray | None
+                    ) -> np.ndarray:
         if not each:
             return np.full(len(X), self.base_rate_)
-        return self._calibrate(self._z(np.mean(each, axis=0), X))
+        return self._calibrate(self._z(np.mean(each, axis=0), conf))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         X = _frame(X)
-        return _proba(self._blended(X, self._each(X)))
+        each = self._each(X)
+        return _proba(self._blended(X, each, self._conflictology_logit(X) if each else None))
 
-    def _blended(self, X: pd.DataFrame, each: list[np.ndarray]) -> np.ndarray:
-        """P(event) from the boosters' probabilities ``each``: calibrated, onset-blended."""
-        p = self._calibrated(X, each)
+    def _blended(self, X: pd.DataFrame, each: list[np.ndarray], conf: np.ndarray | None
+                 ) -> np.ndarray:
+        """P(event) from the boosters' probabilities ``each`` and the conflictology log-odds
+        ``conf``: calibrated, onset-blended."""
+        p = self._calibrated(X, each, conf)
         onset = self._onset(X)
         if self.onset_weight_ < 1.0 and onset.any():
             p = p.copy()
@@ -449,9 +459,17 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         falls in (how many cell-weeks stood behind that calibrated value) and (b) the spread
         of the seed-averaged boosters. Wide bands mean "few comparable cases seen".
         """
+        _, low, high = self.predict_with_interval(X, level=level)
+        return low, high
+
+    def predict_with_interval(self, X: pd.DataFrame, *, level: float = 0.9
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(event) (``predict_proba(X)[:, 1]``) and its band (:meth:`predict_interval`),
+        each booster and the baseline predicting once for both."""
         X = _frame(X)
         each = self._each(X)
-        p = self._blended(X, each)
+        conf = self._conflictology_logit(X) if each else None
+        p = self._blended(X, each, conf)
         lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
         low, high = p.copy(), p.copy()
         if self.calibrator_ is not None and len(self.bands_):
@@ -462,9 +480,9 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             low = np.minimum(low, betaincinv(k + 0.5, n - k + 0.5, lo_q))
             high = np.maximum(high, betaincinv(k + 0.5, n - k + 0.5, hi_q))
         if len(each) > 1:
-            one = np.array([self._calibrate(self._z(e, X)) for e in each])
+            one = np.array([self._calibrate(self._z(e, conf)) for e in each])
             low, high = np.minimum(low, one.min(axis=0)), np.maximum(high, one.max(axis=0))
-        return np.clip(low, 0, 1), np.clip(high, 0, 1)
+        return _proba(p)[:, 1], np.clip(low, 0, 1), np.clip(high, 0, 1)
 
     def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
         """Per-row feature contributions to the trees' log-odds (LightGBM's TreeSHAP)."""

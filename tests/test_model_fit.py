@@ -69,3 +69,31 @@ def test_boosters_trained_in_parallel_threads_give_the_single_thread_model() -> 
     # and the seeds differ (two distinct boosters were trained, not one twice)
     m = X.to_numpy(np.float32)
     assert not np.array_equal(many.boosters_[0].predict(m), many.boosters_[1].predict(m))
+
+
+def test_score_weeks_predicts_each_week_once_with_the_same_scores_and_band() -> None:
+    from geo_risk.forecast import score_weeks
+
+    X, y, week = _rows(seed=3)
+    m = RiskModel(n_estimators=40, n_seeds=2, min_child_samples=20, blend=0.5).fit(
+        X, y, week=week)
+    weeks = {10: X.iloc[:300], 11: X.iloc[300:600], 12: X.iloc[600:900]}
+    calls: list[int] = []
+    each = m._each
+
+    def counted(frame: pd.DataFrame) -> list[np.ndarray]:
+        calls.append(len(frame))
+        return each(frame)
+
+    m._each = counted  # type: ignore[method-assign]
+    scores, low, high = score_weeks(m, weeks, week=12)
+    assert calls == [300, 300, 300]  # the band of week 12 did not predict it again
+    m._each = each  # type: ignore[method-assign]
+    assert list(scores) == [10, 11, 12]
+    for w, frame in weeks.items():
+        np.testing.assert_array_equal(scores[w], m.predict_proba(frame)[:, 1])
+    band = m.predict_interval(weeks[12])
+    np.testing.assert_array_equal(low, band[0])
+    np.testing.assert_array_equal(high, band[1])
+    assert np.all(low <= scores[12] + 1e-12) and np.all(high >= scores[12] - 1e-12)
+    assert np.any(high > low)

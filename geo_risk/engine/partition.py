@@ -31,7 +31,7 @@ from ..features import (
     WeeklyEvents,
     label_vector,
 )
-from ..forecast import facts_for
+from ..forecast import facts_for, score_weeks
 from ..index import neighbour_pairs
 
 #: Half-lives of the "admin_events_{h}w" features: the mean decayed own-cell history over a
@@ -283,13 +283,8 @@ class Partition:
         """Score the map's weeks with the served model; the core's onsets and facts; write
         this partition's cells to ``parts_dir`` (GeoParquet) when given."""
         w = self.weeks
-        risk = {wk: model.predict_proba(_frame(X, self.names))[:, 1]
-                for wk, X in self.X_hist.items()}
-        now = _frame(self.X_hist[w.t], self.names)
-        if hasattr(model, "predict_interval"):
-            low, high = model.predict_interval(now)
-        else:
-            low, high = risk[w.t].copy(), risk[w.t].copy()
+        risk, low, high = score_weeks(
+            model, {wk: _frame(X, self.names) for wk, X in self.X_hist.items()}, week=w.t)
         onset = self.state.onset(self.core)
         facts = facts_for(self.state, self.core, admin_names=self.admin_names)
         self.out = {"risk": risk, "low": low, "high": high, "onset": onset, "facts": facts}
