@@ -8,7 +8,8 @@ Two NumPy costs that grow badly with size, measured on this project's 2-core mac
   2.2 million P-codes against 720 units, 0.8 s with ``pandas.Series.isin``.
 
 The functions here give the same results as the NumPy calls they replace (sorted uniques,
-inverse codes into them), for 1-D arrays.
+inverse codes into them), for 1-D arrays; :func:`unique_rows` does the same for the rows of a
+2-D integer array with one ``np.lexsort``.
 """
 
 from __future__ import annotations
@@ -35,3 +36,18 @@ def unique_inverse(values: Any) -> tuple[np.ndarray, np.ndarray]:
 def isin(values: Any, test: Any) -> np.ndarray:
     """Boolean mask: which elements of ``values`` are among ``test`` (``np.isin``)."""
     return pd.Series(np.asarray(values).ravel()).isin(list(test)).to_numpy(dtype=bool)
+
+
+def unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First row of each distinct row, each row's group and the rows per group, groups in
+    lexicographic order: ``np.unique(matrix, axis=0, return_index=True, return_inverse=True,
+    return_counts=True)`` without the uniques, ~10x faster (one stable lexsort of integer
+    columns instead of a sort of the rows as structured records)."""
+    n = len(matrix)
+    order = np.lexsort(matrix.T[::-1]) if matrix.shape[1] else np.arange(n)
+    rows = matrix[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
+    inverse = np.empty(n, dtype=np.intp)
+    inverse[order] = np.cumsum(new) - 1
+    return order[new], inverse, np.diff(np.append(np.flatnonzero(new), n))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo_risk.arrays import isin, unique, unique_inverse
+from geo_risk.arrays import isin, unique, unique_inverse, unique_rows
 
 _RNG = np.random.default_rng(7)
 CASES = {
@@ -35,3 +35,15 @@ def test_isin_on_text_and_numbers_equals_numpy() -> None:
     nums = CASES["int64 with repeats"]
     np.testing.assert_array_equal(isin(nums, [-3, 0, 49]), np.isin(nums, [-3, 0, 49]))
     assert not isin(np.array([], dtype=object), wanted).any()
+
+
+def test_unique_rows_match_numpy_unique_along_rows() -> None:
+    rng = np.random.default_rng(7)
+    for shape in ((500, 6), (40, 1), (1, 3), (300, 19)):
+        m = rng.integers(-2, 3, size=shape).astype(np.int64)  # many repeated rows, negatives
+        _, first, inverse, counts = np.unique(m, axis=0, return_index=True,
+                                              return_inverse=True, return_counts=True)
+        got = unique_rows(m)
+        np.testing.assert_array_equal(got[0], first)
+        np.testing.assert_array_equal(got[1], inverse.ravel())
+        np.testing.assert_array_equal(got[2], counts)

@@ -480,20 +480,6 @@ def test_real_cod_ab_boundaries_simplify_and_label() -> None:
     assert len(page) < 1_500_000
 
 
-def test_unique_rows_match_numpy_unique_along_rows() -> None:
-    from geo_risk.render.map_encode import unique_rows
-
-    rng = np.random.default_rng(7)
-    for shape in ((500, 6), (40, 1), (1, 3), (300, 19)):
-        m = rng.integers(-2, 3, size=shape).astype(np.int64)  # many repeated rows, negatives
-        _, first, inverse, counts = np.unique(m, axis=0, return_index=True,
-                                              return_inverse=True, return_counts=True)
-        got = unique_rows(m)
-        np.testing.assert_array_equal(got[0], first)
-        np.testing.assert_array_equal(got[1], inverse.ravel())
-        np.testing.assert_array_equal(got[2], counts)
-
-
 def test_dissolve_groups_same_polygons_as_one_conversion_per_group() -> None:
     from geo_risk.render.map_encode import _dissolve_groups, _wkb_array_to_shapely
 

@@ -472,7 +472,8 @@ def parse_numbers(values: pd.Series) -> pd.Series:
     """Text to float; '' -> NaN; accepts a decimal comma when there is no dot."""
     arr = _arrow_strings(values)
     if arr is not None:
-        # The steps of the pandas version below, in Arrow compute without a Series each.
+        # The steps of the pandas version below, in Arrow compute without a Series each;
+        # Arrow's cast parses ~10x faster than to_numeric and accepts the same numbers.
         text = pc.utf8_trim_whitespace(pc.fill_null(arr, ""))
         text = pc.if_else(pc.match_substring(text, "."), text,
                           pc.replace_substring(text, ",", "."))
@@ -482,19 +483,11 @@ def parse_numbers(values: pd.Series) -> pd.Series:
             return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index,
                              dtype=float)
         except pa.ArrowInvalid:
-            pass  # a text that is not a number: to_numeric marks it NaN below
+            pass  # a text that is not a number: to_numeric below marks each such row NaN
     text = values.astype("string").fillna("").str.strip()
     text = text.where(text.str.contains(".", regex=False), text.str.replace(",", ".", regex=False))
-    text = text.mask(text == "")
-    try:
-        # Arrow's cast parses in C++, ~10x faster than to_numeric on millions of rows, and
-        # accepts the same numbers; it stops at the first text that is not one, and then
-        # to_numeric marks each such row NaN (the caller rejects it).
-        parsed = pc.cast(pa.array(text, type=pa.string()), pa.float64())
-        return pd.Series(parsed.to_numpy(zero_copy_only=False), index=values.index,
-                         dtype=float)
-    except pa.ArrowInvalid:
-        return pd.Series(pd.to_numeric(text, errors="coerce"), index=values.index).astype(float)
+    return pd.Series(pd.to_numeric(text.mask(text == ""), errors="coerce"),
+                     index=values.index).astype(float)
 
 
 def unparsed(text: pd.Series, parsed: pd.Series) -> pd.Series:

@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from geo_risk.arrays import unique_rows
 from geo_risk.errors import Problem, ValidationError
 from geo_risk.render import assets
 from geo_risk.render.map_checks import (
@@ -72,7 +73,6 @@ from geo_risk.render.map_encode import (
     _outline,
     format_probability,
     quantise_probability,
-    unique_rows,
 )
 from geo_risk.render.map_overlays import (
     _bases_payload,

@@ -220,21 +220,6 @@ def _wkb_array_to_shapely(arr: Any) -> np.ndarray:
     return np.asarray(shapely.from_wkb(pa.array(arr).to_numpy(zero_copy_only=False)))
 
 
-def unique_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """First row of each distinct row, each row's group and the rows per group, groups in
-    lexicographic order: ``np.unique(matrix, axis=0, return_index=True, return_inverse=True,
-    return_counts=True)`` without the uniques, ~10x faster (one stable lexsort of integer
-    columns instead of a sort of the rows as structured records)."""
-    n = len(matrix)
-    order = np.lexsort(matrix.T[::-1]) if matrix.shape[1] else np.arange(n)
-    rows = matrix[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = (rows[1:] != rows[:-1]).any(axis=1)
-    inverse = np.empty(n, dtype=np.intp)
-    inverse[order] = np.cumsum(new) - 1
-    return order[new], inverse, np.diff(np.append(np.flatnonzero(new), n))
-
-
 def _dissolve_groups(cells_sorted: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Outline each group of cells (``cells_sorted`` grouped, ``counts`` per group).
 
