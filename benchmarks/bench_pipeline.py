@@ -81,9 +81,11 @@ def _rss_mb() -> float:
 
 
 def _cpu_s() -> float:
-    """User + system CPU seconds of this process so far (all its threads)."""
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+    """User + system CPU seconds of this process so far (all its threads) and of its ended
+    children (map.png's worker process)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 class _Stages:
@@ -113,20 +115,25 @@ def worker_ours(scenario: Path, out: Path, *, state: Path | None = None,
     from geo_risk.config import load_config
     from geo_risk.outputs import write_outputs
     from geo_risk.pipeline import load_inputs, run_week
+    from geo_risk.render.png_worker import PngRenderer
 
     rss_imports = _rss_mb()
     st = _Stages()
-    config = load_config(scenario / "scenario.toml")
-    if state is not None:
-        config = replace(config, state_dir=state)
-    # "now" = Monday of the forecast week, as if the weekly job ran that morning.
-    now = pd.Timestamp(week or str(config.forecast_week))
-    inputs = load_inputs(config, now=now)
-    st.done("read+place")
-    result = run_week(config, inputs=inputs, now=now, week=now, use_state=state is not None)
-    st.done("score")
-    paths = write_outputs(result, config, out, render_map=True)
-    st.done("write+map")
+    # As `geo-risk run` does: map.png's worker process starts first (see png_worker).
+    with PngRenderer() as png:
+        config = load_config(scenario / "scenario.toml")
+        if state is not None:
+            config = replace(config, state_dir=state)
+        # "now" = Monday of the forecast week, as if the weekly job ran that morning.
+        now = pd.Timestamp(week or str(config.forecast_week))
+        inputs = load_inputs(config, now=now)
+        st.done("read+place")
+        result = run_week(config, inputs=inputs, now=now, week=now, use_state=state is not None)
+        st.done("score")
+        paths = write_outputs(result, config, out, render_map=True, png=png)
+        st.done("write+map")
+        worker = png.drawn_in_worker
+        worker_mb = png.worker_peak_mb or 0.0
     return {
         "stages": st.rows,
         "rss_imports_mb": rss_imports,
@@ -136,6 +143,8 @@ def worker_ours(scenario: Path, out: Path, *, state: Path | None = None,
         "cells": int(len(result.grid)),
         "incidents": int(len(inputs.incidents)),
         "state": result.model.get("state"),
+        "png_worker": worker,
+        "worker_rss_peak_mb": worker_mb,
         "notes": [],
     }
 
@@ -400,10 +409,16 @@ def _next_week(root: Path, scenario: Path, week: str, args: argparse.Namespace,
         cpu_first = statistics.median(r["cpu_s"] for r in runs["ours"])
         cpu_naive = (statistics.median(r["cpu_s"] for r in runs["naive"])
                      if "naive" in runs else float("nan"))
-        print(f"  CPU seconds (whole process; robust when other jobs share the cores): first "
+        print(f"  CPU seconds (whole process and map.png's worker; robust when other jobs "
+              f"share the cores): first "
               f"run {cpu_first:.1f}, naive {cpu_naive:.1f} (x{cpu_naive / cpu_first:.2f}), "
               f"next week {statistics.median(r['cpu_s'] for r in nexts):.1f}")
-    print(f"  peak RSS of the country run (any of ours): {peak:,.0f} MB  [wanted < 1,024]")
+    ours = [first, *nexts, *runs.get("ours", [])]
+    kid = max(r.get("worker_rss_peak_mb", 0.0) for r in ours)
+    both = max(r["rss_peak_mb"] + r.get("worker_rss_peak_mb", 0.0) for r in ours)
+    print(f"  peak RSS of the country run (any of ours): {peak:,.0f} MB  [wanted < 1,024]; "
+          f"map.png's worker process {kid:,.0f} MB, the two added {both:,.0f} MB (an upper "
+          "bound: they share pages)")
 
 
 def main() -> None:

@@ -96,9 +96,12 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
     from .outdir import output_lock
     from .outputs import write_outputs
     from .pipeline import load_inputs, run_week
+    from .render.png_worker import PngRenderer
 
     # The lock is held from the start: a second run on the same folder stops before any work.
-    with output_lock(out, wait_s=wait_s) as notes:
+    # map.png's worker process starts now and imports its renderer while the job runs.
+    with output_lock(out, wait_s=wait_s) as notes, \
+            PngRenderer(enabled=False if no_map else None) as png:
         for note in notes:
             ctx.warn(note)
         config = load_config(config_path)
@@ -129,7 +132,8 @@ def _run(ctx: Ctx, config_path: Path, week: str | None, out: Path, no_map: bool,
                     f"({done.get('reason', '')}); scorer "
                     f"{'reused' if done.get('model_reused') else 'trained'}")
         ctx.say("writing outputs")
-        paths = write_outputs(result, config, out, render_map=not no_map, keep=keep)
+        paths = write_outputs(result, config, out, render_map=not no_map, keep=keep,
+                              png=png)
         if engine is not None:
             paths["risk_cells"] = place_parts(out)
     _summary(ctx, result, paths)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -23,6 +23,9 @@ from .readers.tabular import file_sha256
 from .runtime import gc_frozen
 from .schemas import MODALITIES
 from .validation import served_summary
+
+if TYPE_CHECKING:
+    from .render.png_worker import PngRenderer
 
 #: Grid columns written to risk_grid.parquet (shareable: aggregated, suppressed engagement).
 GRID_COLUMNS = ["cell", "admin_pcode", "admin_name", "risk", "risk_low", "risk_high",
@@ -103,8 +106,8 @@ def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str],
 
 
 def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, *,
-                  render_map: bool = True, keep: Sequence[str] = (), wait_s: float = 0.0
-                  ) -> dict[str, Path]:
+                  render_map: bool = True, keep: Sequence[str] = (), wait_s: float = 0.0,
+                  png: PngRenderer | None = None) -> dict[str, Path]:
     """Write one run's files into ``out_dir``, all at once.
 
     Everything (risk_grid.parquet, admin_matrix.csv/.html, priorities.csv, actors.csv,
@@ -127,6 +130,9 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
         Entries of an existing ``out_dir`` that are inputs and move into the new run.
     wait_s : float
         Seconds to wait for another run writing the same folder.
+    png : geo_risk.render.png_worker.PngRenderer, optional
+        Draw map.png in this (already entered) worker process while the other files are
+        written; default: drawn in this process. The files are the same either way.
 
     Returns
     -------
@@ -135,7 +141,7 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
     """
     target = Path(out_dir)
     with gc_frozen(), staged_output(target, keep=keep, wait_s=wait_s) as out:
-        paths = _write_files(result, config, out, render_map=render_map)
+        paths = _write_files(result, config, out, render_map=render_map, png=png)
         paths["run"] = out / RUN_RECORD
         record = run_record(result, config, {k: p.name for k, p in paths.items()},
                             output_sha256={p.name: file_sha256(p) for p in paths.values()
@@ -145,16 +151,27 @@ def write_outputs(result: WeeklyResult, config: RunConfig, out_dir: str | Path, 
     return {k: target / p.relative_to(out) for k, p in paths.items()}
 
 
-def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_map: bool
-                 ) -> dict[str, Path]:
+def _write_files(result: WeeklyResult, config: RunConfig, out: Path, *, render_map: bool,
+                 png: PngRenderer | None = None) -> dict[str, Path]:
     """Every output but run.json, into ``out``.
 
-    One thread on purpose: the tables written in a second thread while this one drew the
-    maps gave no clear wall-time gain on the 2-core machine (wall stayed about equal to CPU
-    time: little of this work runs outside the GIL) and cost some CPU.
+    map.png is started first: with a :class:`~geo_risk.render.png_worker.PngRenderer` it is
+    drawn in that worker process while this one writes the tables and map.html. The tables
+    themselves stay in this thread: written in a second thread while this one drew the maps
+    they gave no clear wall-time gain on 2 cores (little of this work runs outside the GIL).
     """
+    if not render_map:
+        return _write_tables(result, config, out)
+    from .render.brief import png_arguments
+    from .render.png_worker import draw_later
+
+    units, bases = _map_layers(result, config)
+    # The brief draws map.png from result.inputs: give it the same units (level, engagement,
+    # priority, top changes) and bases (reach) as map.html.
+    for_maps = replace(result, inputs=replace(result.inputs, admin=units, bases=bases))
+    map_png = draw_later(png, png_arguments(for_maps, config))
     paths = _write_tables(result, config, out)
-    return paths | _write_maps(result, config, out) if render_map else paths
+    return paths | _write_maps(for_maps, config, out, map_png=map_png)
 
 
 def _write_tables(result: WeeklyResult, config: RunConfig, out: Path) -> dict[str, Path]:
@@ -180,8 +197,10 @@ def _write_tables(result: WeeklyResult, config: RunConfig, out: Path) -> dict[st
     return paths
 
 
-def _write_maps(result: WeeklyResult, config: RunConfig, out: Path) -> dict[str, Path]:
-    """map.html, then map.png and brief.html (which embeds both)."""
+def _write_maps(result: WeeklyResult, config: RunConfig, out: Path, *,
+                map_png: Callable[[], bytes]) -> dict[str, Path]:
+    """map.html, then map.png and brief.html (which embeds both). ``result.inputs`` holds
+    the map layers (:func:`_map_layers`)."""
     from .render import MapMeta, write_map
 
     paths: dict[str, Path] = {}
@@ -198,21 +217,18 @@ def _write_maps(result: WeeklyResult, config: RunConfig, out: Path) -> dict[str,
         notes=((served,) if served else ())
         + (f"Engagement counts below {config.min_count} are suppressed.",),
     )
-    units, bases = _map_layers(result, config)
     network = config.network is not None
     paths["map"] = write_map(out / "map.html", grid=result.grid.drop(columns="geometry"),
-                             boundaries=units, meta=meta,
-                             restrictions=result.restrictions_in_force, bases=bases,
-                             history=result.history, base_reach_km=config.base_reach_km,
-                             network_reach=network, classes=config.map_classes)
+                             boundaries=result.inputs.admin, meta=meta,
+                             restrictions=result.restrictions_in_force,
+                             bases=result.inputs.bases, history=result.history,
+                             base_reach_km=config.base_reach_km, network_reach=network,
+                             classes=config.map_classes)
 
-    # Weekly brief (brief.html, embeds the map) and a static map.png for documents. The
-    # brief draws map.png from result.inputs: give it the same units (level, engagement,
-    # priority, top changes) and bases (reach) as map.html.
+    # Weekly brief (brief.html, embeds the map) and the static map.png for documents.
     from .render.brief import write_brief_outputs
 
-    for_png = replace(result, inputs=replace(result.inputs, admin=units, bases=bases))
-    paths.update(write_brief_outputs(for_png, config, out,
+    paths.update(write_brief_outputs(result, config, out, map_png=map_png,
                                      map_html=paths["map"].read_text(encoding="utf-8")))
     return paths
 

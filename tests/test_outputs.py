@@ -31,6 +31,7 @@ from geo_risk.outdir import output_lock, previous_folder, staged_output
 from geo_risk.outputs import write_outputs
 from geo_risk.pipeline import run_week
 from geo_risk.render.map import LEVEL_COLOURS, RISK_BREAKS, RISK_COLOURS
+from geo_risk.render.png_worker import PngRenderer
 from geo_risk.render.static import SEVERITY_COLOURS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,12 +70,14 @@ def written(scenario: Path, tmp_path_factory: pytest.TempPathFactory):  # type: 
     return out, blob
 
 
-def test_same_inputs_and_config_give_byte_identical_outputs(scenario: Path, written,  # type: ignore[no-untyped-def]
-                                                            tmp_path: Path) -> None:
-    first, _ = written
+def test_same_inputs_give_byte_identical_outputs_with_or_without_the_png_worker(  # type: ignore[no-untyped-def]
+        scenario: Path, written, tmp_path: Path) -> None:
+    first, _ = written  # map.png drawn in this process
     cfg = load_config(scenario)
     again = tmp_path / "again"
-    write_outputs(run_week(cfg, week=WEEK, now=NOW), cfg, again)
+    with PngRenderer(enabled=True) as png:  # map.png drawn in the worker process
+        write_outputs(run_week(cfg, week=WEEK, now=NOW), cfg, again, png=png)
+        assert png.drawn_in_worker
     names = sorted(p.name for p in first.iterdir())
     assert names == sorted(p.name for p in again.iterdir())
     assert {"risk.gpkg", "map.html", "brief.html", "map.png", "risk_grid.parquet"} <= set(names)

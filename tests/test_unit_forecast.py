@@ -130,3 +130,23 @@ def test_too_little_history_falls_back_to_the_recent_event_share() -> None:
     assert "share" in model.method
     p, mu = model.predict(panel.week(W0 + 13))
     assert np.all((0 <= p) & (p <= 1)) and np.all(mu >= p)
+
+
+def test_decayed_counts_equal_scipy_lfilter_to_the_bit() -> None:
+    from scipy.signal import lfilter
+
+    from geo_risk.unit_forecast import _decayed
+
+    _, counts = _events(3)
+    counts = counts.astype(float)
+    for half_life in (1.0, 4.0, 52.0):
+        factor = 0.5 ** (1.0 / half_life)
+        want = lfilter([1.0], [1.0, -factor], counts, axis=0)
+        got = _decayed(counts, factor)
+        assert got.dtype == np.float64 and got.shape == counts.shape
+        assert np.array_equal(got, want)
+    # a unit's decayed count after one event: 1, f, f^2, ... (the recursion itself)
+    one = np.zeros((5, 2))
+    one[1, 0] = 1.0
+    assert np.allclose(_decayed(one, 0.5)[:, 0], [0, 1, 0.5, 0.25, 0.125])
+    assert not _decayed(one, 0.5)[:, 1].any()

@@ -33,7 +33,7 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,7 @@ from geo_risk.render.brief_format import (  # the brief's own helpers
 from geo_risk.render.brief_outreach import outreach_sections
 from geo_risk.render.brief_priorities import _priorities
 from geo_risk.render.brief_voice import voice_sections
+from geo_risk.render.png_worker import draw_later
 from geo_risk.render.templating import Markup, render
 from geo_risk.validation import served_summary
 
@@ -75,6 +76,7 @@ __all__ = [
     "brief_for_run",
     "render_brief",
     "write_brief",
+    "png_arguments",
     "write_brief_outputs",
 ]
 
@@ -560,20 +562,24 @@ def write_brief(path: str | os.PathLike[str], **kwargs: Any) -> Path:
 # --------------------------------------------------------------------------- from a run
 
 
-def _png_for_run(result: WeeklyResult, config: RunConfig) -> bytes:
-    from geo_risk.render.static import render_png
+#: The grid columns map.png reads (:func:`geo_risk.render.static.render_png`).
+PNG_GRID_COLUMNS = ("cell", "risk", "restricted", "access_status", "admin_pcode")
 
-    return render_png(
-        grid=result.grid.drop(columns="geometry", errors="ignore"),
-        title=config.title,
-        week=result.week.date(),
-        synthetic=config.synthetic,
-        boundaries=result.inputs.admin,
-        restrictions=result.restrictions_in_force,
-        bases=result.inputs.bases,
-        h3_resolution=config.h3_resolution,
-        classes=getattr(config, "map_classes", "data"),
-    )
+
+def png_arguments(result: WeeklyResult, config: RunConfig) -> dict[str, Any]:
+    """Keyword arguments of :func:`geo_risk.render.static.render_png` for a run's map.png
+    (only the grid columns it reads, so a worker process gets little to unpickle)."""
+    return {
+        "grid": result.grid[[c for c in PNG_GRID_COLUMNS if c in result.grid.columns]],
+        "title": config.title,
+        "week": result.week.date(),
+        "synthetic": config.synthetic,
+        "boundaries": result.inputs.admin,
+        "restrictions": result.restrictions_in_force,
+        "bases": result.inputs.bases,
+        "h3_resolution": config.h3_resolution,
+        "classes": getattr(config, "map_classes", "data"),
+    }
 
 
 def brief_for_run(
@@ -639,6 +645,7 @@ def write_brief_outputs(
     out_dir: str | os.PathLike[str],
     *,
     map_html: str | None = None,
+    map_png: Callable[[], bytes] | None = None,
 ) -> dict[str, Path]:
     """Write ``map.png`` and ``brief.html`` of one run into ``out_dir``.
 
@@ -650,6 +657,9 @@ def write_brief_outputs(
         Output folder (created if needed).
     map_html : str, optional
         The interactive map page, to embed in the brief.
+    map_png : callable, optional
+        Gives the PNG's bytes (as :func:`geo_risk.render.png_worker.draw_later` returns);
+        default: drawn here from :func:`png_arguments`.
 
     Returns
     -------
@@ -658,7 +668,7 @@ def write_brief_outputs(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    png = _png_for_run(result, config)
+    png = (map_png or draw_later(None, png_arguments(result, config)))()
     png_path = out / "map.png"
     png_path.write_bytes(png)
     # No clock time in the page: the same inputs give the same file (run.json has the time).
