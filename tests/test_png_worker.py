@@ -4,7 +4,10 @@ worker ends in a map drawn here (or the real error), never a hang or a lost file
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import h3
@@ -12,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import geo_risk
 from geo_risk.errors import ValidationError
-from geo_risk.render.png_worker import PngRenderer, draw_later
+from geo_risk.render.png_worker import PngRenderer, _same_package, draw_later
 from geo_risk.render.static import render_png
 
 WEEK = dt.date(2024, 5, 6)
@@ -115,3 +119,11 @@ def test_a_second_map_in_one_block_is_drawn_in_process() -> None:
     assert first == render_png(**kw)
     assert second == render_png(**_kwargs(title="Second"))
     assert first != second
+
+
+def test_the_worker_imports_the_same_geo_risk_as_this_process() -> None:
+    env = _same_package()
+    code = "import geo_risk, sys; sys.stdout.write(geo_risk.__file__)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, check=True, cwd="/").stdout
+    assert Path(out).resolve() == Path(geo_risk.__file__).resolve()

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -73,6 +74,14 @@ def _peak_rss_mb() -> float | None:
     except OSError:
         pass
     return None
+
+
+def _same_package() -> dict[str, str]:
+    """The environment with this geo_risk's folder first on the path, so the worker imports
+    the very code this process runs (a source checkout, not another installed copy)."""
+    here = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
 
 
 def _draw(kwargs: dict[str, Any]) -> bytes:
@@ -123,7 +132,7 @@ class PngRenderer:
             try:
                 self._proc = subprocess.Popen(
                     [sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_same_package())
             except OSError:  # no room for another process: draw here
                 self._proc = None
         return self
