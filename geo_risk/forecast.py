@@ -340,27 +340,31 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         model, meta = reuse.estimator, dict(reuse.meta)
     else:
         model, meta = _train(s, plan, config, factory, names=state.feature_names())
+    units = _units(state, plan, model=reuse.units if reuse is not None else None)
     info_state: dict[str, Any] = {
         "used": not why, "reason": why or "saved state matched the inputs",
         "model_reused": reuse is not None,
+        "unit_model_reused": reuse is not None and reuse.units is not None,
         "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
         "retrained_week": str(week_start(plan.train).date()), "saved": False}
     if state_dir is not None and s.snapshot is not None and (
             saved is None or plan.week >= saved.data_week):  # never over a later week's
         _save(state_dir, plan, s, key=key, fingerprint=fingerprint(plan.week), model=model,
-              meta=meta, info_state=info_state)
+              meta=meta, info_state=info_state, units=units)
     return _score(state, s, model, meta, config=config, admin_names=admin_names,
-                  min_count=min_count, week=week, info_state=info_state)
+                  min_count=min_count, week=week, info_state=info_state, units=units)
 
 
 def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], fingerprint: str,
-          model: Any, meta: dict[str, Any], info_state: dict[str, Any]) -> None:
+          model: Any, meta: dict[str, Any], info_state: dict[str, Any],
+          units: UnitForecast | None) -> None:
     """Save the state for the next run; say in ``info_state`` whether it was saved."""
     from . import state as st
 
     try:
         saved_model = st.SavedModel(trained_week=plan.train, validation_weeks=plan.validation,
-                                    estimator=model, meta=meta)
+                                    estimator=model, meta=meta,
+                                    units=units.model if units is not None else None)
         st.save_state(state_dir, st.ForecastState(
             key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
             snapshot=s.snapshot, parts={w: p for w, p in s.parts.items()
@@ -415,7 +419,7 @@ def score_weeks(model: Any, X_weeks: Mapping[int, pd.DataFrame], *, week: int
 
 def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
            config: ModelConfig, admin_names: pd.Series, min_count: int, week: pd.Timestamp,
-           info_state: dict[str, Any]) -> Forecast:
+           info_state: dict[str, Any], units: UnitForecast | None) -> Forecast:
     """Scores of the forecast week, the week before and the history weeks, with drivers."""
     grid = state.grid
     t = week_of(week)
@@ -427,7 +431,6 @@ def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
                                        "risk": p}) for w, p in scores.items()],
                         ignore_index=True) if config.history_weeks > 1 else None
     onset = state.onset(all_pos)
-    units = _units(state, t)
 
     drivers = np.full(len(grid), "", dtype=object)
     facts = facts_for(state, all_pos, admin_names=admin_names)
@@ -461,11 +464,13 @@ def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
                     info=info, history=history, units=units)
 
 
-def _units(state: HistoryState, week: int) -> UnitForecast | None:
-    """The unit-level forecast from the state's unit history (incidents before ``week``)."""
+def _units(state: HistoryState, plan: Plan, *, model: Any = None) -> UnitForecast | None:
+    """The unit-level forecast from the state's unit history (incidents before the week),
+    its model that of the plan's retraining week (``model`` when it is saved already)."""
     ctx = state.context
     if ctx is None or ctx.admin_events is None or not len(state.grid):
         return None
     _, pcodes, population = unit_population(state.grid.admin_pcode, state.grid.population)
     return forecast_units(admin_events=ctx.admin_events, admin_pairs=ctx.admin_pairs,
-                          pcodes=pcodes, population=population, week=week)
+                          pcodes=pcodes, population=population, week=plan.week,
+                          train_week=plan.train, model=model)

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import make_pipeline
+from sklearn.linear_model import LogisticRegression, PoissonRegressor
+from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from .model import (
@@ -23,6 +23,7 @@ from .model import (
     PersistenceBaseline,
     RiskModel,
 )
+from .unit_forecast import UnitModel
 
 #: Bumped whenever the layout below changes; older files are then rebuilt, never misread.
 MODEL_FORMAT = 1
@@ -54,13 +55,43 @@ def _logreg_from_json(d: dict[str, Any]) -> LogisticRegression:
     return m
 
 
+def _scaler_to_json(scaler: StandardScaler) -> dict[str, Any]:
+    return {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
+            "var": scaler.var_.tolist()}
+
+
+def _scaler_from_json(p: dict[str, Any]) -> StandardScaler:
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(p["mean"], dtype=np.float64)
+    scaler.scale_ = np.asarray(p["scale"], dtype=np.float64)
+    scaler.var_ = np.asarray(p["var"], dtype=np.float64)
+    scaler.n_features_in_ = len(scaler.mean_)
+    scaler.n_samples_seen_ = 0
+    return scaler
+
+
+def _poisson_to_json(m: PoissonRegressor) -> dict[str, Any]:
+    return {"coef": m.coef_.tolist(), "intercept": float(m.intercept_), "alpha": m.alpha,
+            "max_iter": m.max_iter}
+
+
+def _poisson_from_json(d: dict[str, Any]) -> PoissonRegressor:
+    m = PoissonRegressor(alpha=d["alpha"], max_iter=d["max_iter"])
+    m.coef_ = np.asarray(d["coef"], dtype=np.float64)
+    m.intercept_ = float(d["intercept"])
+    m.n_features_in_ = len(m.coef_)
+    # set by fit in scikit-learn (its log link); the state key holds the scikit-learn
+    # version, so a state saved by another version is rebuilt, never read with this
+    m._base_loss = m._get_loss()
+    return m
+
+
 def _conflictology_to_json(m: ConflictologyBaseline) -> dict[str, Any]:
     out: dict[str, Any] = {"C": m.C, "columns": list(m.columns_), "base_rate": m.base_rate_,
                            "pipeline": None}
     if m.pipeline_ is not None:
         scaler, logreg = m.pipeline_[0], m.pipeline_[-1]
-        out["pipeline"] = {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist(),
-                           "var": scaler.var_.tolist(), "logreg": _logreg_to_json(logreg)}
+        out["pipeline"] = {**_scaler_to_json(scaler), "logreg": _logreg_to_json(logreg)}
     return out
 
 
@@ -72,14 +103,46 @@ def _conflictology_from_json(d: dict[str, Any]) -> ConflictologyBaseline:
     m.pipeline_ = None
     if d["pipeline"] is not None:
         p = d["pipeline"]
-        scaler = StandardScaler()
-        scaler.mean_ = np.asarray(p["mean"], dtype=np.float64)
-        scaler.scale_ = np.asarray(p["scale"], dtype=np.float64)
-        scaler.var_ = np.asarray(p["var"], dtype=np.float64)
-        scaler.n_features_in_ = len(scaler.mean_)
-        scaler.n_samples_seen_ = 0
-        m.pipeline_ = make_pipeline(scaler, _logreg_from_json(p["logreg"]))
+        m.pipeline_ = make_pipeline(_scaler_from_json(p), _logreg_from_json(p["logreg"]))
     return m
+
+
+def unit_model_to_json(model: UnitModel) -> dict[str, Any]:
+    """A fitted :class:`~geo_risk.unit_forecast.UnitModel` as a JSON-ready document."""
+    def pipe(p: Pipeline | None, last: Any) -> dict[str, Any] | None:
+        return None if p is None else {"scaler": _scaler_to_json(p[0]), "model": last(p[-1])}
+
+    return {"format": MODEL_FORMAT, "kind": "unit_model", "method": model.method,
+            "classifier": pipe(model.classifier, _logreg_to_json),
+            "counter": pipe(model.counter, _poisson_to_json),
+            "platt": _logreg_to_json(model.platt) if model.platt is not None else None,
+            "count_scale": model.count_scale, "info": model.info,
+            "oof_probability": np.asarray(model.oof_probability, np.float64).tolist()}
+
+
+def unit_model_from_json(doc: dict[str, Any]) -> UnitModel:
+    """Rebuild the unit model saved by :func:`unit_model_to_json` (it predicts exactly as
+    the one saved).
+
+    Raises
+    ------
+    ValueError
+        The document is of another format version or not a unit model.
+    """
+    if doc.get("format") != MODEL_FORMAT or doc.get("kind") != "unit_model":
+        raise ValueError(f"not a unit model of format {MODEL_FORMAT}")
+
+    def pipe(d: dict[str, Any] | None, last: Any) -> Pipeline | None:
+        return None if d is None else make_pipeline(_scaler_from_json(d["scaler"]),
+                                                    last(d["model"]))
+
+    return UnitModel(method=str(doc["method"]),
+                     classifier=pipe(doc["classifier"], _logreg_from_json),
+                     counter=pipe(doc["counter"], _poisson_from_json),
+                     platt=(_logreg_from_json(doc["platt"]) if doc["platt"] is not None
+                            else None),
+                     count_scale=float(doc["count_scale"]), info=dict(doc["info"]),
+                     oof_probability=np.asarray(doc["oof_probability"], dtype=np.float64))
 
 
 def model_to_json(model: Any) -> tuple[dict[str, Any], list[str]]:

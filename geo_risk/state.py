@@ -8,8 +8,9 @@ A run keeps, in ``.geo-risk/`` next to the config file (``state_dir`` in the con
 - the training rows of every week before that snapshot (each drawn with its own seed, so they
   are the same whichever run draws them);
 - the trained scorer (LightGBM's own model text plus JSON, never pickle, see
-  :mod:`geo_risk.model_io`) with its validation and training metadata, reused until the next
-  retraining week (``[model] retrain_every_weeks``).
+  :mod:`geo_risk.model_io`) with its validation and training metadata, and the admin units'
+  model of the same retraining week (JSON), both reused until the next retraining week
+  (``[model] retrain_every_weeks``).
 
 It is used only when it is exactly what a run from scratch would compute (``tests/test_state.py``
 runs both and compares the risk grids):
@@ -46,10 +47,16 @@ import pandas as pd
 from . import __version__
 from .config import ModelConfig, RunConfig
 from .features import CellGrid, HistoryState, TrainingSet
-from .model_io import MODEL_FORMAT, model_from_json, model_to_json
+from .model_io import (
+    MODEL_FORMAT,
+    model_from_json,
+    model_to_json,
+    unit_model_from_json,
+    unit_model_to_json,
+)
 
 #: Bumped whenever what a state holds, or how features or training rows are drawn, changes.
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: the unit model is kept with the scorer
 #: Default folder name, next to the config file.
 STATE_FOLDER = ".geo-risk"
 _POINTER = "current.json"
@@ -203,6 +210,7 @@ class SavedModel:
     validation_weeks: int
     estimator: Any
     meta: dict[str, Any] = field(default_factory=dict)
+    units: Any = None  # geo_risk.unit_forecast.UnitModel of the same retraining week
 
 
 @dataclass
@@ -290,9 +298,11 @@ def save_state(folder: Path, st: ForecastState) -> Path:
             _write_json(stage / "model.json", mdoc)
             for i, text in enumerate(boosters):
                 (stage / f"booster_{i}.txt").write_text(text, encoding="utf-8")
+            if st.model.units is not None:
+                _write_json(stage / "unit_model.json", unit_model_to_json(st.model.units))
             doc["model"] = {"trained_week": st.model.trained_week,
                             "validation_weeks": st.model.validation_weeks,
-                            "meta": st.model.meta}
+                            "meta": st.model.meta, "units": st.model.units is not None}
         _write_json(stage / "state.json", doc)  # written last: a state without it is partial
         for f in stage.iterdir():
             _fsync(f)
@@ -347,10 +357,13 @@ def load_state(folder: Path) -> tuple[ForecastState | None, str]:
             mdoc = json.loads((where / "model.json").read_text(encoding="utf-8"))
             boosters = [(where / f"booster_{i}.txt").read_text(encoding="utf-8")
                         for i in range(int(mdoc.get("boosters", 0) or 0))]
+            units = (unit_model_from_json(json.loads(
+                (where / "unit_model.json").read_text(encoding="utf-8")))
+                if doc["model"].get("units") else None)
             model = SavedModel(trained_week=int(doc["model"]["trained_week"]),
                                validation_weeks=int(doc["model"]["validation_weeks"]),
                                estimator=model_from_json(mdoc, boosters),
-                               meta=doc["model"]["meta"])
+                               meta=doc["model"]["meta"], units=units)
         return ForecastState(key=dict(doc["key"]), start_week=int(doc["start_week"]),
                              data_week=int(doc["data_week"]), fingerprint=doc["fingerprint"],
                              snapshot=snap, parts=parts, model=model), ""

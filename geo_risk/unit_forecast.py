@@ -278,11 +278,13 @@ class UnitForecast:
     table: pd.DataFrame  # admin_pcode, likelihood, expected_incidents, *_prev
     past_likelihood: np.ndarray  # out-of-fold probabilities of past unit-weeks
     info: dict[str, Any]
+    model: UnitModel | None = None  # the fitted model (kept in the state folder)
 
 
 def forecast_units(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
                    admin_pairs: tuple[np.ndarray, np.ndarray] | None, pcodes: pd.Index,
-                   population: np.ndarray, week: int) -> UnitForecast:
+                   population: np.ndarray, week: int, train_week: int | None = None,
+                   model: UnitModel | None = None) -> UnitForecast:
     """Unit forecasts for ``week`` and the week before, fitted on labels before both.
 
     Parameters
@@ -296,6 +298,13 @@ def forecast_units(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
         People per unit code.
     week : int
         The forecast week number.
+    train_week : int, optional
+        The retraining week the model belongs to (default ``week``): it is fitted on labels
+        up to ``train_week - 2`` and its panel starts at a week set by ``train_week`` alone,
+        so every week served by one retraining gets the very model that week trained, as the
+        cell scorer does (``[model] retrain_every_weeks``) and as the backtest scores it.
+    model : UnitModel, optional
+        That model, when already fitted (from the state folder); else fitted here.
 
     Returns
     -------
@@ -304,11 +313,14 @@ def forecast_units(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
     wk = admin_events[0]
     if len(wk) and int(wk.max()) >= week:
         raise ValueError("admin_events holds incidents of the forecast week or later")
+    train = week if train_week is None else train_week
+    if train > week:
+        raise ValueError("the retraining week cannot be after the forecast week")
     panel = unit_panel(admin_events=admin_events, admin_pairs=admin_pairs,
                        n_units=len(pcodes), population=population,
-                       first_week=week - UNIT_TRAINING_WEEKS - 1, last_week=week)
+                       first_week=train - UNIT_TRAINING_WEEKS - 1, last_week=week)
     # the previous week's score must not have seen its own outcome either
-    model = fit_unit_model(panel, last_label_week=week - 2)
+    model = model if model is not None else fit_unit_model(panel, last_label_week=train - 2)
     p, mu = model.predict(panel.week(week))
     p_prev, mu_prev = model.predict(panel.week(week - 1))
     table = pd.DataFrame({"admin_pcode": pcodes.to_numpy(), "likelihood": p,
@@ -316,4 +328,5 @@ def forecast_units(*, admin_events: tuple[np.ndarray, np.ndarray, np.ndarray],
                           "expected_incidents_prev": mu_prev})
     info = {"method": model.method, "features": panel.feature_names, **model.info}
     info["training_weeks"] = [str(week_start(w).date()) for w in info["training_weeks"]]
-    return UnitForecast(table=table, past_likelihood=model.oof_probability, info=info)
+    return UnitForecast(table=table, past_likelihood=model.oof_probability, info=info,
+                        model=model)

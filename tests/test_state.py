@@ -18,9 +18,15 @@ from geo_risk.config import load_config, parse_config
 from geo_risk.errors import ConfigError
 from geo_risk.features import week_of, week_start
 from geo_risk.model import ConflictologyBaseline, HistoricalAverageBaseline, RiskModel
-from geo_risk.model_io import model_from_json, model_to_json
+from geo_risk.model_io import (
+    model_from_json,
+    model_to_json,
+    unit_model_from_json,
+    unit_model_to_json,
+)
 from geo_risk.pipeline import Inputs, WeeklyResult, load_inputs, run_week
 from geo_risk.state import load_state, state_folder
+from geo_risk.unit_forecast import UnitModel, fit_unit_model, unit_panel
 
 WEEK = week_of("2024-07-01")  # week % 4 == 3: the week before shares its retraining week
 SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset", "population"]
@@ -44,6 +50,8 @@ def _same_grid(a: WeeklyResult, b: WeeklyResult) -> None:
         assert np.array_equal(a.grid[col].to_numpy(), b.grid[col].to_numpy()), col
     assert a.history is not None and b.history is not None
     assert np.array_equal(a.history["risk"].to_numpy(), b.history["risk"].to_numpy())
+    units = ["admin_pcode", "likelihood", "likelihood_prev", "level"]  # the unit model's
+    pd.testing.assert_frame_equal(a.matrix[units], b.matrix[units])
 
 
 def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -53,6 +61,7 @@ def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) 
     assert first.model["state"]["saved"] and not first.model["state"]["used"]
     again = _run(cfg, inputs, WEEK, tmp_path)
     assert again.model["state"]["used"] and again.model["state"]["model_reused"]
+    assert again.model["state"]["unit_model_reused"]
     assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
     assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
     _same_grid(again, _run(cfg, inputs, WEEK, None))
@@ -117,6 +126,32 @@ def test_saved_models_score_exactly_as_trained() -> None:
     assert np.array_equal(np.column_stack(back.predict_interval(X)),
                           np.column_stack(risk.predict_interval(X)))
     assert back.contributions(X.head(50)).equals(risk.contributions(X.head(50)))
+
+
+def test_saved_unit_models_predict_exactly_as_trained() -> None:
+    rng = np.random.default_rng(1)
+    weeks, k = 300, 6
+    counts = rng.poisson(np.array([1.0, 0.4, 0.1, 0.05, 0.05, 0.02]), size=(weeks, k))
+    wk, code = np.nonzero(counts)
+    panel = unit_panel(admin_events=(wk.astype(np.int64), code.astype(np.int64),
+                                     counts[wk, code].astype(float)),
+                       admin_pairs=None, n_units=k, population=np.full(k, 1e4),
+                       first_week=40, last_week=weeks - 1)
+    fitted = fit_unit_model(panel, last_label_week=weeks - 3)
+    assert fitted.classifier is not None and fitted.platt is not None
+    back = unit_model_from_json(json.loads(json.dumps(unit_model_to_json(fitted))))
+    for w in (weeks - 2, weeks - 1):
+        for got, want in zip(back.predict(panel.week(w)), fitted.predict(panel.week(w)),
+                             strict=True):
+            assert np.array_equal(got, want)
+    assert np.array_equal(back.oof_probability, fitted.oof_probability)
+    assert back.info == fitted.info and back.count_scale == fitted.count_scale
+    # too little history: the fallback (no fitted models) round-trips too
+    short = UnitModel(method="recent event-week share (too little history to fit)",
+                      info={"training_weeks": [41, 45], "training_rows": 30})
+    again = unit_model_from_json(unit_model_to_json(short))
+    assert again.classifier is None and again.info == short.info
+    assert np.array_equal(again.predict(panel.week(50))[0], short.predict(panel.week(50))[0])
 
 
 def test_state_dir_defaults_next_to_the_config_and_is_checked(tmp_path: Path) -> None:

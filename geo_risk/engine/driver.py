@@ -379,7 +379,7 @@ def _result(run: _Run, scored: list[dict[str, Any]], *, shared: Shared, model: A
         _, pcodes, population = unit_population(g.admin_pcode, g.population)
         units = forecast_units(admin_events=shared.admin_events,
                                admin_pairs=shared.admin_pairs, pcodes=pcodes,
-                               population=population, week=w.t)
+                               population=population, week=w.t, train_week=w.train)
     info = {
         "model": chosen, "requested": config.kind,
         "validation": (validation.as_dict() if validation is not None else
