@@ -6,7 +6,7 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -231,10 +231,11 @@ class _Stream:
 
 def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
             parts: dict[int, TrainingSet], train: bool,
-            candidates: Callable[[TrainingSet], dict[str, Any]], progress: bool) -> _Stream:
+            candidates: Callable[[TrainingSet], dict[str, Any]], progress: bool,
+            scored: Collection[int] = ()) -> _Stream:
     """Advance ``state`` to the forecast week: training rows of the weeks before the map's
     history weeks, every candidate scored on the validation weeks (when ``train``), and the
-    full feature matrix of each history week."""
+    full feature matrix of each history week but those already ``scored``."""
     from .state import Snapshot
 
     grid, t = state.grid, plan.week
@@ -261,12 +262,14 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
                 validator = Validator(candidates(train_val), area=grid.area_km2)
             in_val = validator is not None and w < plan.train
             in_hist = w > t - plan.history
-            X_all = _frame(state.features(all_pos), names) if in_val or in_hist else None
+            X_all = (_frame(state.features(all_pos), names)
+                     if in_val or (in_hist and w not in scored) else None)
             if validator is not None and in_val:
                 validator.update(X_all, label_vector(state.events, w, len(all_pos)),
                                  week_label=str(week_start(w).date()))
-            if X_all is not None and in_hist:
-                X_weeks[w] = X_all
+            if in_hist:
+                if X_all is not None:
+                    X_weeks[w] = X_all
             elif w not in parts:
                 parts[w] = week_part(state, config)
         if bar is not None:
@@ -333,31 +336,40 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
             parts = {w: p for w, p in saved.parts.items() if w >= plan.first_needed}
     if why:
         state.start(plan.start)
+    # History weeks the last run scored with this very scorer: their scores are kept.
+    cached = {w: p for w, p in saved.scores.items()
+              if plan.week - plan.history < w < plan.week and w <= saved.data_week
+              and len(p) == len(grid)} if reuse is not None and saved is not None else {}
     resumed_at = state.week
     s = _stream(state, plan, config, parts=parts, train=reuse is None,
-                candidates=lambda ts: _fit_candidates(ts, config, factory), progress=progress)
+                candidates=lambda ts: _fit_candidates(ts, config, factory), progress=progress,
+                scored=cached.keys())
     if reuse is not None:
         model, meta = reuse.estimator, dict(reuse.meta)
     else:
         model, meta = _train(s, plan, config, factory, names=state.feature_names())
     units = _units(state, plan, model=reuse.units if reuse is not None else None)
+    fresh, low, high = score_weeks(model, s.X_weeks, week=plan.week)
+    scores = {w: cached[w] if w in cached else fresh[w] for w in sorted({*cached, *fresh})}
     info_state: dict[str, Any] = {
         "used": not why, "reason": why or "saved state matched the inputs",
         "model_reused": reuse is not None,
         "unit_model_reused": reuse is not None and reuse.units is not None,
         "weeks_streamed": int(plan.week - (resumed_at or plan.week) + 1),
+        "history_weeks_kept": len(cached),
         "retrained_week": str(week_start(plan.train).date()), "saved": False}
     if state_dir is not None and s.snapshot is not None and (
             saved is None or plan.week >= saved.data_week):  # never over a later week's
         _save(state_dir, plan, s, key=key, fingerprint=fingerprint(plan.week), model=model,
-              meta=meta, info_state=info_state, units=units)
+              meta=meta, info_state=info_state, units=units, scores=scores)
     return _score(state, s, model, meta, config=config, admin_names=admin_names,
-                  min_count=min_count, week=week, info_state=info_state, units=units)
+                  min_count=min_count, week=week, info_state=info_state, units=units,
+                  scored=(scores, low, high))
 
 
 def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], fingerprint: str,
           model: Any, meta: dict[str, Any], info_state: dict[str, Any],
-          units: UnitForecast | None) -> None:
+          units: UnitForecast | None, scores: dict[int, np.ndarray]) -> None:
     """Save the state for the next run; say in ``info_state`` whether it was saved."""
     from . import state as st
 
@@ -368,7 +380,8 @@ def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], finge
         st.save_state(state_dir, st.ForecastState(
             key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
             snapshot=s.snapshot, parts={w: p for w, p in s.parts.items()
-                                        if w < s.snapshot.week}, model=saved_model))
+                                        if w < s.snapshot.week}, model=saved_model,
+            scores=scores))
         info_state["saved"] = True
     except TypeError:  # a scorer from a custom model_factory that cannot be saved
         info_state["reason"] += "; not saved (the scorer cannot be stored)"
@@ -419,13 +432,15 @@ def score_weeks(model: Any, X_weeks: Mapping[int, pd.DataFrame], *, week: int
 
 def _score(state: HistoryState, s: _Stream, model: Any, meta: dict[str, Any], *,
            config: ModelConfig, admin_names: pd.Series, min_count: int, week: pd.Timestamp,
-           info_state: dict[str, Any], units: UnitForecast | None) -> Forecast:
-    """Scores of the forecast week, the week before and the history weeks, with drivers."""
+           info_state: dict[str, Any], units: UnitForecast | None,
+           scored: tuple[dict[int, np.ndarray], np.ndarray, np.ndarray]) -> Forecast:
+    """The forecast of the week from the ``scored`` weeks (score per history week, band of
+    the forecast week), with drivers."""
     grid = state.grid
     t = week_of(week)
     all_pos = np.arange(len(grid))
     X_now = s.X_weeks[t]
-    scores, low, high = score_weeks(model, s.X_weeks, week=t)
+    scores, low, high = scored
     risk, risk_prev = scores[t], scores[t - 1]
     history = pd.concat([pd.DataFrame({"cell": grid.cells, "week": week_start(w).date(),
                                        "risk": p}) for w, p in scores.items()],

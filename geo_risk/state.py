@@ -10,7 +10,9 @@ A run keeps, in ``.geo-risk/`` next to the config file (``state_dir`` in the con
 - the trained scorer (LightGBM's own model text plus JSON, never pickle, see
   :mod:`geo_risk.model_io`) with its validation and training metadata, and the admin units'
   model of the same retraining week (JSON), both reused until the next retraining week
-  (``[model] retrain_every_weeks``).
+  (``[model] retrain_every_weeks``);
+- the scores of the map's history weeks, so that a run with the same scorer scores only the
+  forecast week and those after the saved one.
 
 It is used only when it is exactly what a run from scratch would compute (``tests/test_state.py``
 runs both and compares the risk grids):
@@ -56,7 +58,7 @@ from .model_io import (
 )
 
 #: Bumped whenever what a state holds, or how features or training rows are drawn, changes.
-STATE_FORMAT = 2  # 2: the unit model is kept with the scorer
+STATE_FORMAT = 2  # 2: the unit model and the history weeks' scores are kept with the scorer
 #: Default folder name, next to the config file.
 STATE_FOLDER = ".geo-risk"
 _POINTER = "current.json"
@@ -224,6 +226,8 @@ class ForecastState:
     snapshot: Snapshot
     parts: dict[int, TrainingSet]  # training rows per week, weeks before snapshot.week
     model: SavedModel | None = None
+    #: P(event) per cell of the map's history weeks, as ``model`` scored them
+    scores: dict[int, np.ndarray] = field(default_factory=dict)
 
 
 def check(saved: ForecastState | None, *, key: dict[str, str], start_week: int, week: int,
@@ -285,7 +289,10 @@ def save_state(folder: Path, st: ForecastState) -> Path:
             "weight": np.concatenate([p.weight for p in parts]) if parts else np.zeros(0),
             "week": (np.concatenate([p.week for p in parts]) if parts
                      else np.zeros(0, np.int64)),
-            "onset": np.concatenate([p.onset for p in parts]) if parts else np.zeros(0, bool)}
+            "onset": np.concatenate([p.onset for p in parts]) if parts else np.zeros(0, bool),
+            "score_weeks": np.array(sorted(st.scores), dtype=np.int64),
+            "scores": (np.stack([st.scores[w] for w in sorted(st.scores)]) if st.scores
+                       else np.zeros((0, 0)))}
         np.savez(stage / "arrays.npz", **arrays)
         doc: dict[str, Any] = {
             "format": STATE_FORMAT, "key": st.key, "start_week": st.start_week,
@@ -364,9 +371,10 @@ def load_state(folder: Path) -> tuple[ForecastState | None, str]:
                                validation_weeks=int(doc["model"]["validation_weeks"]),
                                estimator=model_from_json(mdoc, boosters),
                                meta=doc["model"]["meta"], units=units)
+        scores = {int(w): a["scores"][i] for i, w in enumerate(a["score_weeks"])}
         return ForecastState(key=dict(doc["key"]), start_week=int(doc["start_week"]),
                              data_week=int(doc["data_week"]), fingerprint=doc["fingerprint"],
-                             snapshot=snap, parts=parts, model=model), ""
+                             snapshot=snap, parts=parts, model=model, scores=scores), ""
     except (OSError, KeyError, ValueError, TypeError) as e:
         return None, f"the saved state could not be read ({type(e).__name__}: {e}); rebuilt"
 

@@ -62,6 +62,8 @@ def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) 
     again = _run(cfg, inputs, WEEK, tmp_path)
     assert again.model["state"]["used"] and again.model["state"]["model_reused"]
     assert again.model["state"]["unit_model_reused"]
+    # the history weeks last week's run scored with the same scorer are not scored again
+    assert again.model["state"]["history_weeks_kept"] == max(2, cfg.model.history_weeks) - 1
     assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
     assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
     _same_grid(again, _run(cfg, inputs, WEEK, None))
