@@ -9,7 +9,9 @@ fresh subprocess so the peak memory of one does not leak into the other:
   cell, vectorised) -> ``run_week`` (streamed features, calibrated LightGBM trained on two
   years of cell-weeks, drivers, matrix, engagement) -> ``write_outputs`` with the map (every
   output file: grid parquet, tables, run.json, the offline ``map.html`` and whatever else it
-  writes; the list is printed);
+  writes; the list is printed), inside a ``PngRenderer`` block as ``geo-risk run`` does
+  (map.png drawn in a second process started first; its CPU seconds and peak memory are
+  printed too);
 * **naive**: what a first notebook does. ``pd.read_csv`` the ACLED file, ``h3.latlng_to_cell``
   once per row (``DataFrame.apply``), the admin unit of each row by a Python loop over the
   admin polygons calling shapely ``contains`` (stops at the first hit), "risk" = incidents per
