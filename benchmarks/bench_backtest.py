@@ -60,15 +60,11 @@ FULL_RUNS = ("6:1", "6:2", "6:5", "6:10", "7:1", "7:2", "7:5", "7:10")
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far, MB (``VmHWM``; see module docstring)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # other systems
+    """Peak resident set size of this process so far, MB (``VmHWM``; see
+    :func:`geo_risk.runtime.peak_rss_mb`)."""
+    from geo_risk.runtime import peak_rss_mb
+
+    return peak_rss_mb() or 0.0
 
 
 def _cpu_s() -> float:

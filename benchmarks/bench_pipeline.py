@@ -66,20 +66,11 @@ WORKER_FLAG = "--worker"
 
 
 def _rss_mb() -> float:
-    """Peak resident set size of this process so far, MB.
+    """Peak resident set size of this process so far, MB (``VmHWM``; see
+    :func:`geo_risk.runtime.peak_rss_mb`)."""
+    from geo_risk.runtime import peak_rss_mb
 
-    Linux: ``VmHWM`` from ``/proc/self/status``. Not ``getrusage(...).ru_maxrss``: on Linux
-    that survives ``exec``, so a subprocess would report its parent's peak if it was higher
-    (the parent here generates the scenario and peaks near 900 MB).
-    """
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # other systems
+    return peak_rss_mb() or 0.0
 
 
 def _cpu_s() -> float:

@@ -62,6 +62,26 @@ def heavy_call(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def peak_rss_mb() -> float | None:
+    """Peak resident memory of this process so far, MB (None where it cannot be read).
+
+    Linux: ``VmHWM`` from ``/proc/self/status``, not ``getrusage``'s ``ru_maxrss``, which
+    survives ``exec`` (a subprocess would report its parent's peak when that was higher).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on most systems
+
+
 def _serial(call: Callable[[], Any]) -> Any:
     # per-thread OpenMP setting; the BLAS limit is process-wide and set by the caller
     with threadpool_limits(limits=1, user_api="openmp"):

@@ -3,10 +3,13 @@ caller's settings restored."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
+import pytest
 from threadpoolctl import threadpool_info
 
-from geo_risk.runtime import heavy_call, n_threads, run_threads
+from geo_risk.runtime import heavy_call, n_threads, peak_rss_mb, run_threads
 
 
 def _pools() -> dict[str, int]:
@@ -60,3 +63,16 @@ def test_heavy_call_freezes_objects_alive_at_start_and_unfreezes_after() -> None
     kept = [object() for _ in range(10)]  # alive before the call: frozen during it
     assert heavy_call(gc.get_freeze_count)() >= len(kept)
     assert gc.get_freeze_count() == 0
+
+
+def test_peak_rss_rises_with_memory_touched_and_never_falls() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("VmHWM is Linux's")
+    before = peak_rss_mb()
+    assert before is not None and before > 10
+    block = np.ones(300 * 2**20 // 8)  # 300 MB, every page written
+    during = peak_rss_mb()
+    del block
+    after = peak_rss_mb()
+    assert during is not None and during - before > 200
+    assert after is not None and after >= during  # a high-water mark: the block is gone

@@ -36,6 +36,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from geo_risk.runtime import peak_rss_mb
+
 #: The module the worker imports while the job runs (matplotlib comes with it).
 _RENDERER = "geo_risk.render.static"
 _SERVE = "from geo_risk.render.png_worker import _serve; _serve()"
@@ -60,20 +62,8 @@ def _serve() -> None:
         png: bytes | None = _draw(kwargs)
     except Exception:  # any failure: the parent draws again and raises the real error
         png = None
-    pickle.dump((png, _peak_rss_mb()), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump((png, peak_rss_mb()), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()
-
-
-def _peak_rss_mb() -> float | None:
-    """This process's peak resident memory (Linux ``VmHWM``), MB; None elsewhere."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
 
 
 def _same_package() -> dict[str, str]:
