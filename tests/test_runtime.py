@@ -3,13 +3,14 @@ caller's settings restored."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-from geo_risk.runtime import heavy_call, n_threads, peak_rss_mb, run_threads
+from geo_risk.runtime import heavy_call, n_threads, run_threads
 
 
 def _pools() -> dict[str, int]:
@@ -68,11 +69,18 @@ def test_heavy_call_freezes_objects_alive_at_start_and_unfreezes_after() -> None
 def test_peak_rss_rises_with_memory_touched_and_never_falls() -> None:
     if not sys.platform.startswith("linux"):
         pytest.skip("VmHWM is Linux's")
-    before = peak_rss_mb()
-    assert before is not None and before > 10
-    block = np.ones(300 * 2**20 // 8)  # 300 MB, every page written
-    during = peak_rss_mb()
-    del block
-    after = peak_rss_mb()
-    assert during is not None and during - before > 200
-    assert after is not None and after >= during  # a high-water mark: the block is gone
+    # In a fresh process: this one's high-water mark is whatever earlier tests reached.
+    code = ("import numpy as np\n"
+            "from geo_risk.runtime import peak_rss_mb\n"
+            "before = peak_rss_mb()\n"
+            "block = np.ones(300 * 2**20 // 8)\n"  # 300 MB, every page written
+            "during = peak_rss_mb()\n"
+            "del block\n"
+            "print(before, during, peak_rss_mb())\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    before, during, after = (float(v) for v in out.split())
+    assert 10 < before and during - before > 200
+    # a high-water mark: the block is gone, its peak stays (the kernel syncs its per-thread
+    # page counters lazily, hence the few MB of slack)
+    assert after > during - 5
