@@ -14,7 +14,6 @@ import math
 import time
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from .backtest_units import UnitBacktest
 from .config import RunConfig
 from .errors import GeoRiskError
 from .features import TrainingSet, label_vector, thin_negatives, week_of, week_rows, week_start
-from .forecast import WARMUP_WEEKS, fit_model, prepare
+from .forecast import WARMUP_WEEKS, fit_models, prepare
 from .metrics import StreamingMetrics, brier_skill
 from .pipeline import Inputs, build_grid, load_inputs
 from .runtime import heavy_call
@@ -65,88 +64,15 @@ def model_results(overall: dict[str, Any], onset: dict[str, Any]) -> dict[str, A
     return results
 
 
-class _Scoring:
-    """Scores each week with the models of the last refit, the refit running in a background
-    thread while the caller streams on.
-
-    The features of a week do not depend on the models, so the weeks streamed while the
-    models fit wait here, in order, and are scored once the fit is done (at the latest before
-    the next refit, or when they hold ``lookahead_bytes`` of features). The fit takes both
-    cores only part of the time (single-threaded binning, logistic fits and calibration), and
-    the streaming fills the gaps; the scores and their order are those of fitting first.
-    """
-
-    def __init__(self, models: Sequence[str], config: Any, *, area: np.ndarray,
-                 units: UnitBacktest | None, lookahead_bytes: int) -> None:
-        self.models, self.config, self.area, self.units = list(models), config, area, units
-        self.lookahead_bytes = lookahead_bytes
-        self.overall = {m: StreamingMetrics() for m in models}
-        self.onset = {m: StreamingMetrics() for m in models}
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="geo-risk-fit")
-        self._fit: Future[dict[str, Any]] | None = None
-        self._pending: deque[tuple[int, pd.DataFrame, np.ndarray, np.ndarray, bool]] = deque()
-        self._bytes = 0
-
-    def __enter__(self) -> _Scoring:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-    @property
-    def started(self) -> bool:
-        return self._fit is not None
-
-    def refit(self, train: TrainingSet) -> None:
-        """Score the weeks of the current models, then start fitting the next on ``train``."""
-        self.flush()
-        models, config = self.models, self.config
-        self._fit = self._pool.submit(
-            lambda: {m: fit_model(m, train, config) for m in models})
-
-    def add(self, week: int, *, X: pd.DataFrame, y: np.ndarray, onset: np.ndarray,
-            refit: bool) -> None:
-        """A week to score with the models of the last :meth:`refit`."""
-        self._pending.append((week, X, y, onset, refit))
-        self._bytes += int(X.memory_usage(index=False).sum())
-        assert self._fit is not None
-        if self._fit.done() or self._bytes > self.lookahead_bytes:
-            self.flush()
-
-    def flush(self) -> None:
-        """Wait for the fit and score every pending week, oldest first."""
-        if not self._pending:
-            return
-        assert self._fit is not None
-        fitted = self._fit.result()
-        while self._pending:
-            w, X, y, is_onset, refit = self._pending.popleft()
-            for m, est in fitted.items():
-                p = est.predict_proba(X)[:, 1]
-                self.overall[m].update(y_true=y, prob=p, area=self.area)
-                self.onset[m].update(y_true=y, prob=p, area=self.area, mask=is_onset)
-                if m == "model" and self.units is not None:
-                    self.units.update(week=w, cell_prob=p, refit=refit)
-        self._bytes = 0
-
-
-#: Features of the weeks streamed ahead while the models fit, at most (bytes).
-LOOKAHEAD_BYTES = 256 * 2**20
-
-
 @heavy_call
 def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.Timestamp,
                  inputs: Inputs | None = None, models: Sequence[str] = MODEL_NAMES,
-                 refit_every: int = 4, progress: bool = False,
-                 lookahead_bytes: int = LOOKAHEAD_BYTES) -> dict[str, Any]:
+                 refit_every: int = 4, progress: bool = False) -> dict[str, Any]:
     """Forecast every week from ``start`` to ``end`` (inclusive) and score the forecasts.
 
     Returns the report dictionary written to ``backtest.json``: per model the metrics over
     all cells and over onset cells (no event in the previous 52 weeks), the Brier skill
     against the historical-average baseline, and the chosen model under ``"model"``.
-    The models fit in a background thread while the weeks after the refit are streamed
-    (at most ``lookahead_bytes`` of their features wait; 0: fit, then stream): the same
-    report either way.
     """
     t0 = time.perf_counter()
     inputs = inputs if inputs is not None else load_inputs(config)
@@ -171,28 +97,37 @@ def run_backtest(config: RunConfig, *, start: str | pd.Timestamp, end: str | pd.
     buffer: deque[TrainingSet] = deque(maxlen=mc.training_weeks)
     rng = np.random.default_rng(mc.seed)
     per_week = max(1, mc.inactive_sample // mc.training_weeks)
+    overall = {m: StreamingMetrics() for m in models}
+    onset = {m: StreamingMetrics() for m in models}
+    fitted: dict[str, Any] = {}
     units = _unit_backtest(state, first=first, last=last) if "model" in models else None
     weeks_iter: Any = range(state.week or 0, last + 1)
     if progress:
         from tqdm import tqdm
 
         weeks_iter = tqdm(weeks_iter, desc="backtest weeks", unit="wk", leave=False)
-    with _Scoring(models, mc, area=area, units=units, lookahead_bytes=lookahead_bytes) as sc:
-        for w in weeks_iter:
-            assert state.week == w
-            if w >= first:
-                refit = (w - first) % refit_every == 0
-                if refit or not sc.started:
-                    sc.refit(thin_negatives(TrainingSet.concat(list(buffer)),
-                                            max_rows=mc.max_rows, rng=rng))
-                sc.add(w, X=pd.DataFrame(state.features(all_pos), columns=state.feature_names()),
-                       y=label_vector(ev, w, len(all_pos)), onset=state.onset(all_pos),
-                       refit=refit)
-            if w >= first - mc.training_weeks:
-                buffer.append(week_rows(state, rng, inactive_per_week=per_week))
-            state.advance()
-        sc.flush()
-    results = model_results(sc.overall, sc.onset)
+    for w in weeks_iter:
+        assert state.week == w
+        if w >= first:
+            if (w - first) % refit_every == 0 or not fitted:
+                train = thin_negatives(TrainingSet.concat(list(buffer)), max_rows=mc.max_rows,
+                                       rng=rng)
+                fitted = fit_models(models, train, mc)
+            X = pd.DataFrame(state.features(all_pos), columns=state.feature_names())
+            y = label_vector(ev, w, len(all_pos))
+            is_onset = state.onset(all_pos)
+            refit = (w - first) % refit_every == 0
+            for m, est in fitted.items():
+                p = est.predict_proba(X)[:, 1]
+                overall[m].update(y_true=y, prob=p, area=area)
+                onset[m].update(y_true=y, prob=p, area=area, mask=is_onset)
+                if m == "model" and units is not None:
+                    units.update(week=w, cell_prob=p, refit=refit)
+        if w >= first - mc.training_weeks:
+            buffer.append(week_rows(state, rng, inactive_per_week=per_week))
+        state.advance()
+
+    results = model_results(overall, onset)
     notes = _notes(results, refit_every=refit_every)
     report = {
         "title": config.title,

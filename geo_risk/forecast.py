@@ -6,7 +6,7 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,28 @@ def facts_for(state: HistoryState, pos: np.ndarray, *, admin_names: pd.Series) -
     })
 
 
+def fit_models(names: Sequence[str], ts: TrainingSet, config: ModelConfig,
+               model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None = None
+               ) -> dict[str, Any]:
+    """Each model of ``names`` fitted on ``ts``, in that order.
+
+    With the built-in factory the conflictology baseline is taken from the forecast model,
+    which fits that very baseline on the same rows inside itself (same columns, labels and
+    weights: the same coefficients to the bit, tested), instead of fitting it a second time.
+    """
+    factory = model_factory if model_factory is not None else fit_model
+    fitted: dict[str, Any] = {}
+    if "model" in names:
+        fitted["model"] = factory("model", ts, config)
+    for m in names:
+        inner = getattr(fitted.get("model"), "conflictology_", None)
+        if m == "conflictology" and model_factory is None and inner is not None:
+            fitted[m] = inner
+        elif m not in fitted:
+            fitted[m] = factory(m, ts, config)
+    return {m: fitted[m] for m in names}
+
+
 def _fit_candidates(ts: TrainingSet, config: ModelConfig,
                     model_factory: Callable[[str, TrainingSet, ModelConfig], Any]
                     ) -> dict[str, Any]:
@@ -173,7 +195,8 @@ def _fit_candidates(ts: TrainingSet, config: ModelConfig,
     # baselines only (cheap), not against the model it was chosen to avoid.
     names = CANDIDATES if config.kind == "model" else tuple(
         c for c in CANDIDATES if c != "model")
-    return {m: model_factory(m, ts, config) for m in names}
+    return fit_models(names, ts, config,
+                      None if model_factory is fit_model else model_factory)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -33,43 +32,6 @@ def test_backtest_reports_every_model_without_leakage(mini_scenario: Path) -> No
     # historical average is the Brier reference
     assert r["models"]["historical_average"]["brier_skill"] == 0.0
     json.dumps(r, allow_nan=False)  # strict JSON
-
-
-def test_fitting_in_the_background_gives_the_report_of_fitting_first(
-        mini_scenario: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo_risk.backtest as bt
-
-    cfg = load_config(mini_scenario)
-    inputs = load_inputs(cfg, now=pd.Timestamp("2025-01-01"))
-    real_fit = bt.fit_model
-
-    def slow_fit(*args, **kwargs):  # type: ignore[no-untyped-def]
-        time.sleep(0.05)  # the streaming runs well ahead of every fit
-        return real_fit(*args, **kwargs)
-
-    monkeypatch.setattr(bt, "fit_model", slow_fit)
-    kw = dict(start="2024-03-04", end="2024-05-27", inputs=inputs, refit_every=4)
-    ahead = run_backtest(cfg, **kw)  # type: ignore[arg-type]
-    first = run_backtest(cfg, lookahead_bytes=0, **kw)  # type: ignore[arg-type]
-    for r in (ahead, first):
-        r.pop("wall_time_s")
-    assert ahead["weeks"] == 13 and ahead["units"] is not None
-    assert json.dumps(ahead, sort_keys=True) == json.dumps(first, sort_keys=True)
-
-
-def test_a_failing_fit_stops_the_backtest_with_its_error(
-        mini_scenario: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import geo_risk.backtest as bt
-
-    cfg = load_config(mini_scenario)
-
-    def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
-        raise RuntimeError("fit failed")
-
-    monkeypatch.setattr(bt, "fit_model", broken)
-    with pytest.raises(RuntimeError, match="fit failed"):
-        run_backtest(cfg, start="2024-03-04", end="2024-05-27", refit_every=4,
-                     inputs=load_inputs(cfg, now=pd.Timestamp("2025-01-01")))
 
 
 def test_backtest_cli(mini_scenario: Path, tmp_path: Path) -> None:

@@ -97,3 +97,33 @@ def test_score_weeks_predicts_each_week_once_with_the_same_scores_and_band() -> 
     np.testing.assert_array_equal(high, band[1])
     assert np.all(low <= scores[12] + 1e-12) and np.all(high >= scores[12] - 1e-12)
     assert np.any(high > low)
+
+
+def test_the_conflictology_baseline_taken_from_the_model_is_the_one_fitted_alone() -> None:
+    from geo_risk.config import ModelConfig
+    from geo_risk.features import TrainingSet
+    from geo_risk.forecast import fit_model, fit_models
+
+    X, y, week = _rows(6000, seed=3)
+    ts = TrainingSet(X=X.to_numpy(np.float32), y=y.astype(np.int8),
+                     weight=np.random.default_rng(1).uniform(1, 5, len(y)), week=week,
+                     onset=np.zeros(len(y), bool), feature_names=list(X.columns))
+    config = ModelConfig(n_estimators=10)
+    both = fit_models(["model", "persistence", "conflictology"], ts, config)
+    assert list(both) == ["model", "persistence", "conflictology"]
+    assert both["conflictology"] is both["model"].conflictology_  # not fitted twice
+    alone = fit_model("conflictology", ts, config)
+    shared, own = both["conflictology"].pipeline_, alone.pipeline_
+    assert np.array_equal(shared[-1].coef_, own[-1].coef_)
+    assert np.array_equal(shared[-1].intercept_, own[-1].intercept_)
+    assert np.array_equal(shared[0].mean_, own[0].mean_)
+    assert np.array_equal(both["conflictology"].predict_proba(X), alone.predict_proba(X))
+    # a caller's own factory fits every model itself
+    calls: list[str] = []
+
+    def factory(name: str, t: TrainingSet, c: ModelConfig):  # type: ignore[no-untyped-def]
+        calls.append(name)
+        return fit_model(name, t, c)
+
+    fit_models(["model", "conflictology"], ts, config, factory)
+    assert calls == ["model", "conflictology"]

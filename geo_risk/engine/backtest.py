@@ -24,7 +24,7 @@ from ..backtest import MODEL_NAMES, _clean, _notes, _unit_backtest, model_result
 from ..config import RunConfig
 from ..errors import GeoRiskError
 from ..features import Context, week_of, week_start
-from ..forecast import WARMUP_WEEKS, fit_model
+from ..forecast import WARMUP_WEEKS, fit_models
 from ..metrics import StreamingMetrics
 from ..pipeline import Inputs, build_grid, load_inputs
 from .driver import CELLS_PER_PARTITION, _assemble, _gather_rows, _requests, _Run, _shared
@@ -112,7 +112,7 @@ def run_backtest_dask(config: RunConfig, *, start: str | pd.Timestamp, end: str 
         rows = _gather_rows([run.stage("take", weeks=(r - mc.training_weeks, r - 1),
                                        drop_before=r - mc.training_weeks)])
         train = _assemble(refits[r], rows, names)
-        fitted = {m: fit_model(m, train, mc) for m in models}
+        fitted = fit_models(models, train, mc)
         seg_last = order[i + 1] - 1 if i + 1 < len(order) else last
         scores = run.stage("stream", last=seg_last,
                            candidates=client.scatter(fitted, broadcast=True))
