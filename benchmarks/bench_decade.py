@@ -88,7 +88,10 @@ def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings
         fc.make_model = lambda name, **p: make(name, **({**p, **BEFORE_MODEL}
                                                         if name == "model" else p))
     fits: list[float] = []
-    fit_model = bt.fit_model
+    # Where the backtest looks the fit up: geo_risk.forecast (through fit_models); an older
+    # tree (--before-src) imported it into geo_risk.backtest.
+    home: Any = bt if hasattr(bt, "fit_model") else fc
+    fit_model = home.fit_model
 
     def timed_fit(*a: Any, **k: Any) -> Any:
         t0 = time.perf_counter()
@@ -97,7 +100,7 @@ def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings
         finally:
             fits.append(time.perf_counter() - t0)
 
-    bt.fit_model = timed_fit
+    home.fit_model = timed_fit
     end = pd.Timestamp(str(config.forecast_week)) - pd.Timedelta(weeks=1)
     start = end - pd.Timedelta(weeks=weeks - 1 - skip)
     inputs = load_inputs(config, now=pd.Timestamp(config.forecast_week))
@@ -112,14 +115,14 @@ def _worker(scenario: Path, *, weeks: int, skip: int, refit_every: int, settings
 
     # Week of each refit, to map the RSS samples to years of forecast weeks.
     refit_times: list[float] = []
-    fit_inner = bt.fit_model
+    fit_inner = home.fit_model
 
     def marking_fit(name: str, *a: Any, **k: Any) -> Any:
         if name == MODELS[0] or not refit_times:
             refit_times.append(time.perf_counter())
         return fit_inner(name, *a, **k)
 
-    bt.fit_model = marking_fit
+    home.fit_model = marking_fit
     thread = threading.Thread(target=sample, daemon=True)
     load0, t0, cpu0 = os.getloadavg()[0], time.perf_counter(), time.process_time()
     thread.start()

@@ -120,7 +120,7 @@ def table(reports: list[dict[str, Any]]) -> str:
 
 def _patch_params(params: list[str]) -> None:
     """Experiment hook: extra RiskModel parameters for every "model" fit of the backtest."""
-    import geo_risk.backtest as bt
+    import geo_risk.forecast as fc  # the backtest fits through forecast.fit_models
     from geo_risk.model import RiskModel
 
     extra: dict[str, Any] = {}
@@ -131,7 +131,7 @@ def _patch_params(params: list[str]) -> None:
                           else int(value))
         except ValueError:
             extra[key] = value
-    original = bt.fit_model
+    original = fc.fit_model
 
     def fit(name: str, ts: Any, config: Any) -> Any:
         if name != "model":
@@ -141,7 +141,7 @@ def _patch_params(params: list[str]) -> None:
         return m.fit(pd.DataFrame(ts.X, columns=ts.feature_names), ts.y,
                      sample_weight=ts.weight, week=ts.week)
 
-    bt.fit_model = fit  # type: ignore[assignment]
+    fc.fit_model = fit  # type: ignore[assignment]
 
 
 def main() -> None:
