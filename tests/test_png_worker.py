@@ -4,6 +4,7 @@ worker ends in a map drawn here (or the real error), never a hang or a lost file
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 
 import geo_risk
 from geo_risk.errors import ValidationError
-from geo_risk.render.png_worker import PngRenderer, _same_package, draw_later
+from geo_risk.render.png_worker import _ROOT, _SERVE, PngRenderer, draw_later
 from geo_risk.render.static import render_png
 
 WEEK = dt.date(2024, 5, 6)
@@ -121,9 +122,19 @@ def test_a_second_map_in_one_block_is_drawn_in_process() -> None:
     assert first != second
 
 
-def test_the_worker_imports_the_same_geo_risk_as_this_process() -> None:
-    env = _same_package()
-    code = "import geo_risk, sys; sys.stdout.write(geo_risk.__file__)"
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True, cwd="/").stdout
-    assert Path(out).resolve() == Path(geo_risk.__file__).resolve()
+def _serve_once(root: str, kwargs: dict[str, Any]) -> bytes:
+    """What the worker program writes when asked for one map, started on ``root``."""
+    return subprocess.run([sys.executable, "-P", "-c", _SERVE, root],
+                          input=pickle.dumps(kwargs), capture_output=True, check=False,
+                          timeout=120).stdout
+
+
+def test_the_worker_draws_only_with_the_very_geo_risk_of_this_process(tmp_path: Path) -> None:
+    kw = _kwargs()
+    png, peak = pickle.loads(_serve_once(_ROOT, kw))
+    assert png == render_png(**kw)
+    assert peak is None or peak > 50  # its own peak memory, MB
+    assert Path(_ROOT) == Path(geo_risk.__file__).resolve().parents[1]
+    # started on another folder (a different geo_risk could be found first): no map, so the
+    # job draws it itself
+    assert _serve_once(str(tmp_path), kw) == b""

@@ -13,7 +13,8 @@ is cheaper (it inherits the imports) but only safe before any native thread pool
 and wait for them forever, and a library cannot tell whether its caller started one.
 multiprocessing's "spawn" re-runs the caller's main script in the child unless the script is
 guarded by ``if __name__ == "__main__"``, so an unguarded weekly-job script would run twice.
-The worker here is a plain subprocess that imports the renderer (~2 s of CPU, ~160 MB) on
+The worker here is a plain subprocess (of the same interpreter, importing this very
+geo_risk) that imports the renderer (~2 s of CPU, ~160 MB) on
 the otherwise idle second core while the job reads and scores, reads one pickled set of
 arguments from its stdin, and writes the PNG's bytes to its stdout. With one core it would
 only compete with the job, so the map is then drawn in-process.
@@ -40,17 +41,29 @@ from geo_risk.runtime import peak_rss_mb
 
 #: The module the worker imports while the job runs (matplotlib comes with it).
 _RENDERER = "geo_risk.render.static"
-_SERVE = "from geo_risk.render.png_worker import _serve; _serve()"
+#: The folder holding this geo_risk package (a source checkout, or site-packages).
+_ROOT = str(Path(__file__).resolve().parents[2])
+#: The worker's program, run with ``-P`` (no current folder on its path) and ``_ROOT`` as its
+#: argument. That folder goes first on the path only when it is not there already:
+#: site-packages is, and put first it would shadow the standard library. ``_serve`` then
+#: draws only if it imported this very geo_risk.
+_SERVE = ("import sys\nroot = sys.argv[1]\n"
+          "if root not in sys.path:\n    sys.path.insert(0, root)\n"
+          "from geo_risk.render.png_worker import _serve\n_serve(root)\n")
 #: How much lower the worker's CPU priority is than the job's (``os.nice`` increment).
 _NICE = 10
 
 
-def _serve() -> None:
+def _serve(root: str) -> None:
     """The worker's main: import the renderer, then draw the one map asked for on stdin.
 
-    At a lower CPU priority: while the job trains its boosters on every core the worker only
-    takes what they leave, and when the job runs on one core the worker has the other.
+    It draws nothing when this geo_risk is not the one in ``root`` (another copy earlier on
+    the path): the job then draws the map itself. At a lower CPU priority: while the job
+    trains its boosters on every core the worker only takes what they leave, and when the job
+    runs on one core the worker has the other.
     """
+    if Path(root).resolve() != Path(_ROOT):
+        return
     if hasattr(os, "nice"):
         os.nice(_NICE)
     importlib.import_module(_RENDERER)
@@ -64,14 +77,6 @@ def _serve() -> None:
         png = None
     pickle.dump((png, peak_rss_mb()), sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
     sys.stdout.buffer.flush()
-
-
-def _same_package() -> dict[str, str]:
-    """The environment with this geo_risk's folder first on the path, so the worker imports
-    the very code this process runs (a source checkout, not another installed copy)."""
-    here = str(Path(__file__).resolve().parents[2])
-    path = os.environ.get("PYTHONPATH")
-    return {**os.environ, "PYTHONPATH": here + (os.pathsep + path if path else "")}
 
 
 def _draw(kwargs: dict[str, Any]) -> bytes:
@@ -121,8 +126,8 @@ class PngRenderer:
         if self.enabled:
             try:
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-c", _SERVE], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=_same_package())
+                    [sys.executable, "-P", "-c", _SERVE, _ROOT], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             except OSError:  # no room for another process: draw here
                 self._proc = None
         return self
