@@ -608,9 +608,17 @@ def brief_for_run(
     str
         The HTML page.
     """
+    return render_brief(**_brief_arguments(result, config, map_html=map_html,
+                                           generated_at=generated_at), map_png=map_png)
+
+
+def _brief_arguments(result: WeeklyResult, config: RunConfig, *, map_html: str | None,
+                     generated_at: dt.datetime | None) -> dict[str, Any]:
+    """Keyword arguments of :func:`render_brief` for a run, but ``map_png`` (so that the
+    sections are built while map.png is still being drawn)."""
     priorities = getattr(result, "priorities", None)
     model = result.model.get("model") if isinstance(result.model, dict) else None
-    return render_brief(
+    return dict(
         title=config.title,
         week=result.week.date(),
         synthetic=config.synthetic,
@@ -624,7 +632,6 @@ def brief_for_run(
                f"Boundaries: {Path(config.boundaries.path).name}, {len(result.inputs.admin):,} "
                "admin units."),
         map_html=map_html,
-        map_png=map_png,
         h3_resolution=config.h3_resolution,
         model=str(model) if model else None,
         generated_at=generated_at,
@@ -668,11 +675,13 @@ def write_brief_outputs(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    # The page's sections first: map.png may still be drawing in its worker process.
+    # No clock time in the page: the same inputs give the same file (run.json has the time).
+    arguments = _brief_arguments(result, config, map_html=map_html, generated_at=None)
     png = (map_png or draw_later(None, png_arguments(result, config)))()
     png_path = out / "map.png"
     png_path.write_bytes(png)
-    # No clock time in the page: the same inputs give the same file (run.json has the time).
-    page = brief_for_run(result, config, map_html=map_html, map_png=png)
+    page = render_brief(**arguments, map_png=png)
     brief_path = out / "brief.html"
     brief_path.write_text(page, encoding="utf-8")
     return {"map_png": png_path, "brief": brief_path}
