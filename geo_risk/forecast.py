@@ -179,24 +179,23 @@ def fit_models(names: Sequence[str], ts: TrainingSet, config: ModelConfig,
     fitted: dict[str, Any] = {}
     if "model" in names:
         fitted["model"] = factory("model", ts, config)
+        inner = getattr(fitted["model"], "conflictology_", None)
+        if model_factory is None and inner is not None and "conflictology" in names:
+            fitted["conflictology"] = inner
     for m in names:
-        inner = getattr(fitted.get("model"), "conflictology_", None)
-        if m == "conflictology" and model_factory is None and inner is not None:
-            fitted[m] = inner
-        elif m not in fitted:
+        if m not in fitted:
             fitted[m] = factory(m, ts, config)
     return {m: fitted[m] for m in names}
 
 
 def _fit_candidates(ts: TrainingSet, config: ModelConfig,
-                    model_factory: Callable[[str, TrainingSet, ModelConfig], Any]
+                    model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None
                     ) -> dict[str, Any]:
     # A baseline asked for by name is served as asked: check it against the other
     # baselines only (cheap), not against the model it was chosen to avoid.
     names = CANDIDATES if config.kind == "model" else tuple(
         c for c in CANDIDATES if c != "model")
-    return fit_models(names, ts, config,
-                      None if model_factory is fit_model else model_factory)
+    return fit_models(names, ts, config, model_factory)
 
 
 @dataclass(frozen=True)
@@ -365,7 +364,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
               and len(p) == len(grid)} if reuse is not None and saved is not None else {}
     resumed_at = state.week
     s = _stream(state, plan, config, parts=parts, train=reuse is None,
-                candidates=lambda ts: _fit_candidates(ts, config, factory), progress=progress,
+                candidates=lambda ts: _fit_candidates(ts, config, model_factory), progress=progress,
                 scored=cached.keys())
     if reuse is not None:
         model, meta = reuse.estimator, dict(reuse.meta)

@@ -249,7 +249,7 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     :data:`CELLS_PER_PARTITION` cells and at least two per worker) and ``parts_dir``, a
     folder every partition writes its cells' scores to (GeoParquet, one file each).
     """
-    model_factory = model_factory if model_factory is not None else fit_model
+    factory = model_factory if model_factory is not None else fit_model
     clock = _Clock()
     shared = _shared(grid, incidents=incidents, consultations=consultations,
                      restrictions=restrictions, bases=bases, week=week, config=config,
@@ -302,7 +302,7 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     del stages
     validation = validator.choose(config.kind) if validator is not None else None
     chosen = validation.chosen if validation is not None else config.kind
-    model = model_factory(chosen, train, config)
+    model = factory(chosen, train, config)
     clock.lap("fit")
     model_f = client.scatter(model, broadcast=True)
     scored = run.stage("score", model=model_f, parts_dir=parts_dir)
