@@ -7,6 +7,7 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from .features import (
     week_start,
 )
 from .model import make_model
+from .runtime import heavy_call
 from .unit_forecast import UnitForecast, forecast_units, unit_population
 from .validation import CANDIDATES, Validation, Validator, summarise
 
@@ -247,24 +249,27 @@ class _Stream:
 
     parts: dict[int, TrainingSet]
     X_weeks: dict[int, pd.DataFrame]
-    validator: Validator | None
     snapshot: Any  # geo_risk.state.Snapshot of the plan's snapshot week
+    #: The candidates' training rows and the state at the first validation week (a
+    #: Snapshot), when this run validates: the weeks are scored after the stream
+    #: (:func:`_validate`), while the scorer trains.
+    validation: tuple[TrainingSet, Any] | None = None
 
 
 def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
-            parts: dict[int, TrainingSet], train: bool,
-            candidates: Callable[[TrainingSet], dict[str, Any]], progress: bool,
+            parts: dict[int, TrainingSet], train: bool, progress: bool,
             scored: Collection[int] = ()) -> _Stream:
     """Advance ``state`` to the forecast week: training rows of the weeks before the map's
-    history weeks, every candidate scored on the validation weeks (when ``train``), and the
-    full feature matrix of each history week but those already ``scored``."""
+    history weeks, the candidates' training rows and a snapshot of the state at the first
+    validation week (when ``train``), and the full feature matrix of each history week but
+    those already ``scored``."""
     from .state import Snapshot
 
     grid, t = state.grid, plan.week
     all_pos = np.arange(len(grid))
     names = state.feature_names()
     X_weeks: dict[int, pd.DataFrame] = {}
-    validator: Validator | None = None
+    validation: tuple[TrainingSet, Any] | None = None
     snapshot = None
     assert state.week is not None
     bar = None
@@ -279,19 +284,11 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
             snapshot = Snapshot.of(state)
         if w >= plan.first_needed:
             if train and plan.validation and w == plan.train - plan.validation:
-                train_val = _training(parts, lo=w - config.training_weeks, hi=w - 1,
-                                      config=config, names=names)
-                validator = Validator(candidates(train_val), area=grid.area_km2)
-            in_val = validator is not None and w < plan.train
-            in_hist = w > t - plan.history
-            X_all = (_frame(state.features(all_pos), names)
-                     if in_val or (in_hist and w not in scored) else None)
-            if validator is not None and in_val:
-                validator.update(X_all, label_vector(state.events, w, len(all_pos)),
-                                 week_label=str(week_start(w).date()))
-            if in_hist:
-                if X_all is not None:
-                    X_weeks[w] = X_all
+                validation = (_training(parts, lo=w - config.training_weeks, hi=w - 1,
+                                        config=config, names=names), Snapshot.of(state))
+            if w > t - plan.history:
+                if w not in scored:
+                    X_weeks[w] = _frame(state.features(all_pos), names)
             elif w not in parts:
                 parts[w] = week_part(state, config)
         if bar is not None:
@@ -301,9 +298,10 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
         state.advance()
     if bar is not None:
         bar.close()
-    return _Stream(parts=parts, X_weeks=X_weeks, validator=validator, snapshot=snapshot)
+    return _Stream(parts=parts, X_weeks=X_weeks, snapshot=snapshot, validation=validation)
 
 
+@heavy_call
 def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
              restrictions: gpd.GeoDataFrame | None, bases: pd.DataFrame | None,
              week: pd.Timestamp, config: ModelConfig, admin_names: pd.Series,
@@ -323,7 +321,6 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
     """
     from . import state as st
 
-    factory = model_factory if model_factory is not None else fit_model
     state = prepare(grid, incidents=incidents, consultations=consultations,
                     restrictions=restrictions, bases=bases, week_limit=week, config=config)
     grid = state.grid
@@ -363,13 +360,12 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
               if plan.week - plan.history < w < plan.week and w <= saved.data_week
               and len(p) == len(grid)} if reuse is not None and saved is not None else {}
     resumed_at = state.week
-    s = _stream(state, plan, config, parts=parts, train=reuse is None,
-                candidates=lambda ts: _fit_candidates(ts, config, model_factory), progress=progress,
+    s = _stream(state, plan, config, parts=parts, train=reuse is None, progress=progress,
                 scored=cached.keys())
     if reuse is not None:
         model, meta = reuse.estimator, dict(reuse.meta)
     else:
-        model, meta = _train(s, plan, config, factory, names=state.feature_names())
+        model, meta = _train(state, s, plan, config, model_factory)
     units = _units(state, plan, model=reuse.units if reuse is not None else None)
     fresh, low, high = score_weeks(model, s.X_weeks, week=plan.week)
     scores = {w: cached[w] if w in cached else fresh[w] for w in sorted({*cached, *fresh})}
@@ -411,15 +407,40 @@ def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], finge
         info_state["reason"] += f"; not saved ({e})"
 
 
-def _train(s: _Stream, plan: Plan, config: ModelConfig,
-           factory: Callable[[str, TrainingSet, ModelConfig], Any], *, names: list[str]
+def _train(state: HistoryState, s: _Stream, plan: Plan, config: ModelConfig,
+           model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None
            ) -> tuple[Any, dict[str, Any]]:
-    """Choose (validation) and train the scorer; what to report about it."""
-    validation = s.validator.choose(config.kind) if s.validator is not None else None
-    chosen = validation.chosen if validation is not None else config.kind
+    """Choose (validation) and train the scorer; what to report about it.
+
+    With the built-in models the scorer asked for starts training on the serving window while
+    the candidates train and are scored on the validation weeks: LightGBM trains without the
+    GIL, so the validation's single-threaded feature and metric work and the last booster of
+    each fit no longer leave a core idle. The run then serves that scorer, or, when a
+    baseline won the validation, fits the winner (cheap); the result is the same as fitting
+    after the validation.
+    """
+    factory = model_factory if model_factory is not None else fit_model
+    names = state.feature_names()
     train = _training(s.parts, lo=plan.first_train, hi=plan.train - plan.history,
                       config=config, names=names)
-    model = factory(chosen, train, config)
+    validation: Validation | None = None
+    if s.validation is None:
+        model = factory(config.kind, train, config)
+    elif model_factory is not None:  # a caller's factory: one fit at a time
+        validation = _validate(state, plan, _fit_candidates(s.validation[0], config,
+                                                            model_factory), s.validation[1],
+                               requested=config.kind)
+        model = factory(validation.chosen, train, config)
+    else:
+        candidates = _fit_candidates(s.validation[0], config, None)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            served = pool.submit(factory, config.kind, train, config)
+            validation = _validate(state, plan, candidates, s.validation[1],
+                                   requested=config.kind)
+            model = served.result()
+        if validation.chosen != config.kind:
+            model = factory(validation.chosen, train, config)
+    chosen = validation.chosen if validation is not None else config.kind
     meta = {
         "model": chosen,
         "validation": (validation.as_dict() if validation is not None else
@@ -433,6 +454,28 @@ def _train(s: _Stream, plan: Plan, config: ModelConfig,
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
     }
     return model, meta
+
+
+def _validate(state: HistoryState, plan: Plan, candidates: dict[str, Any], at: Any, *,
+              requested: str) -> Validation:
+    """Every candidate scored on the plan's validation weeks, streamed again from the
+    snapshot ``at`` of their first week (features as the stream had them); ``state`` is
+    back where it was after."""
+    from .state import Snapshot
+
+    end = Snapshot.of(state)
+    at.restore(state)
+    all_pos = np.arange(len(state.grid))
+    names = state.feature_names()
+    validator = Validator(candidates, area=state.grid.area_km2)
+    for w in range(plan.train - plan.validation, plan.train):
+        assert state.week == w
+        validator.update(_frame(state.features(all_pos), names),
+                         label_vector(state.events, w, len(all_pos)),
+                         week_label=str(week_start(w).date()))
+        state.advance()
+    end.restore(state)
+    return validator.choose(requested)
 
 
 def score_weeks(model: Any, X_weeks: Mapping[int, pd.DataFrame], *, week: int

@@ -35,6 +35,8 @@ from .runtime import heavy_call, n_threads, run_threads
 
 _P_MIN = 1e-6
 _LOG_ONSET = float(np.log1p(ONSET_WEEKS))
+#: Rows per block below which a booster predicts in one call (threads cost more than they save).
+_PREDICT_BLOCK_ROWS = 10_000
 _LOG_LAST_WEEK = float(np.log1p(1))
 
 
@@ -281,12 +283,20 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         return X.to_numpy(np.float32)
 
     def _each(self, X: pd.DataFrame) -> list[np.ndarray]:
-        """Each booster's probabilities, the boosters predicting side by side in threads."""
+        """Each booster's probabilities, predicted side by side in threads: one task per
+        booster, or per block of rows when there are fewer boosters than threads (each row
+        is predicted on its own, so the blocks give the very same values)."""
         m = self._matrix(X)
+        n_boosters = len(self.boosters_)
+        blocks = max(1, self._threads(len(m) // _PREDICT_BLOCK_ROWS) // max(1, n_boosters))
+        edges = np.linspace(0, len(m), blocks + 1).astype(int)
 
-        def predictor(b: Any) -> Callable[[], np.ndarray]:
-            return lambda: np.asarray(b.predict(m, num_threads=1))
-        return self._run([predictor(b) for b in self.boosters_])
+        def predictor(b: Any, lo: int, hi: int) -> Callable[[], np.ndarray]:
+            return lambda: np.asarray(b.predict(m[lo:hi], num_threads=1))
+        parts = self._run([predictor(b, lo, hi) for b in self.boosters_
+                           for lo, hi in zip(edges[:-1], edges[1:], strict=True)])
+        return [np.concatenate(parts[i * blocks:(i + 1) * blocks]) if blocks > 1
+                else parts[i] for i in range(n_boosters)]
 
     @staticmethod
     def _onset(X: pd.DataFrame) -> np.ndarray:

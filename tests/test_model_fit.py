@@ -127,3 +127,17 @@ def test_the_conflictology_baseline_taken_from_the_model_is_the_one_fitted_alone
 
     fit_models(["model", "conflictology"], ts, config, factory)
     assert calls == ["model", "conflictology"]
+
+
+def test_one_booster_predicting_in_row_blocks_gives_the_single_call_values() -> None:
+    from geo_risk.model import _PREDICT_BLOCK_ROWS
+
+    X, y, week = _rows(n=3 * _PREDICT_BLOCK_ROWS, seed=4)
+    m = RiskModel(n_estimators=30, n_seeds=1, min_child_samples=20, n_jobs=2).fit(
+        X, y, week=week)
+    whole = RiskModel(n_jobs=1)
+    whole.__dict__.update({k: v for k, v in vars(m).items() if k.endswith("_")})
+    # two threads split the rows of the single booster; one thread predicts them at once
+    np.testing.assert_array_equal(m.predict_proba(X), whole.predict_proba(X))
+    (a,), (b,) = m._each(X), whole._each(X)
+    assert len(a) == len(X) and np.array_equal(a, b)

@@ -50,6 +50,29 @@ def test_a_model_that_lost_on_recent_weeks_is_not_served(
     assert "was not used" in v["summary"]
 
 
+def test_scorer_trained_beside_the_validation_equals_one_trained_after_it(
+        mini_scenario: Path) -> None:
+    # The built-in models train the served scorer while the candidates are scored on the
+    # validation weeks; a caller's factory runs one fit after the other. Same week, same
+    # scores, band and check either way.
+    from functools import partial
+
+    from geo_risk.forecast import forecast
+
+    cfg = load_config(mini_scenario)
+    inputs = load_inputs(cfg, now=pd.Timestamp("2025-01-01"))
+    week = pd.Timestamp("2024-03-04")  # a week the model wins its check
+    beside = run_week(cfg, week=week, inputs=inputs)
+    after = run_week(cfg, week=week, inputs=inputs,
+                     forecaster=partial(forecast, model_factory=fit_model))
+    assert beside.model["model"] == "model"
+    for column in ("risk", "risk_low", "risk_high", "risk_prev", "drivers"):
+        np.testing.assert_array_equal(beside.grid[column].to_numpy(),
+                                      after.grid[column].to_numpy())
+    assert beside.model["validation"] == after.model["validation"]
+    assert beside.model["blend_weight"] == after.model["blend_weight"]
+
+
 def test_the_validated_model_is_served_and_reported_in_plain_words(
         mini_scenario: Path, tmp_path: Path) -> None:
     cfg = load_config(mini_scenario)
