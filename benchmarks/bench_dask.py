@@ -4,8 +4,8 @@ Generates ``geo-risk synth --preset continent`` (six fictional countries, ~1.1 M
 cells, ~2.2 M ACLED-style incidents over ten years) unless ``--data`` already holds it, reads
 and places the inputs once (``load_inputs`` + ``build_grid``; the same for every engine, so
 timed once and cached as a pickle beside the data), then runs the weekly forecast (streamed
-features, validation of the four candidates on 13 weeks, LightGBM trained on two years, scores
-of the map's weeks, drivers) in a fresh subprocess per engine:
+features, LightGBM trained on two years, the four candidates checked on its newest block of
+weeks, scores of the map's weeks, drivers) in a fresh subprocess per engine:
 
 * **single**: :func:`geo_risk.forecast.forecast`, the ``--engine single`` path;
 * **dask-N**: :func:`geo_risk.engine.forecast_dask` on a ``LocalCluster`` of N worker

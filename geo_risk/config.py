@@ -88,8 +88,9 @@ class ModelConfig:
     n_seeds: int = 2
     seed: int = 0
     history_weeks: int = 4  # weeks scored for the map's week selector (forecast week included)
-    #: Recent weeks on which every model is scored out of sample before the week is served;
-    #: with kind "model" the week is scored by whichever did best there (0 = no check).
+    #: Every candidate is checked out of sample on the newest block of the training weeks
+    #: (about a third) when that block has at least this many weeks; with kind "model" the
+    #: week is scored by whichever did best there (0 = no check; geo_risk.validation).
     validation_weeks: int = 13
     #: The scorer is retrained (and validated) in weeks that are multiples of this many weeks
     #: and reused until then (see geo_risk.forecast.Plan); 1 = every week.

@@ -412,6 +412,12 @@ class TrainingSet:
                    onset=np.concatenate([p.onset for p in parts]),
                    feature_names=parts[0].feature_names)
 
+    def take(self, rows: np.ndarray) -> TrainingSet:
+        """The rows at ``rows`` (positions or a boolean mask), in order."""
+        return TrainingSet(X=self.X[rows], y=self.y[rows], weight=self.weight[rows],
+                           week=self.week[rows], onset=self.onset[rows],
+                           feature_names=self.feature_names)
+
 
 def iterate_weeks(state: HistoryState, *, first: int, last: int) -> Iterator[int]:
     """Advance ``state`` to each week in [first, last] and yield it (features = before it)."""

@@ -27,7 +27,6 @@ from .features import (
     HistoryState,
     TrainingSet,
     WeeklyEvents,
-    label_vector,
     thin_negatives,
     week_of,
     week_rows,
@@ -36,7 +35,7 @@ from .features import (
 from .model import make_model
 from .runtime import heavy_call
 from .unit_forecast import UnitForecast, forecast_units, unit_population
-from .validation import CANDIDATES, Validation, Validator, summarise
+from .validation import CANDIDATES, Validation, check_newest_block, summarise
 
 #: Cells that get drivers in words: those at or above this probability, at most this many.
 DRIVER_MIN_RISK = 0.02
@@ -190,14 +189,14 @@ def fit_models(names: Sequence[str], ts: TrainingSet, config: ModelConfig,
     return {m: fitted[m] for m in names}
 
 
-def _fit_candidates(ts: TrainingSet, config: ModelConfig,
-                    model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None
-                    ) -> dict[str, Any]:
-    # A baseline asked for by name is served as asked: check it against the other
-    # baselines only (cheap), not against the model it was chosen to avoid.
-    names = CANDIDATES if config.kind == "model" else tuple(
+def candidate_names(config: ModelConfig) -> tuple[str, ...]:
+    """The candidates of the weekly check, in order of preference when they tie.
+
+    A baseline asked for by name is served as asked: it is checked against the other
+    baselines only (cheap), not against the model it was chosen to avoid.
+    """
+    return CANDIDATES if config.kind == "model" else tuple(
         c for c in CANDIDATES if c != "model")
-    return fit_models(names, ts, config, model_factory)
 
 
 @dataclass(frozen=True)
@@ -206,10 +205,12 @@ class Plan:
 
     The scorer is retrained in weeks that are multiples of ``retrain_every_weeks`` (``train``;
     the forecast week itself when it is 1) and serves until the next such week; it is trained
-    on rows of weeks up to ``train - history`` so the map's history weeks are out of sample.
-    The streamed history starts at ``start``, rounded down to a multiple of
-    :data:`START_ANCHOR_WEEKS` so that it is the same week after week; ``snapshot`` is the
-    week whose state is saved for the next run (early enough for its validation and history).
+    on rows of weeks up to ``train - history`` so the map's history weeks are out of sample,
+    and checked on the newest block of those weeks (``validation`` > 0: at least that many
+    weeks in the block; :mod:`geo_risk.validation`). The streamed history starts at
+    ``start``, rounded down to a multiple of :data:`START_ANCHOR_WEEKS` so that it is the
+    same week after week; ``snapshot`` is the week whose state is saved for the next run
+    (early enough for its history weeks and next retraining).
     """
 
     week: int
@@ -226,21 +227,16 @@ class Plan:
         every = max(1, config.retrain_every_weeks)
         train = week - week % every
         n_hist = max(2, config.history_weeks)
-        n_val = config.validation_weeks
         first_train = train - config.training_weeks
         first_data = first_train if first_data is None else first_data
-        # validation needs its own training window before it, and some history in it
-        if n_val and first_data > train - n_val - 8:
-            n_val = 0
-        first_needed = (min(first_train, train - n_val - config.training_weeks) if n_val
-                        else first_train)
+        first_needed = first_train
         start = (max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
                  else first_needed)
         start -= start % START_ANCHOR_WEEKS
-        snapshot = max(start, week - (n_val + n_hist + every + 1))
-        return cls(week=week, train=train, history=n_hist, validation=n_val,
-                   first_train=first_train, first_needed=first_needed, start=start,
-                   snapshot=snapshot)
+        snapshot = max(start, week - (n_hist + every + 1))
+        return cls(week=week, train=train, history=n_hist,
+                   validation=config.validation_weeks, first_train=first_train,
+                   first_needed=first_needed, start=start, snapshot=snapshot)
 
 
 @dataclass
@@ -250,26 +246,20 @@ class _Stream:
     parts: dict[int, TrainingSet]
     X_weeks: dict[int, pd.DataFrame]
     snapshot: Any  # geo_risk.state.Snapshot of the plan's snapshot week
-    #: The candidates' training rows and the state at the first validation week (a
-    #: Snapshot), when this run validates: the weeks are scored after the stream
-    #: (:func:`_validate`), while the scorer trains.
-    validation: tuple[TrainingSet, Any] | None = None
 
 
 def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
-            parts: dict[int, TrainingSet], train: bool, progress: bool,
-            scored: Collection[int] = ()) -> _Stream:
+            parts: dict[int, TrainingSet], progress: bool, scored: Collection[int] = ()
+            ) -> _Stream:
     """Advance ``state`` to the forecast week: training rows of the weeks before the map's
-    history weeks, the candidates' training rows and a snapshot of the state at the first
-    validation week (when ``train``), and the full feature matrix of each history week but
-    those already ``scored``."""
+    history weeks, and the full feature matrix of each history week but those already
+    ``scored``."""
     from .state import Snapshot
 
     grid, t = state.grid, plan.week
     all_pos = np.arange(len(grid))
     names = state.feature_names()
     X_weeks: dict[int, pd.DataFrame] = {}
-    validation: tuple[TrainingSet, Any] | None = None
     snapshot = None
     assert state.week is not None
     bar = None
@@ -283,9 +273,6 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
         if w == plan.snapshot:
             snapshot = Snapshot.of(state)
         if w >= plan.first_needed:
-            if train and plan.validation and w == plan.train - plan.validation:
-                validation = (_training(parts, lo=w - config.training_weeks, hi=w - 1,
-                                        config=config, names=names), Snapshot.of(state))
             if w > t - plan.history:
                 if w not in scored:
                     X_weeks[w] = _frame(state.features(all_pos), names)
@@ -298,7 +285,7 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
         state.advance()
     if bar is not None:
         bar.close()
-    return _Stream(parts=parts, X_weeks=X_weeks, snapshot=snapshot, validation=validation)
+    return _Stream(parts=parts, X_weeks=X_weeks, snapshot=snapshot)
 
 
 @heavy_call
@@ -310,14 +297,15 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
              state_dir: Path | None = None) -> Forecast:
     """Probability of >= 1 incident per cell in ``week`` and in the week before.
 
-    One pass over the weeks. In a retraining week (see :class:`Plan`) every candidate is first
-    trained on the weeks before the last ``validation_weeks`` and scored on them
-    (:mod:`geo_risk.validation`); the winner (or the configured baseline) is then trained on
-    the weeks before the map's history weeks and scores them, the previous week and ``week``,
-    so none of these scores has seen its own week's outcome and "change vs last week" is
-    honest. With ``state_dir`` (:mod:`geo_risk.state`) a run starts from the state the last
-    run saved when it is exactly what this one would compute, reuses its scorer until the
-    next retraining week, and saves its own state; the scores are the same either way.
+    One pass over the weeks. In a retraining week (see :class:`Plan`) the scorer asked for is
+    trained on the weeks before the map's history weeks, every candidate is checked on the
+    newest block of those weeks by a version trained on the weeks before it
+    (:mod:`geo_risk.validation`), and the winner (or the configured baseline) scores the
+    history weeks, the previous week and ``week``, so none of these scores has seen its own
+    week's outcome and "change vs last week" is honest. With ``state_dir``
+    (:mod:`geo_risk.state`) a run starts from the state the last run saved when it is exactly
+    what this one would compute, reuses its scorer until the next retraining week, and saves
+    its own state; the scores are the same either way.
     """
     from . import state as st
 
@@ -346,11 +334,8 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         if m is not None and m.trained_week == plan.train and \
                 m.validation_weeks == plan.validation:
             reuse = m
-        need = plan.week - plan.history + 1
-        if reuse is None and plan.validation:
-            need = min(need, plan.train - plan.validation)
-        if saved.snapshot.week > need:
-            why, reuse = "the saved state is too late for this week's validation", None
+        if saved.snapshot.week > plan.week - plan.history + 1:
+            why, reuse = "the saved state is too late for this week's history weeks", None
         else:
             parts = {w: p for w, p in saved.parts.items() if w >= plan.first_needed}
     if why:
@@ -360,13 +345,13 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
               if plan.week - plan.history < w < plan.week and w <= saved.data_week
               and len(p) == len(grid)} if reuse is not None and saved is not None else {}
     resumed_at = state.week
-    s = _stream(state, plan, config, parts=parts, train=reuse is None, progress=progress,
-                scored=cached.keys())
+    s = _stream(state, plan, config, parts=parts, progress=progress, scored=cached.keys())
     if reuse is not None:
         model, meta = reuse.estimator, dict(reuse.meta)
+        units = _units(state, plan, model=reuse.units)
     else:
-        model, meta = _train(state, s, plan, config, model_factory)
-    units = _units(state, plan, model=reuse.units if reuse is not None else None)
+        model, meta, units = _train(state, s, plan, config, model_factory,
+                                    units=lambda: _units(state, plan))
     fresh, low, high = score_weeks(model, s.X_weeks, week=plan.week)
     scores = {w: cached[w] if w in cached else fresh[w] for w in sorted({*cached, *fresh})}
     info_state: dict[str, Any] = {
@@ -408,36 +393,32 @@ def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], finge
 
 
 def _train(state: HistoryState, s: _Stream, plan: Plan, config: ModelConfig,
-           model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None
-           ) -> tuple[Any, dict[str, Any]]:
-    """Choose (validation) and train the scorer; what to report about it.
+           model_factory: Callable[[str, TrainingSet, ModelConfig], Any] | None, *,
+           units: Callable[[], UnitForecast | None]
+           ) -> tuple[Any, dict[str, Any], UnitForecast | None]:
+    """Train the scorer asked for, check it against the other candidates on the newest
+    training weeks (:func:`geo_risk.validation.check_newest_block`) and serve the winner;
+    what to report about it; the ``units`` forecast (it does not depend on the scorer).
 
-    With the built-in models the scorer asked for starts training on the serving window while
-    the candidates train and are scored on the validation weeks: LightGBM trains without the
-    GIL, so the validation's single-threaded feature and metric work and the last booster of
-    each fit no longer leave a core idle. The run then serves that scorer, or, when a
-    baseline won the validation, fits the winner (cheap); the result is the same as fitting
-    after the validation.
+    With the built-in models the unit forecast runs here while LightGBM trains the scorer in
+    threads without the GIL.
     """
     factory = model_factory if model_factory is not None else fit_model
-    names = state.feature_names()
     train = _training(s.parts, lo=plan.first_train, hi=plan.train - plan.history,
-                      config=config, names=names)
-    validation: Validation | None = None
-    if s.validation is None:
-        model = factory(config.kind, train, config)
-    elif model_factory is not None:  # a caller's factory: one fit at a time
-        validation = _validate(state, plan, _fit_candidates(s.validation[0], config,
-                                                            model_factory), s.validation[1],
-                               requested=config.kind)
-        model = factory(validation.chosen, train, config)
-    else:
-        candidates = _fit_candidates(s.validation[0], config, None)
+                      config=config, names=state.feature_names())
+    if model_factory is None:
         with ThreadPoolExecutor(max_workers=1) as pool:
             served = pool.submit(factory, config.kind, train, config)
-            validation = _validate(state, plan, candidates, s.validation[1],
-                                   requested=config.kind)
+            unit_forecast = units()
             model = served.result()
+    else:  # a caller's factory: nothing beside it
+        model = factory(config.kind, train, config)
+        unit_forecast = units()
+    validation: Validation | None = None
+    if plan.validation:
+        validation = check_newest_block(
+            model, train, requested=config.kind, names=candidate_names(config),
+            fit=lambda name, rows: factory(name, rows, config), min_weeks=plan.validation)
         if validation.chosen != config.kind:
             model = factory(validation.chosen, train, config)
     chosen = validation.chosen if validation is not None else config.kind
@@ -453,29 +434,7 @@ def _train(state: HistoryState, s: _Stream, plan: Plan, config: ModelConfig,
         "training_positive_rows": int(train.y.sum()),
         "base_rate": float(np.average(train.y, weights=train.weight)) if len(train.y) else 0.0,
     }
-    return model, meta
-
-
-def _validate(state: HistoryState, plan: Plan, candidates: dict[str, Any], at: Any, *,
-              requested: str) -> Validation:
-    """Every candidate scored on the plan's validation weeks, streamed again from the
-    snapshot ``at`` of their first week (features as the stream had them); ``state`` is
-    back where it was after."""
-    from .state import Snapshot
-
-    end = Snapshot.of(state)
-    at.restore(state)
-    all_pos = np.arange(len(state.grid))
-    names = state.feature_names()
-    validator = Validator(candidates, area=state.grid.area_km2)
-    for w in range(plan.train - plan.validation, plan.train):
-        assert state.week == w
-        validator.update(_frame(state.features(all_pos), names),
-                         label_vector(state.events, w, len(all_pos)),
-                         week_label=str(week_start(w).date()))
-        state.advance()
-    end.restore(state)
-    return validator.choose(requested)
+    return model, meta, unit_forecast
 
 
 def score_weeks(model: Any, X_weeks: Mapping[int, pd.DataFrame], *, week: int

@@ -155,6 +155,29 @@ class ConflictologyBaseline(ClassifierMixin, BaseEstimator):
         return _proba(self.pipeline_.predict_proba(X[self.columns_].to_numpy(np.float64))[:, 1])
 
 
+def time_blocks(week: np.ndarray | None, *, n_folds: int = 3,
+                calibration_share: float = 0.2) -> list[np.ndarray]:
+    """Boolean masks of contiguous blocks of weeks over rows (row week numbers), oldest first.
+
+    ``n_folds`` blocks of about equal numbers of weeks when there are at least ``4 * n_folds``
+    weeks; else one block of the newest ``calibration_share`` of the weeks (at least 2,
+    leaving at least 4 before it); else none. :class:`RiskModel` holds out each block in turn
+    for its out-of-fold predictions; the weekly run's check scores every candidate on the
+    newest (:func:`geo_risk.validation.check_newest_block`).
+    """
+    if week is None:
+        return []
+    weeks = np.unique(week)
+    if n_folds >= 2 and len(weeks) >= 4 * n_folds:
+        edges = weeks[np.linspace(0, len(weeks), n_folds + 1).astype(int)[1:-1]]
+        block = np.searchsorted(edges, week, side="right")
+        return [block == k for k in range(n_folds)]
+    n_cal = int(round(len(weeks) * calibration_share))
+    if n_cal >= 2 and len(weeks) - n_cal >= 4:
+        return [week >= weeks[-n_cal]]
+    return []
+
+
 class RiskModel(ClassifierMixin, BaseEstimator):
     """Shallow, regularised LightGBM blended with the conflictology baseline, calibrated on
     out-of-fold predictions, with the historical average on onset cells.
@@ -212,6 +235,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
     feature_names_in_ : ndarray of str
     bands_ : DataFrame
         Calibration blocks with their out-of-fold counts, for the uncertainty band.
+    newest_block_ : tuple of (ndarray, ndarray) or None
+        Positions of the training rows in the newest block of weeks and their out-of-fold
+        P(event) (trees trained on the older blocks only, blended and calibrated as
+        ``predict_proba``); None without such a block. Not saved with the model.
     """
 
     def __init__(self, *, n_estimators: int = 100, learning_rate: float = 0.1,
@@ -308,17 +335,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
 
     def _folds(self, week: np.ndarray | None) -> list[np.ndarray]:
         """Boolean masks of held-out rows: contiguous blocks of weeks, oldest first."""
-        if week is None:
-            return []
-        weeks = np.unique(week)
-        if self.n_folds >= 2 and len(weeks) >= 4 * self.n_folds:
-            edges = weeks[np.linspace(0, len(weeks), self.n_folds + 1).astype(int)[1:-1]]
-            block = np.searchsorted(edges, week, side="right")
-            return [block == k for k in range(self.n_folds)]
-        n_cal = int(round(len(weeks) * self.calibration_share))
-        if n_cal >= 2 and len(weeks) - n_cal >= 4:
-            return [week >= weeks[-n_cal]]
-        return []
+        return time_blocks(week, n_folds=self.n_folds, calibration_share=self.calibration_share)
 
     def _oof_calls(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray,
                    week: np.ndarray | None, ds: Any) -> tuple[list[np.ndarray],
@@ -363,6 +380,7 @@ class RiskModel(ClassifierMixin, BaseEstimator):
         self.blend_ = 1.0 if self.blend is None else float(self.blend)
         self.bands_ = pd.DataFrame(columns=["p", "n", "k"])
         self.boosters_ = []
+        self.newest_block_: tuple[np.ndarray, np.ndarray] | None = None
         if len(np.unique(y)) < 2:
             self.conflictology_ = ConflictologyBaseline().fit(X, y, sample_weight=w)
             return self
@@ -409,6 +427,12 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                        .groupby("p", as_index=False).sum())
         if self.onset_blend:
             self.onset_weight_ = self._choose_blend(X[held], yh, wh, p_cal)
+        newest = folds[-1]
+        if week is not None and np.asarray(week)[newest].max() == np.max(week):
+            # the newest block's out-of-fold P(event), as predict_proba would give it
+            rows = newest[held]
+            self.newest_block_ = (np.flatnonzero(newest),
+                                  self._onset_blended(X[newest], p_cal[rows]))
         return self
 
     def _choose_blend(self, X: pd.DataFrame, y: np.ndarray, w: np.ndarray, p: np.ndarray
@@ -453,7 +477,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
                  ) -> np.ndarray:
         """P(event) from the boosters' probabilities ``each`` and the conflictology log-odds
         ``conf``: calibrated, onset-blended."""
-        p = self._calibrated(X, each, conf)
+        return self._onset_blended(X, self._calibrated(X, each, conf))
+
+    def _onset_blended(self, X: pd.DataFrame, p: np.ndarray) -> np.ndarray:
+        """``p`` with onset rows blended with the historical average (``onset_weight_``)."""
         onset = self._onset(X)
         if self.onset_weight_ < 1.0 and onset.any():
             p = p.copy()

@@ -58,7 +58,7 @@ from .model_io import (
 )
 
 #: Bumped whenever what a state holds, or how features or training rows are drawn, changes.
-STATE_FORMAT = 2  # 2: the unit model and the history weeks' scores are kept with the scorer
+STATE_FORMAT = 3  # 3: the check scores the newest training weeks (no validation weeks streamed)
 #: Default folder name, next to the config file.
 STATE_FOLDER = ".geo-risk"
 _POINTER = "current.json"

@@ -62,9 +62,9 @@ def test_dask_engine_gives_the_same_matrix_and_model(both: dict[str, Any]) -> No
     assert mb["engine"]["name"] == "dask" and mb["engine"]["partitions"] == 3
     assert sum(mb["engine"]["cells"]) == len(both["dask"].grid)
     assert min(mb["engine"]["halo_cells"]) > 0
-    assert ma["validation"]["weeks"] == 6
+    assert ma["validation"]["weeks"] >= 6  # the newest block of the training weeks
     assert ma["training_rows"] == mb["training_rows"] < 7000  # thinned from ~37k rows
-    assert ma["validation"]["metrics"] == mb["validation"]["metrics"]
+    assert ma["validation"] == mb["validation"] and ma["validation"]["metrics"]["model"]
 
 
 def test_dask_engine_explains_the_served_model_like_single(tmp_path: Path) -> None:

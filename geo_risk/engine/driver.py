@@ -31,12 +31,12 @@ from ..forecast import (
     DRIVER_MIN_RISK,
     Forecast,
     Plan,
-    _fit_candidates,
+    candidate_names,
     channels_for,
     fit_model,
 )
 from ..unit_forecast import forecast_units, unit_population
-from ..validation import Validation, Validator, summarise
+from ..validation import Validation, check_newest_block, summarise
 from .partition import Partition, Shared, Weeks
 from .plan import Counts, RowPlan, plan_training
 
@@ -127,7 +127,7 @@ def _weeks(events_week: np.ndarray, t: int, config: ModelConfig) -> Weeks:
     plan = Plan.of(config, week=t, first_data=int(events_week.min()) if len(events_week)
                    else None)
     return Weeks(start=plan.start, first_needed=plan.first_needed, t=plan.week,
-                 n_val=plan.validation, n_hist=plan.history, train=plan.train)
+                 n_val=0, n_hist=plan.history, train=plan.train)
 
 
 class _Run:
@@ -269,40 +269,27 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     unit_sums = np.sum([o["unit_partials"] for o in outs], axis=0)
     del outs
     first_train = w.train - config.training_weeks
-    val_plan, plan = plan_training(counts, weeks=w, training_weeks=config.training_weeks,
-                                   inactive_sample=config.inactive_sample,
-                                   max_rows=config.max_rows, seed=config.seed,
-                                   first_train=first_train)
-    requests = _requests([p for p in (val_plan, plan) if p is not None], len(bounds))
+    plan = plan_training(counts, weeks=w, training_weeks=config.training_weeks,
+                         inactive_sample=config.inactive_sample, max_rows=config.max_rows,
+                         seed=config.seed, first_train=first_train)
+    requests = _requests([plan], len(bounds))
     clock.lap("plan")
     run.stage("restart", [{"requests": r} for r in requests], unit_sums=unit_sums)
     names = client.submit(operator.attrgetter("names"), run.parts[0]).result()
-    validator: Validator | None = None
-    stages = []
-    if w.n_val:
-        stages.append(run.stage("stream", last=w.train - w.n_val - 1, candidates=None))
-        clock.lap("stream")
-        train_val = _assemble(val_plan, _gather_rows(stages), names)
-        validator = Validator(_fit_candidates(train_val, config, model_factory),
-                              area=g.area_km2)
-        clock.lap("fit")
-        candidates = client.scatter(validator.candidates, broadcast=True)
-        stages.append(run.stage("stream", last=w.t, candidates=candidates))
-        for wk in range(w.train - w.n_val, w.train):
-            probs = {m: np.concatenate([o["val"][wk][0][m] for o in stages[-1]])
-                     for m in validator.candidates}
-            y_all = np.concatenate([o["val"][wk][1] for o in stages[-1]])
-            for m, metric in validator.metrics.items():
-                metric.update(y_true=y_all, prob=probs[m], area=g.area_km2)
-            validator.weeks.append(str(week_start(wk).date()))
-    else:
-        stages.append(run.stage("stream", last=w.t, candidates=None))
+    stages = [run.stage("stream", last=w.t, candidates=None)]
     clock.lap("stream")
     train = _assemble(plan, _gather_rows(stages), names)
     del stages
-    validation = validator.choose(config.kind) if validator is not None else None
+    model = factory(config.kind, train, config)
+    validation: Validation | None = None
+    if config.validation_weeks:  # as the single-process run checks it (forecast._train)
+        validation = check_newest_block(
+            model, train, requested=config.kind, names=candidate_names(config),
+            fit=lambda name, rows: factory(name, rows, config),
+            min_weeks=config.validation_weeks)
+        if validation.chosen != config.kind:
+            model = factory(validation.chosen, train, config)
     chosen = validation.chosen if validation is not None else config.kind
-    model = factory(chosen, train, config)
     clock.lap("fit")
     model_f = client.scatter(model, broadcast=True)
     scored = run.stage("score", model=model_f, parts_dir=parts_dir)

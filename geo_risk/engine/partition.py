@@ -46,7 +46,7 @@ class Weeks:
     start: int  # the state starts streaming here (warm-up included)
     first_needed: int  # first week with training rows
     t: int  # the forecast week
-    n_val: int  # validation weeks (0 = none), the weeks before ``train``
+    n_val: int  # the backtest's first forecast week; 0 in a weekly run (no weeks of its own)
     n_hist: int  # history weeks scored for the map (forecast week included)
     train: int = 0  # the retraining week (:class:`geo_risk.forecast.Plan`; 0 = ``t``)
 
@@ -222,7 +222,7 @@ class Partition:
         self.out = {"counts": counts, "pos_active": pos_active, "unit_partials": partials}
         return self
 
-    # -- stage 2: training rows, validation scores, map weeks --------------------------------
+    # -- stage 2: training rows, map weeks ----------------------------------------------------
     def restart(self, *, requests: np.ndarray, unit_sums: np.ndarray) -> Partition:
         """Start streaming again; ``requests`` are (week, kind, rank) rows to extract
         (kind 0 active, 1 positive inactive, 2 rest), sorted by week."""
@@ -234,12 +234,13 @@ class Partition:
         self.out = None
         return self
 
-    def stream(self, *, last: int, candidates: dict[str, Any] | None) -> Partition:
-        """Stream to week ``last`` (the forecast week at most, which is not passed)."""
+    def stream(self, *, last: int, candidates: dict[str, Any] | None = None) -> Partition:
+        """Stream to week ``last`` (the forecast week at most, which is not passed): the
+        requested training rows and the map weeks' features (``candidates`` is the
+        backtest's; a weekly run scores nothing while streaming)."""
         s, w = self.state, self.weeks
         rq = self.requests
         X_rows, y_rows, onset_rows, keys = [], [], [], []
-        val: dict[int, tuple[dict[str, np.ndarray], np.ndarray]] = {}
         assert s.week is not None
         while s.week <= last:
             wk = s.week
@@ -255,17 +256,8 @@ class Partition:
                 y_rows.append((y[pos] > 0).astype(np.int8))
                 onset_rows.append(s.onset(pos))
                 keys.append(rq[lo:hi])
-            hist = wk > w.t - w.n_hist
-            in_val = candidates is not None and wk < (w.train or w.t)
-            if hist or in_val:
-                X = s.features(self.core)
-                if candidates is not None and in_val:
-                    frame = _frame(X, self.names)
-                    y_all = label_vector(s.events, wk, self.n_local)[self.core]
-                    val[wk] = ({m: est.predict_proba(frame)[:, 1]
-                                for m, est in candidates.items()}, y_all)
-                if hist:
-                    self.X_hist[wk] = X
+            if wk > w.t - w.n_hist:
+                self.X_hist[wk] = s.features(self.core)
             if wk == w.t:
                 break
             s.advance()
@@ -274,8 +266,7 @@ class Partition:
             "keys": np.concatenate(keys) if keys else np.zeros((0, 3), np.int64),
             "X": np.concatenate(X_rows) if X_rows else np.zeros((0, k), np.float32),
             "y": np.concatenate(y_rows) if y_rows else np.zeros(0, np.int8),
-            "onset": np.concatenate(onset_rows) if onset_rows else np.zeros(0, bool),
-            "val": val}
+            "onset": np.concatenate(onset_rows) if onset_rows else np.zeros(0, bool)}
         return self
 
     # -- stage 3: scores -----------------------------------------------------------------
@@ -358,7 +349,7 @@ class BacktestPartition(Partition):
         self.out = None
         return self
 
-    def stream(self, *, last: int, candidates: dict[str, Any] | None) -> Partition:
+    def stream(self, *, last: int, candidates: dict[str, Any] | None = None) -> Partition:
         """Weeks up to ``last``: score forecast weeks with ``candidates``, keep the
         requested training rows."""
         s, w = self.state, self.weeks

@@ -107,11 +107,10 @@ def _thin(rng: np.random.Generator, rows: list[RowPlan], max_rows: int) -> RowPl
 
 
 def plan_training(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive_sample: int,
-                  max_rows: int, seed: int, first_train: int) -> tuple[RowPlan | None, RowPlan]:
-    """The validation and the final training rows, as :func:`geo_risk.forecast.forecast`
-    draws them from scratch (``None`` for validation when the run has no validation window):
+                  max_rows: int, seed: int, first_train: int) -> RowPlan:
+    """The training rows, as :func:`geo_risk.forecast.forecast` draws them from scratch:
     each week's rows with a generator seeded by that week (:func:`geo_risk.forecast.week_part`:
-    sample of the rest, then thinned to the week's share of ``max_rows``), each training
+    sample of the rest, then thinned to the week's share of ``max_rows``), the training
     window thinned with a generator seeded by its first and last week."""
     per_week = max(1, inactive_sample // training_weeks)
     cap = max(1, max_rows // training_weeks)
@@ -136,10 +135,7 @@ def plan_training(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive
             return RowPlan.concat([])
         return _thin(np.random.default_rng([seed, lo % 2**32, hi % 2**32]), sel, max_rows)
 
-    train = weeks.train or weeks.t
-    val = (window(train - weeks.n_val - training_weeks, train - weeks.n_val - 1)
-           if weeks.n_val else None)
-    return val, window(first_train, train - weeks.n_hist)
+    return window(first_train, (weeks.train or weeks.t) - weeks.n_hist)
 
 
 def plan_backtest(counts: Counts, *, weeks: Weeks, training_weeks: int, inactive_sample: int,
