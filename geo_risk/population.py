@@ -96,6 +96,7 @@ class _Sums(Writer):
     def __init__(self, n: int) -> None:
         super().__init__()
         self.sums = np.zeros(n, dtype=np.float64)
+        self._f = _Polygon()  # one receiver for every result: copy_to overwrites its fields
 
     def add_operation(self, op: Any) -> None:
         pass
@@ -107,7 +108,8 @@ class _Sums(Writer):
         pass
 
     def write(self, feature: Any) -> None:
-        f = _Polygon()
+        f = self._f
+        f.values.clear()
         feature.copy_to(f)
         value = f.values.get("sum")
         self.sums[f.idx] = 0.0 if value is None or not np.isfinite(value) else float(value)
