@@ -513,9 +513,10 @@ class RiskModel(ClassifierMixin, BaseEstimator):
             b = self.bands_.sort_values("p")
             idx = np.clip(np.searchsorted(b["p"].to_numpy(), p, side="right") - 1, 0,
                           len(b) - 1)
-            n, k = b["n"].to_numpy()[idx], b["k"].to_numpy()[idx]
-            low = np.minimum(low, betaincinv(k + 0.5, n - k + 0.5, lo_q))
-            high = np.maximum(high, betaincinv(k + 0.5, n - k + 0.5, hi_q))
+            # the Jeffreys bounds of each calibration block (a handful), then per row
+            n, k = b["n"].to_numpy(), b["k"].to_numpy()
+            low = np.minimum(low, betaincinv(k + 0.5, n - k + 0.5, lo_q)[idx])
+            high = np.maximum(high, betaincinv(k + 0.5, n - k + 0.5, hi_q)[idx])
         if len(each) > 1:
             one = np.array([self._calibrate(self._z(e, conf)) for e in each])
             low, high = np.minimum(low, one.min(axis=0)), np.maximum(high, one.max(axis=0))
