@@ -51,3 +51,20 @@ def test_no_module_escapes_html_by_hand() -> None:
                  and ("html.escape" in (t := p.read_text()) or "import html\n" in t
                       or "from html import" in t)]
     assert offenders == []
+
+
+def test_compiled_templates_are_kept_for_the_next_run_and_a_cache_that_cannot_be_written_is_skipped(
+        tmp_path: Path) -> None:
+    import jinja2
+
+    from geo_risk.render.templating import _BytecodeCache, environment
+
+    assert isinstance(environment().bytecode_cache, jinja2.FileSystemBytecodeCache)
+    loader = jinja2.DictLoader({"t.html": "<p>{{ x }}</p>"})
+    kept = jinja2.Environment(loader=loader, autoescape=True,
+                              bytecode_cache=_BytecodeCache(str(tmp_path)))
+    assert kept.get_template("t.html").render(x="<b>") == "<p>&lt;b&gt;</p>"
+    assert list(tmp_path.iterdir())  # the compiled code was written for the next process
+    gone = jinja2.Environment(loader=loader, autoescape=True,
+                              bytecode_cache=_BytecodeCache(str(tmp_path / "missing")))
+    assert gone.get_template("t.html").render(x="<b>") == "<p>&lt;b&gt;</p>"
