@@ -189,14 +189,26 @@ def fit_models(names: Sequence[str], ts: TrainingSet, config: ModelConfig,
     return {m: fitted[m] for m in names}
 
 
-def candidate_names(config: ModelConfig) -> tuple[str, ...]:
-    """The candidates of the weekly check, in order of preference when they tie.
+def serve_checked(model: Any, train: TrainingSet, config: ModelConfig,
+                  factory: Callable[[str, TrainingSet, ModelConfig], Any]
+                  ) -> tuple[Any, Validation | None]:
+    """The scorer to serve and its check (:func:`geo_risk.validation.check_newest_block`;
+    None when ``validation_weeks`` is 0): ``model``, the scorer asked for trained on
+    ``train``, or the candidate that beat it, then fitted on ``train``.
 
     A baseline asked for by name is served as asked: it is checked against the other
     baselines only (cheap), not against the model it was chosen to avoid.
     """
-    return CANDIDATES if config.kind == "model" else tuple(
+    if not config.validation_weeks:
+        return model, None
+    names = CANDIDATES if config.kind == "model" else tuple(
         c for c in CANDIDATES if c != "model")
+    validation = check_newest_block(model, train, requested=config.kind, names=names,
+                                    fit=lambda name, rows: factory(name, rows, config),
+                                    min_weeks=config.validation_weeks)
+    if validation.chosen != config.kind:
+        model = factory(validation.chosen, train, config)
+    return model, validation
 
 
 @dataclass(frozen=True)
@@ -218,7 +230,6 @@ class Plan:
     history: int
     validation: int
     first_train: int
-    first_needed: int
     start: int
     snapshot: int
 
@@ -229,14 +240,13 @@ class Plan:
         n_hist = max(2, config.history_weeks)
         first_train = train - config.training_weeks
         first_data = first_train if first_data is None else first_data
-        first_needed = first_train
-        start = (max(first_data, first_needed - WARMUP_WEEKS) if first_data < first_needed
-                 else first_needed)
+        start = (max(first_data, first_train - WARMUP_WEEKS) if first_data < first_train
+                 else first_train)
         start -= start % START_ANCHOR_WEEKS
         snapshot = max(start, week - (n_hist + every + 1))
         return cls(week=week, train=train, history=n_hist,
                    validation=config.validation_weeks, first_train=first_train,
-                   first_needed=first_needed, start=start, snapshot=snapshot)
+                   start=start, snapshot=snapshot)
 
 
 @dataclass
@@ -272,7 +282,7 @@ def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
         assert w is not None
         if w == plan.snapshot:
             snapshot = Snapshot.of(state)
-        if w >= plan.first_needed:
+        if w >= plan.first_train:
             if w > t - plan.history:
                 if w not in scored:
                     X_weeks[w] = _frame(state.features(all_pos), names)
@@ -337,7 +347,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         if saved.snapshot.week > plan.week - plan.history + 1:
             why, reuse = "the saved state is too late for this week's history weeks", None
         else:
-            parts = {w: p for w, p in saved.parts.items() if w >= plan.first_needed}
+            parts = {w: p for w, p in saved.parts.items() if w >= plan.first_train}
     if why:
         state.start(plan.start)
     # History weeks the last run scored with this very scorer: their scores are kept.
@@ -414,13 +424,7 @@ def _train(state: HistoryState, s: _Stream, plan: Plan, config: ModelConfig,
     else:  # a caller's factory: nothing beside it
         model = factory(config.kind, train, config)
         unit_forecast = units()
-    validation: Validation | None = None
-    if plan.validation:
-        validation = check_newest_block(
-            model, train, requested=config.kind, names=candidate_names(config),
-            fit=lambda name, rows: factory(name, rows, config), min_weeks=plan.validation)
-        if validation.chosen != config.kind:
-            model = factory(validation.chosen, train, config)
+    model, validation = serve_checked(model, train, config, factory)
     chosen = validation.chosen if validation is not None else config.kind
     meta = {
         "model": chosen,

@@ -114,18 +114,17 @@ def check_newest_block(served: Any, ts: TrainingSet, *, requested: str,
     v.first_week, v.last_week = (str(week_start(int(w)).date()) for w in (weeks[0], weeks[-1]))
     y, w, wk = ts.y[block] > 0, ts.weight[block], ts.week[block]
     X = pd.DataFrame(ts.X[block], columns=ts.feature_names)
-    older = ts.take(~block) if y.any() else None
+    if not y.any():  # nothing to rank: no candidate is fitted
+        v.metrics = {name: {"average_precision": None, "hr_at_1pct": None, "positives": 0.0}
+                     for name in names}
+        v.summary = summarise(v)
+        return v
+    older = ts.take(~block)
     for name in names:
-        if not y.any():  # nothing to rank: no candidate is fitted
-            v.metrics[name] = {"average_precision": None, "hr_at_1pct": None, "positives": 0.0}
-            continue
-        if name == requested and own is not None:
-            p = own[1]
-        else:
-            assert older is not None
-            p = fit(name, older).predict_proba(X)[:, 1]
+        p = (own[1] if name == requested and own is not None
+             else fit(name, older).predict_proba(X)[:, 1])
         v.metrics[name] = _block_metrics(y, p, w, wk)
-    if requested == "model" and y.any():
+    if requested == "model":
         order = [c for c in CANDIDATES if c in v.metrics]
         v.chosen = max(order, key=lambda c: (v.metrics[c]["average_precision"] or 0,
                                              v.metrics[c]["hr_at_1pct"] or 0, -order.index(c)))

@@ -31,12 +31,12 @@ from ..forecast import (
     DRIVER_MIN_RISK,
     Forecast,
     Plan,
-    candidate_names,
     channels_for,
     fit_model,
+    serve_checked,
 )
 from ..unit_forecast import forecast_units, unit_population
-from ..validation import Validation, check_newest_block, summarise
+from ..validation import Validation, summarise
 from .partition import Partition, Shared, Weeks
 from .plan import Counts, RowPlan, plan_training
 
@@ -126,7 +126,7 @@ def _weeks(events_week: np.ndarray, t: int, config: ModelConfig) -> Weeks:
     """The weeks :func:`geo_risk.forecast.forecast` streams from scratch (its :class:`Plan`)."""
     plan = Plan.of(config, week=t, first_data=int(events_week.min()) if len(events_week)
                    else None)
-    return Weeks(start=plan.start, first_needed=plan.first_needed, t=plan.week,
+    return Weeks(start=plan.start, first_needed=plan.first_train, t=plan.week,
                  n_val=0, n_hist=plan.history, train=plan.train)
 
 
@@ -276,19 +276,12 @@ def forecast_dask(grid: CellGrid, *, incidents: pd.DataFrame,
     clock.lap("plan")
     run.stage("restart", [{"requests": r} for r in requests], unit_sums=unit_sums)
     names = client.submit(operator.attrgetter("names"), run.parts[0]).result()
-    stages = [run.stage("stream", last=w.t, candidates=None)]
+    stages = [run.stage("stream", last=w.t)]
     clock.lap("stream")
     train = _assemble(plan, _gather_rows(stages), names)
     del stages
-    model = factory(config.kind, train, config)
-    validation: Validation | None = None
-    if config.validation_weeks:  # as the single-process run checks it (forecast._train)
-        validation = check_newest_block(
-            model, train, requested=config.kind, names=candidate_names(config),
-            fit=lambda name, rows: factory(name, rows, config),
-            min_weeks=config.validation_weeks)
-        if validation.chosen != config.kind:
-            model = factory(validation.chosen, train, config)
+    model, validation = serve_checked(factory(config.kind, train, config), train, config,
+                                      factory)
     chosen = validation.chosen if validation is not None else config.kind
     clock.lap("fit")
     model_f = client.scatter(model, broadcast=True)

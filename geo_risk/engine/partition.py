@@ -234,10 +234,9 @@ class Partition:
         self.out = None
         return self
 
-    def stream(self, *, last: int, candidates: dict[str, Any] | None = None) -> Partition:
+    def stream(self, *, last: int) -> Partition:
         """Stream to week ``last`` (the forecast week at most, which is not passed): the
-        requested training rows and the map weeks' features (``candidates`` is the
-        backtest's; a weekly run scores nothing while streaming)."""
+        requested training rows and the map weeks' features."""
         s, w = self.state, self.weeks
         rq = self.requests
         X_rows, y_rows, onset_rows, keys = [], [], [], []
