@@ -86,7 +86,7 @@ def base_distance_km(grid: CellGrid, bases: pd.DataFrame | None, week: pd.Timest
     b = bases.loc[open_]
     if b.empty:
         return None
-    lat, lon = np.radians(cell_centres(grid.cells)[0]), np.radians(cell_centres(grid.cells)[1])
+    lat, lon = (np.radians(a) for a in cell_centres(grid.cells))
     blat, blon = np.radians(b["lat"].to_numpy(float)), np.radians(b["lon"].to_numpy(float))
     best = np.full(len(lat), np.inf)
     for la, lo in zip(blat, blon, strict=True):  # per base (tens), vectorised over cells

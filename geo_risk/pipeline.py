@@ -333,8 +333,8 @@ def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = No
     """Cells covering the boundaries plus any cell holding a placed event.
 
     Population per cell comes from the raster (exact pixel coverage, any CRS) or from the per-admin
-    table spread over each unit's cells by area. With ``state_dir`` the raster's zonal sums are
-    kept there and reused while the raster and the cells are the same.
+    table spread over each unit's cells by area. With ``state_dir`` the cells' areas and the
+    raster's zonal sums are kept there and reused while the raster and the cells are the same.
     """
     cover = cover_cells(inputs.admin, resolution=config.h3_resolution)
     inc = inputs.incidents
@@ -342,7 +342,13 @@ def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = No
     cover = (pd.concat([cover, extra], ignore_index=True).drop_duplicates("cell")
              .sort_values("cell").reset_index(drop=True))
     cells = cover["cell"].to_numpy(np.uint64)
-    area = cell_areas_km2(cells)
+    if state_dir is not None:  # the same cells every week: their exact areas cost ~0.08 s
+        from .state import cached_per_cell
+
+        area = cached_per_cell(state_dir, name="area", cells=cells,
+                               compute=lambda: cell_areas_km2(cells))
+    else:
+        area = cell_areas_km2(cells)
     population = np.full(len(cells), np.nan)
     pop = config.population
     if pop is not None:

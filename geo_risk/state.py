@@ -33,11 +33,12 @@ atomic: a new state is written beside the old one and a one-line pointer file is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -88,6 +89,11 @@ def _sha(*arrays: Any) -> str:
 
 
 def _versions() -> dict[str, str]:
+    return dict(_installed_versions())
+
+
+@functools.cache  # installed packages do not change under a running process
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     out = {"geo-risk": __version__, "state_format": str(STATE_FORMAT),
            "model_format": str(MODEL_FORMAT)}
     for name in _VERSIONED:
@@ -95,7 +101,7 @@ def _versions() -> dict[str, str]:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = "not installed"
-    return out
+    return tuple(out.items())
 
 
 def _model_defaults() -> str:
@@ -405,9 +411,37 @@ def cached_population(folder: Path, *, path: Path, cells: np.ndarray,
     from .manifest import data_files
     from .readers.tabular import file_sha256
 
-    key = _sha(*(file_sha256(f) for f in data_files(Path(path))), np.asarray(cells, np.uint64),
-               json.dumps(_versions(), sort_keys=True))
-    target = folder / f"population-{key[:40]}.npy"
+    return cached_per_cell(folder, name="population", cells=cells, compute=compute,
+                           key=[file_sha256(f) for f in data_files(Path(path))])
+
+
+def cached_per_cell(folder: Path, *, name: str, cells: np.ndarray,
+                    compute: Callable[[], np.ndarray], key: Sequence[str] = ()) -> np.ndarray:
+    """A float per cell that only the cells (and ``key``) decide, kept in the state folder.
+
+    The file is named by the sha256 of ``key``, the cells and the versions, so another grid
+    or package version computes it again; one file per ``name`` is kept.
+
+    Parameters
+    ----------
+    folder
+        The state folder.
+    name
+        What the values are (``population``, ``area``): the file's prefix.
+    cells
+        The grid's H3 cells (``uint64``).
+    compute
+        Computes the values when nothing matching is kept.
+    key
+        Anything else the values depend on (e.g. the raster's sha256).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64``, aligned with ``cells``.
+    """
+    digest = _sha(*key, np.asarray(cells, np.uint64), json.dumps(_versions(), sort_keys=True))
+    target = folder / f"{name}-{digest[:40]}.npy"
     if target.is_file():
         try:
             cached = np.load(target, allow_pickle=False)
@@ -421,9 +455,9 @@ def cached_population(folder: Path, *, path: Path, cells: np.ndarray,
         tmp = folder / f".{target.name}.{os.getpid()}.npy"
         np.save(tmp, out)
         os.replace(tmp, target)
-        for old in folder.glob("population-*.npy"):
+        for old in folder.glob(f"{name}-*.npy"):
             if old != target:
                 old.unlink(missing_ok=True)
-    except OSError:  # a read-only or full disk: counted again next week, nothing worse
+    except OSError:  # a read-only or full disk: computed again next week, nothing worse
         pass
     return out

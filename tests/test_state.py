@@ -25,11 +25,12 @@ from geo_risk.model_io import (
     unit_model_to_json,
 )
 from geo_risk.pipeline import Inputs, WeeklyResult, load_inputs, run_week
-from geo_risk.state import load_state, state_folder
+from geo_risk.state import cached_per_cell, load_state, state_folder
 from geo_risk.unit_forecast import UnitModel, fit_unit_model, unit_panel
 
 WEEK = week_of("2024-07-01")  # week % 4 == 3: the week before shares its retraining week
-SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset", "population"]
+SCORES = ["risk", "risk_low", "risk_high", "risk_prev", "drivers", "onset", "population",
+          "area_km2"]
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,7 @@ def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) 
     assert again.model["state"]["history_weeks_kept"] == max(2, cfg.model.history_weeks) - 1
     assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
     assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
+    assert len(list((tmp_path / "forecast").glob("area-*.npy"))) == 1  # and the cells' areas
     _same_grid(again, _run(cfg, inputs, WEEK, None))
     # a retraining week from the saved state: rows reused, scorer trained afresh
     retrain = _run(cfg, inputs, WEEK + 1, tmp_path)
@@ -200,3 +202,23 @@ def test_a_state_saved_under_other_model_defaults_is_rebuilt(  # type: ignore[no
     assert RiskModel().get_params()["max_bin"] == 63
     r = _run(cfg, inputs, WEEK, tmp_path)
     assert not r.model["state"]["used"] and "model_defaults" in r.model["state"]["reason"]
+
+
+def test_values_kept_per_cell_are_computed_again_for_other_cells(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def area(cells: np.ndarray) -> np.ndarray:
+        calls.append(len(cells))
+        return cells.astype(float) / 7
+
+    a = np.array([10, 20, 30], dtype=np.uint64)
+    first = cached_per_cell(tmp_path, name="area", cells=a, compute=lambda: area(a))
+    again = cached_per_cell(tmp_path, name="area", cells=a, compute=lambda: area(a))
+    assert calls == [3] and np.array_equal(first, again)
+    b = np.array([10, 20, 40, 50], dtype=np.uint64)  # another grid: not the kept values
+    other = cached_per_cell(tmp_path, name="area", cells=b, compute=lambda: area(b))
+    assert calls == [3, 4] and np.array_equal(other, b.astype(float) / 7)
+    assert len(list(tmp_path.glob("area-*.npy"))) == 1  # the other grid's file replaced it
+    keyed = cached_per_cell(tmp_path, name="area", cells=b, compute=lambda: area(b),
+                            key=["another raster"])
+    assert calls == [3, 4, 4] and np.array_equal(keyed, other)
