@@ -327,9 +327,11 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                    if len(data_weeks) else None)
     key = st.state_key(grid, config) if state_dir is not None else {}
 
+    rows_before = st.DataFingerprint(incidents=incidents, consultations=consultations,
+                                     restrictions=restrictions)
+
     def fingerprint(before: int) -> str:
-        return st.data_fingerprint(incidents=incidents, consultations=consultations,
-                                   restrictions=restrictions, before=week_start(before))
+        return rows_before(week_start(before))
 
     saved, why = st.load_state(state_dir) if state_dir is not None else (None, "not used")
     if saved is not None:

@@ -145,6 +145,55 @@ def _rows_hash(frame: pd.DataFrame | None, columns: list[str]) -> str:
     return _sha(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(), *cols)
 
 
+_INCIDENT_COLUMNS = ["cell", "admin_pcode", "date", "event_type", "civilian_targeting",
+                     "fatalities"]
+_RECORD_COLUMNS = ["cell", "admin_pcode", "date", "modality", "safety_score"]
+
+
+class DataFingerprint:
+    """:func:`data_fingerprint` for any week, hashing each incident and engagement row once.
+
+    A run asks for two weeks (the saved state's, to check it, and its own, to save it):
+    ``hash_pandas_object`` hashes each row on its own, so the rows before a week are a mask
+    over the same row hashes (made at the first call), and the digest is that of
+    :func:`data_fingerprint`.
+    """
+
+    def __init__(self, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
+                 restrictions: pd.DataFrame | None) -> None:
+        self._frames = [(incidents, _INCIDENT_COLUMNS)]
+        if consultations is not None and len(consultations):
+            self._frames.append((consultations, _RECORD_COLUMNS))
+        self._restrictions = restrictions
+
+    @functools.cached_property
+    def _tables(self) -> list[tuple[np.ndarray, np.ndarray, list[str]]]:
+        return [self._hashed(frame, cols) for frame, cols in self._frames]
+
+    @staticmethod
+    def _hashed(frame: pd.DataFrame, columns: list[str]
+                ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        cols = [c for c in columns if c in frame.columns]
+        rows = pd.util.hash_pandas_object(frame[cols], index=False).to_numpy()
+        return frame["date"].to_numpy(), rows, cols
+
+    def __call__(self, before: pd.Timestamp) -> str:
+        parts = []
+        for dates, rows, cols in self._tables:
+            keep = dates < np.datetime64(before)
+            parts.append(_sha(rows[keep], *cols) if keep.any() else "none")
+        r = self._restrictions
+        if r is not None and len(r):
+            r = r.loc[r["start_date"] < before]
+            seen = pd.DataFrame({
+                "wkb": r.geometry.to_wkb() if hasattr(r, "geometry") else "",
+                "start": r["start_date"],
+                "end": r["end_date"].where(r["end_date"] < before),
+                "severity": r["severity"]})
+            parts.append(_rows_hash(seen, list(seen.columns)))
+        return _sha(*parts)
+
+
 def data_fingerprint(*, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
                      restrictions: pd.DataFrame | None, before: pd.Timestamp) -> str:
     """A hash of every input row that features, labels and models before ``before`` use.
@@ -159,22 +208,8 @@ def data_fingerprint(*, incidents: pd.DataFrame, consultations: pd.DataFrame | N
     str
         A sha256 hex digest.
     """
-    inc = incidents.loc[incidents["date"] < before]
-    parts = [_rows_hash(inc, ["cell", "admin_pcode", "date", "event_type",
-                              "civilian_targeting", "fatalities"])]
-    if consultations is not None and len(consultations):
-        c = consultations.loc[consultations["date"] < before]
-        parts.append(_rows_hash(c, ["cell", "admin_pcode", "date", "modality",
-                                    "safety_score"]))
-    if restrictions is not None and len(restrictions):
-        r = restrictions.loc[restrictions["start_date"] < before]
-        seen = pd.DataFrame({
-            "wkb": r.geometry.to_wkb() if hasattr(r, "geometry") else "",
-            "start": r["start_date"],
-            "end": r["end_date"].where(r["end_date"] < before),
-            "severity": r["severity"]})
-        parts.append(_rows_hash(seen, list(seen.columns)))
-    return _sha(*parts)
+    return DataFingerprint(incidents=incidents, consultations=consultations,
+                           restrictions=restrictions)(before)
 
 
 @dataclass

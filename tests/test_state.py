@@ -222,3 +222,29 @@ def test_values_kept_per_cell_are_computed_again_for_other_cells(tmp_path: Path)
     keyed = cached_per_cell(tmp_path, name="area", cells=b, compute=lambda: area(b),
                             key=["another raster"])
     assert calls == [3, 4, 4] and np.array_equal(keyed, other)
+
+
+def test_fingerprint_of_any_week_equals_hashing_the_rows_before_it(scenario) -> None:  # type: ignore[no-untyped-def]
+    from geo_risk.state import DataFingerprint, _rows_hash, _sha
+
+    _, inputs = scenario
+    rows_before = DataFingerprint(incidents=inputs.incidents,
+                                  consultations=inputs.consultations,
+                                  restrictions=inputs.restrictions)
+    digests = set()
+    for week in (WEEK - 200, WEEK - 1, WEEK, WEEK + 30):
+        before = week_start(week)
+        inc = inputs.incidents.loc[inputs.incidents["date"] < before]
+        rec = inputs.consultations.loc[inputs.consultations["date"] < before]
+        # the digest of the rows themselves, filtered first and hashed then
+        own = [_rows_hash(inc, ["cell", "admin_pcode", "date", "event_type",
+                                "civilian_targeting", "fatalities"]),
+               _rows_hash(rec, ["cell", "admin_pcode", "date", "modality", "safety_score"])]
+        r = inputs.restrictions.loc[inputs.restrictions["start_date"] < before]
+        own.append(_rows_hash(pd.DataFrame({
+            "wkb": r.geometry.to_wkb(), "start": r["start_date"],
+            "end": r["end_date"].where(r["end_date"] < before), "severity": r["severity"]}),
+            ["wkb", "start", "end", "severity"]))
+        assert rows_before(before) == _sha(*own)
+        digests.add(rows_before(before))
+    assert len(digests) == 4  # each week its own rows
