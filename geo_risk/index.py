@@ -92,17 +92,20 @@ def cover_cells(admin: gpd.GeoDataFrame, *, resolution: int) -> pd.DataFrame:
     Returns a frame ``cell`` (uint64, unique), ``admin_pcode``. Units smaller than a cell
     still get the cell containing their representative point, so no unit is left empty.
     """
-    parts = []
-    for pcode, geom in zip(admin["admin_pcode"], admin.geometry, strict=True):
+    parts: list[np.ndarray] = []
+    for geom in admin.geometry:
         cells = np.asarray(geometry_to_cells(geom, resolution,
                                              containment_mode=ContainmentMode.ContainsCentroid))
         if len(cells) == 0:
             p = geom.representative_point()
             cells = np.array([h3int.latlng_to_cell(p.y, p.x, resolution)], dtype=np.uint64)
-        parts.append(pd.DataFrame({"cell": cells.astype(np.uint64), "admin_pcode": pcode}))
-    out = pd.concat(parts, ignore_index=True)
-    # A cell whose centre sits exactly on a shared border would appear twice; keep one.
-    return out.drop_duplicates("cell").sort_values("cell").reset_index(drop=True)
+        parts.append(cells.astype(np.uint64))
+    pcodes = np.repeat(admin["admin_pcode"].to_numpy(object), [len(c) for c in parts])
+    # A cell whose centre sits exactly on a shared border would appear twice: the first unit
+    # keeps it (np.unique gives each cell's first position, cells sorted).
+    cells, first = np.unique(np.concatenate(parts) if parts else np.zeros(0, np.uint64),
+                             return_index=True)
+    return pd.DataFrame({"cell": cells, "admin_pcode": pcodes[first]})
 
 
 def local_utm(geoms: gpd.GeoSeries | gpd.GeoDataFrame) -> Any:
