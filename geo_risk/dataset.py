@@ -132,7 +132,8 @@ def make_context(grid: CellGrid, *, restrictions: gpd.GeoDataFrame | None,
     admin_events = admin_pairs = None
     if incidents is not None and week_limit is not None and len(grid):
         admin_events = admin_weekly_counts(grid, codes, incidents, week_limit)
-        admin_pairs = admin_neighbours(grid, codes)
+        admin_pairs = (grid.admin_pairs if grid.admin_pairs is not None
+                       else admin_neighbours(grid, codes))
     return Context(admin_codes=codes,
                    restrictions=restriction_index(grid, restrictions),
                    data_start_week=None if data_start is None

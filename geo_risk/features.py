@@ -81,6 +81,9 @@ class CellGrid:
     population: np.ndarray  # float64 (NaN when unknown)
     area_km2: np.ndarray  # float64
     base_distance_km: np.ndarray | None = None  # to the nearest open base
+    #: (unit, neighbouring unit) code pairs, codes as ``pd.factorize(admin_pcode)`` gives
+    #: them (:func:`geo_risk.dataset.admin_neighbours`); None: computed when needed
+    admin_pairs: tuple[np.ndarray, np.ndarray] | None = None
 
     def positions(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions of ``cells`` in the grid and a mask of those found."""

@@ -364,8 +364,22 @@ def build_grid(config: RunConfig, inputs: Inputs, *, state_dir: Path | None = No
             population = _population_from_table(pop.path, pop.pcode_column,
                                                 pop.population_column, cover, area,
                                                 admin=inputs.admin)
-    return CellGrid(cells=cells, admin_pcode=cover["admin_pcode"].to_numpy(object),
+    grid = CellGrid(cells=cells, admin_pcode=cover["admin_pcode"].to_numpy(object),
                     population=population, area_km2=area)
+    return replace(grid, admin_pairs=_kept_admin_pairs(state_dir, grid)) if state_dir else grid
+
+
+def _kept_admin_pairs(state_dir: Path, grid: CellGrid) -> tuple[np.ndarray, np.ndarray]:
+    """The grid's unit adjacency (:func:`geo_risk.dataset.admin_neighbours`, ~0.05 s for a
+    country's cells), kept in the state folder while the cells and their units are the same."""
+    from .dataset import admin_neighbours
+    from .state import cached_arrays
+
+    codes = pd.factorize(pd.Series(grid.admin_pcode, dtype=object))[0].astype(np.int64)
+    pairs = cached_arrays(state_dir, name="admin-pairs", key=[grid.cells, codes],
+                          compute=lambda: dict(zip("ab", admin_neighbours(grid, codes),
+                                                   strict=True)))
+    return pairs["a"], pairs["b"]
 
 
 def _population_from_table(path: Any, pcode_column: str | None, pop_column: str | None,

@@ -454,45 +454,58 @@ def cached_per_cell(folder: Path, *, name: str, cells: np.ndarray,
                     compute: Callable[[], np.ndarray], key: Sequence[str] = ()) -> np.ndarray:
     """A float per cell that only the cells (and ``key``) decide, kept in the state folder.
 
-    The file is named by the sha256 of ``key``, the cells and the versions, so another grid
-    or package version computes it again; one file per ``name`` is kept.
+    See :func:`cached_arrays`; the values are ``float64``, aligned with ``cells``.
+    """
+    kept = cached_arrays(folder, name=name, key=[*key, np.asarray(cells, np.uint64)],
+                         compute=lambda: {"values": np.asarray(compute(), dtype=np.float64)})
+    values = kept["values"]
+    if values.shape != (len(cells),):  # cannot happen with the same key: computed afresh
+        values = np.asarray(compute(), dtype=np.float64)
+    return values
+
+
+def cached_arrays(folder: Path, *, name: str, key: Sequence[Any],
+                  compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Arrays that only ``key`` decides (the grid's cells, a raster's sha256...), kept in the
+    state folder for the next run.
+
+    The file is named by the sha256 of ``key`` and the package versions, so another grid or
+    version computes them again; one file per ``name`` is kept. A file that cannot be read or
+    written is computed again, nothing worse.
 
     Parameters
     ----------
     folder
         The state folder.
     name
-        What the values are (``population``, ``area``): the file's prefix.
-    cells
-        The grid's H3 cells (``uint64``).
-    compute
-        Computes the values when nothing matching is kept.
+        What the arrays are (``population``, ``area``, ``polygons``...): the file's prefix.
     key
-        Anything else the values depend on (e.g. the raster's sha256).
+        Strings and arrays the values depend on.
+    compute
+        Computes the arrays (numeric, no objects) when nothing matching is kept.
 
     Returns
     -------
-    numpy.ndarray
-        ``float64``, aligned with ``cells``.
+    dict of str to numpy.ndarray
     """
-    digest = _sha(*key, np.asarray(cells, np.uint64), json.dumps(_versions(), sort_keys=True))
-    target = folder / f"{name}-{digest[:40]}.npy"
+    digest = _sha(*key, json.dumps(_versions(), sort_keys=True))
+    target = folder / f"{name}-{digest[:40]}.npz"
     if target.is_file():
         try:
-            cached = np.load(target, allow_pickle=False)
-            if cached.shape == (len(cells),):
-                return cached
-        except (OSError, ValueError):
+            with np.load(target, allow_pickle=False) as z:
+                return {k: z[k] for k in z.files}
+        except (OSError, ValueError, KeyError):
             pass
-    out = np.asarray(compute(), dtype=np.float64)
+    out = compute()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{target.name}.{os.getpid()}.npy"
-        np.save(tmp, out)
+        tmp = folder / f".{target.stem}.{os.getpid()}.npz"
+        arrays: dict[str, Any] = dict(out)
+        np.savez(tmp, **arrays)
         os.replace(tmp, target)
-        for old in folder.glob(f"{name}-*.npy"):
+        for old in folder.glob(f"{name}-*.np[yz]"):
             if old != target:
                 old.unlink(missing_ok=True)
-    except OSError:  # a read-only or full disk: computed again next week, nothing worse
+    except OSError:  # a read-only or full disk: computed again next week
         pass
     return out

@@ -66,8 +66,9 @@ def test_next_week_from_state_equals_run_from_scratch(scenario, tmp_path: Path) 
     # the history weeks last week's run scored with the same scorer are not scored again
     assert again.model["state"]["history_weeks_kept"] == max(2, cfg.model.history_weeks) - 1
     assert again.model["state"]["weeks_streamed"] < first.model["state"]["weeks_streamed"]
-    assert len(list((tmp_path / "forecast").glob("population-*.npy"))) == 1  # zonal sums kept
-    assert len(list((tmp_path / "forecast").glob("area-*.npy"))) == 1  # and the cells' areas
+    assert len(list((tmp_path / "forecast").glob("population-*.npz"))) == 1  # zonal sums kept
+    assert len(list((tmp_path / "forecast").glob("area-*.npz"))) == 1  # and the cells' areas
+    assert len(list((tmp_path / "forecast").glob("admin-pairs-*.npz"))) == 1  # unit adjacency
     _same_grid(again, _run(cfg, inputs, WEEK, None))
     # a retraining week from the saved state: rows reused, scorer trained afresh
     retrain = _run(cfg, inputs, WEEK + 1, tmp_path)
@@ -218,7 +219,7 @@ def test_values_kept_per_cell_are_computed_again_for_other_cells(tmp_path: Path)
     b = np.array([10, 20, 40, 50], dtype=np.uint64)  # another grid: not the kept values
     other = cached_per_cell(tmp_path, name="area", cells=b, compute=lambda: area(b))
     assert calls == [3, 4] and np.array_equal(other, b.astype(float) / 7)
-    assert len(list(tmp_path.glob("area-*.npy"))) == 1  # the other grid's file replaced it
+    assert len(list(tmp_path.glob("area-*.npz"))) == 1  # the other grid's file replaced it
     keyed = cached_per_cell(tmp_path, name="area", cells=b, compute=lambda: area(b),
                             key=["another raster"])
     assert calls == [3, 4, 4] and np.array_equal(keyed, other)
