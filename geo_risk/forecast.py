@@ -222,7 +222,7 @@ class Plan:
     weeks in the block; :mod:`geo_risk.validation`). The streamed history starts at
     ``start``, rounded down to a multiple of :data:`START_ANCHOR_WEEKS` so that it is the
     same week after week; ``snapshot`` is the week whose state is saved for the next run
-    (early enough for its history weeks and next retraining).
+    (the first of the map's history weeks).
     """
 
     week: int
@@ -243,7 +243,10 @@ class Plan:
         start = (max(first_data, first_train - WARMUP_WEEKS) if first_data < first_train
                  else first_train)
         start -= start % START_ANCHOR_WEEKS
-        snapshot = max(start, week - (n_hist + every + 1))
+        # The first of the map's history weeks: the next run (any later week) streams on
+        # from there, and a retraining week's rows up to ``train - history`` are all saved
+        # or streamed again.
+        snapshot = max(start, week - n_hist + 1)
         return cls(week=week, train=train, history=n_hist,
                    validation=config.validation_weeks, first_train=first_train,
                    start=start, snapshot=snapshot)

@@ -249,3 +249,15 @@ def test_fingerprint_of_any_week_equals_hashing_the_rows_before_it(scenario) -> 
         assert rows_before(before) == _sha(*own)
         digests.add(rows_before(before))
     assert len(digests) == 4  # each week its own rows
+
+
+def test_a_state_from_weeks_ago_streams_on_to_a_later_week(scenario, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cfg, inputs = scenario
+    _run(cfg, inputs, WEEK - 1, tmp_path)
+    # three weeks missed, across a retraining week: the state still serves, from its snapshot
+    # (the first history week of WEEK - 1), streamed on to WEEK + 3
+    later = _run(cfg, inputs, WEEK + 3, tmp_path)
+    assert later.model["state"]["used"]
+    n_hist = max(2, cfg.model.history_weeks)
+    assert later.model["state"]["weeks_streamed"] == (WEEK + 3) - (WEEK - n_hist) + 1
+    _same_grid(later, _run(cfg, inputs, WEEK + 3, None))
