@@ -368,8 +368,13 @@ def _next_week(root: Path, scenario: Path, week: str, args: argparse.Namespace,
           f"state {first['state']['reason']}")
     nexts = []
     for i in range(args.repeats):
+        # Each repeat starts from last week's state (a run saves its own: the next repeat
+        # would otherwise rerun this week from it).
+        state_i = root / f"state_{i}"
+        shutil.rmtree(state_i, ignore_errors=True)
+        shutil.copytree(state, state_i)
         r = run_worker("ours", scenario=scenario, dest=root / f"next_{i}", args=args,
-                       state=state, week=week)
+                       state=state_i, week=week)
         nexts.append(r)
         note = r["state"]
         print(f"  run {i + 1}/{args.repeats} next week: "
