@@ -6,7 +6,7 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -102,7 +102,7 @@ def fit_model(name: str, ts: TrainingSet, config: ModelConfig) -> Any:
     return model.fit(_frame(ts, ts.feature_names), ts.y, sample_weight=ts.weight, **kwargs)
 
 
-def _training(parts: dict[int, TrainingSet], *, lo: int, hi: int, config: ModelConfig,
+def _training(parts: Mapping[int, TrainingSet], *, lo: int, hi: int, config: ModelConfig,
               names: list[str]) -> TrainingSet:
     """Rows of weeks [lo, hi] from the streamed parts, thinned to ``max_rows`` (with a seed
     of its own, so the same window gives the same rows in every run)."""
@@ -256,13 +256,14 @@ class Plan:
 class _Stream:
     """What one pass over the weeks produced."""
 
-    parts: dict[int, TrainingSet]
+    parts: MutableMapping[int, TrainingSet]
     X_weeks: dict[int, pd.DataFrame]
     snapshot: Any  # geo_risk.state.Snapshot of the plan's snapshot week
 
 
 def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
-            parts: dict[int, TrainingSet], progress: bool, scored: Collection[int] = ()
+            parts: MutableMapping[int, TrainingSet], progress: bool,
+            scored: Collection[int] = ()
             ) -> _Stream:
     """Advance ``state`` to the forecast week: training rows of the weeks before the map's
     history weeks, and the full feature matrix of each history week but those already
@@ -342,7 +343,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                        fingerprint=fingerprint) or ""
     if not why and saved is not None and not saved.snapshot.restore(state):
         why = "the saved arrays do not fit the grid"
-    parts: dict[int, TrainingSet] = {}
+    parts = st.PartStore()
     reuse: Any = None
     if not why and saved is not None:
         m = saved.model
@@ -352,7 +353,12 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         if saved.snapshot.week > plan.week - plan.history + 1:
             why, reuse = "the saved state is too late for this week's history weeks", None
         else:
-            parts = {w: p for w, p in saved.parts.items() if w >= plan.first_train}
+            kept = st.PartStore(saved.parts) if not isinstance(saved.parts, st.PartStore) \
+                else saved.parts
+            parts = kept.kept(lambda w: w >= plan.first_train)
+            why = "" if reuse is not None else _read_all(parts)
+            if why:
+                parts = st.PartStore()
     if why:
         state.start(plan.start)
     # History weeks the last run scored with this very scorer: their scores are kept.
@@ -379,27 +385,44 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
     if state_dir is not None and s.snapshot is not None and (
             saved is None or plan.week >= saved.data_week):  # never over a later week's
         _save(state_dir, plan, s, key=key, fingerprint=fingerprint(plan.week), model=model,
-              meta=meta, info_state=info_state, units=units, scores=scores)
+              meta=meta, info_state=info_state, units=units, scores=scores,
+              model_files=reuse.files if reuse is not None else None)
     return _score(state, s, model, meta, config=config, admin_names=admin_names,
                   min_count=min_count, week=week, info_state=info_state, units=units,
                   scored=(scores, low, high))
 
 
+def _read_all(parts: Any) -> str:
+    """Read every saved week for a retraining week; why the state cannot serve ("" if it
+    can)."""
+    from .state import UNREADABLE
+
+    try:
+        parts.load_all()
+    except UNREADABLE as e:
+        return f"the saved state could not be read ({type(e).__name__}: {e}); rebuilt"
+    return ""
+
+
 def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], fingerprint: str,
           model: Any, meta: dict[str, Any], info_state: dict[str, Any],
-          units: UnitForecast | None, scores: dict[int, np.ndarray]) -> None:
-    """Save the state for the next run; say in ``info_state`` whether it was saved."""
+          units: UnitForecast | None, scores: dict[int, np.ndarray],
+          model_files: Path | None = None) -> None:
+    """Save the state for the next run; say in ``info_state`` whether it was saved.
+    ``model_files``: the state folder the reused scorer was read from (its files are linked)."""
     from . import state as st
 
     try:
         saved_model = st.SavedModel(trained_week=plan.train, validation_weeks=plan.validation,
                                     estimator=model, meta=meta,
-                                    units=units.model if units is not None else None)
+                                    units=units.model if units is not None else None,
+                                    files=model_files)
+        snap = s.snapshot.week
+        parts = (s.parts.kept(lambda w: w < snap) if isinstance(s.parts, st.PartStore)
+                 else {w: p for w, p in s.parts.items() if w < snap})
         st.save_state(state_dir, st.ForecastState(
             key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
-            snapshot=s.snapshot, parts={w: p for w, p in s.parts.items()
-                                        if w < s.snapshot.week}, model=saved_model,
-            scores=scores))
+            snapshot=s.snapshot, parts=parts, model=saved_model, scores=scores))
         info_state["saved"] = True
     except TypeError:  # a scorer from a custom model_factory that cannot be saved
         info_state["reason"] += "; not saved (the scorer cannot be stored)"

@@ -38,7 +38,8 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -59,7 +60,8 @@ from .model_io import (
 )
 
 #: Bumped whenever what a state holds, or how features or training rows are drawn, changes.
-STATE_FORMAT = 3  # 3: the check scores the newest training weeks (no validation weeks streamed)
+STATE_FORMAT = 4  # 4: training rows in files of weeks, linked from state to state
+#: 3: the check scores the newest training weeks (no validation weeks streamed)
 #: Default folder name, next to the config file.
 STATE_FOLDER = ".geo-risk"
 _POINTER = "current.json"
@@ -254,6 +256,117 @@ class SavedModel:
     estimator: Any
     meta: dict[str, Any] = field(default_factory=dict)
     units: Any = None  # geo_risk.unit_forecast.UnitModel of the same retraining week
+    #: the state folder whose model files hold this very scorer (a save links them)
+    files: Path | None = None
+
+
+_PART_ARRAYS = ("X", "y", "weight", "week", "onset")
+#: What reading a damaged or half-written state raises (a torn .npz is a BadZipFile).
+UNREADABLE = (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile)
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """A file of a saved state holding the training rows of ``weeks``."""
+
+    path: Path
+    weeks: frozenset[int]
+
+
+class PartStore(MutableMapping[int, TrainingSet]):
+    """Training rows per week: those a run made, and those of the state it started from.
+
+    The saved weeks stay in their files until a retraining week reads them
+    (:meth:`load_all`); a week that only reuses the scorer never reads them, and
+    :func:`save_state` links the files it keeps whole into the new state instead of writing
+    them again (~12 MB for a country's two years of rows, ~0.1 MB a week).
+    """
+
+    def __init__(self, parts: Mapping[int, TrainingSet] | None = None, *,
+                 files: Sequence[PartFile] = (), feature_names: Sequence[str] = (),
+                 dropped: frozenset[int] = frozenset()) -> None:
+        self._parts: dict[int, TrainingSet] = dict(parts or {})
+        self._files = list(files)
+        self._names = list(feature_names)
+        self._dropped = dropped
+
+    @property
+    def feature_names(self) -> list[str]:
+        return next((p.feature_names for p in self._parts.values()), self._names)
+
+    def _filed(self) -> dict[int, PartFile]:
+        return {w: f for f in self._files for w in f.weeks
+                if w not in self._dropped and w not in self._parts}
+
+    def __contains__(self, week: object) -> bool:
+        return week in self._parts or week in self._filed()
+
+    def __getitem__(self, week: int) -> TrainingSet:
+        if week not in self._parts:
+            f = self._filed().get(week)
+            if f is None:
+                raise KeyError(week)
+            self._read(f)
+        return self._parts[week]
+
+    def __setitem__(self, week: int, part: TrainingSet) -> None:
+        self._parts[week] = part
+
+    def __delitem__(self, week: int) -> None:
+        if week not in self:
+            raise KeyError(week)
+        self._parts.pop(week, None)
+        self._dropped = self._dropped | {week}
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(sorted({*self._parts, *self._filed()}))
+
+    def __len__(self) -> int:
+        return len({*self._parts, *self._filed()})
+
+    def _read(self, f: PartFile) -> None:
+        for w, part in _read_parts(f, self._names).items():
+            if w not in self._dropped:
+                self._parts.setdefault(w, part)
+
+    def load_all(self) -> None:
+        """Read every saved week now (a retraining week needs them all), so that a damaged
+        file is found before the run relies on it."""
+        for f in {id(f): f for f in self._filed().values()}.values():
+            self._read(f)
+
+    def kept(self, keep: Callable[[int], bool]) -> PartStore:
+        """The weeks for which ``keep`` is true (files stay unread)."""
+        return PartStore({w: p for w, p in self._parts.items() if keep(w)}, files=self._files,
+                         feature_names=self._names,
+                         dropped=self._dropped | {w for f in self._files for w in f.weeks
+                                                  if not keep(w)})
+
+    def split(self) -> tuple[list[PartFile], dict[int, TrainingSet]]:
+        """The files kept whole and still unread (linked by a save), and every other week's
+        rows (read now if need be: written by a save)."""
+        whole = [f for f in self._files
+                 if f.weeks and not f.weeks & self._dropped and not f.weeks & self._parts.keys()]
+        linked = {w for f in whole for w in f.weeks}
+        return whole, {w: self[w] for w in self if w not in linked}
+
+
+def _read_parts(f: PartFile, names: Sequence[str]) -> dict[int, TrainingSet]:
+    with np.load(f.path, allow_pickle=False) as z:
+        a = {k: z[k] for k in _PART_ARRAYS}
+    out: dict[int, TrainingSet] = {}
+    if len(a["week"]):
+        bounds = np.flatnonzero(np.diff(a["week"])) + 1
+        for sl in np.split(np.arange(len(a["week"])), bounds):
+            out[int(a["week"][sl[0]])] = TrainingSet(
+                X=a["X"][sl], y=a["y"][sl], weight=a["weight"][sl], week=a["week"][sl],
+                onset=a["onset"][sl], feature_names=list(names))
+    for w in f.weeks:  # a week whose thinning kept no row is still a week of the state
+        out.setdefault(w, TrainingSet(
+            X=np.zeros((0, len(names)), np.float32), y=np.zeros(0, np.int8),
+            weight=np.zeros(0), week=np.zeros(0, np.int64), onset=np.zeros(0, bool),
+            feature_names=list(names)))
+    return out
 
 
 @dataclass
@@ -265,7 +378,8 @@ class ForecastState:
     data_week: int  # the forecast week of the run that saved it
     fingerprint: str  # of the input rows dated before data_week
     snapshot: Snapshot
-    parts: dict[int, TrainingSet]  # training rows per week, weeks before snapshot.week
+    #: training rows per week, weeks before snapshot.week (a :class:`PartStore` when loaded)
+    parts: MutableMapping[int, TrainingSet]
     model: SavedModel | None = None
     #: P(event) per cell of the map's history weeks, as ``model`` scored them
     scores: dict[int, np.ndarray] = field(default_factory=dict)
@@ -305,8 +419,66 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _link(source: Path, target: Path) -> bool:
+    """A hard link to ``source`` (False where the file system has none)."""
+    try:
+        os.link(source, target)
+        return True
+    except OSError:
+        return False
+
+
+def _link_or_write_parts(stage: Path, whole: list[PartFile], rest: dict[int, TrainingSet]
+                         ) -> tuple[list[Path], list[dict[str, Any]]]:
+    """The part files of a new state: ``whole`` files linked (copied where links fail), the
+    ``rest`` written into one new file. Returns the files written and their entries."""
+    written: list[Path] = []
+    entries: list[dict[str, Any]] = []
+    for f in whole:
+        target = stage / f.path.name
+        if not _link(f.path, target):
+            shutil.copyfile(f.path, target)
+            written.append(target)
+        entries.append({"file": target.name, "weeks": sorted(f.weeks)})
+    if rest:
+        weeks = sorted(rest)
+        parts = [rest[w] for w in weeks]
+        target = stage / f"parts-{weeks[0]}-{weeks[-1]}-{os.urandom(4).hex()}.npz"
+        arrays: dict[str, Any] = {k: np.concatenate([getattr(p, k) for p in parts])
+                                  for k in _PART_ARRAYS}
+        np.savez(target, **arrays)
+        written.append(target)
+        entries.append({"file": target.name, "weeks": weeks})
+    return written, entries
+
+
+def _model_files(stage: Path, m: SavedModel) -> list[Path]:
+    """The scorer's files in a new state: linked from the state that holds this very scorer
+    (:attr:`SavedModel.files`), else written. Returns the files written."""
+    if m.files is not None:
+        names = ["model.json", *(p.name for p in sorted(m.files.glob("booster_*.txt")))]
+        names += ["unit_model.json"] if m.units is not None else []
+        if all(_link(m.files / n, stage / n) for n in names):
+            return []
+        for n in names:  # never write through a link into the old state's file
+            (stage / n).unlink(missing_ok=True)
+    mdoc, boosters = model_to_json(m.estimator)
+    written = [stage / "model.json"]
+    _write_json(written[0], mdoc)
+    for i, text in enumerate(boosters):
+        written.append(stage / f"booster_{i}.txt")
+        written[-1].write_text(text, encoding="utf-8")
+    if m.units is not None:
+        written.append(stage / "unit_model.json")
+        _write_json(written[-1], unit_model_to_json(m.units))
+    return written
+
+
 def save_state(folder: Path, st: ForecastState) -> Path:
     """Write ``st`` into ``folder`` atomically and remove older states there.
+
+    Files of the state it started from that hold the same rows or the same scorer (see
+    :class:`PartStore`, :attr:`SavedModel.files`) are linked, not written again.
 
     Returns
     -------
@@ -318,19 +490,13 @@ def save_state(folder: Path, st: ForecastState) -> Path:
     stage = folder / f".{name}.partial"
     stage.mkdir()
     try:
-        weeks = sorted(st.parts)
-        parts = [st.parts[w] for w in weeks]
-        k = len(parts[0].feature_names) if parts else 0
+        store = st.parts if isinstance(st.parts, PartStore) else PartStore(st.parts)
+        whole, rest = store.split()
+        written, part_files = _link_or_write_parts(stage, whole, rest)
+        written.append(stage / "arrays.npz")
         arrays: dict[str, Any] = {
             "state": st.snapshot.state, "last_week": st.snapshot.last_week,
             "event_weeks": st.snapshot.event_weeks, "admin_state": st.snapshot.admin_state,
-            "X": (np.concatenate([p.X for p in parts]) if parts
-                  else np.zeros((0, k), np.float32)),
-            "y": np.concatenate([p.y for p in parts]) if parts else np.zeros(0, np.int8),
-            "weight": np.concatenate([p.weight for p in parts]) if parts else np.zeros(0),
-            "week": (np.concatenate([p.week for p in parts]) if parts
-                     else np.zeros(0, np.int64)),
-            "onset": np.concatenate([p.onset for p in parts]) if parts else np.zeros(0, bool),
             "score_weeks": np.array(sorted(st.scores), dtype=np.int64),
             "scores": (np.stack([st.scores[w] for w in sorted(st.scores)]) if st.scores
                        else np.zeros((0, 0)))}
@@ -339,21 +505,17 @@ def save_state(folder: Path, st: ForecastState) -> Path:
             "format": STATE_FORMAT, "key": st.key, "start_week": st.start_week,
             "data_week": st.data_week, "fingerprint": st.fingerprint,
             "snapshot": {"week": st.snapshot.week, "first_week": st.snapshot.first_week},
-            "feature_names": list(parts[0].feature_names) if parts else [],
+            "feature_names": store.feature_names,
+            "parts": part_files,
             "model": None}
         if st.model is not None:
-            mdoc, boosters = model_to_json(st.model.estimator)
-            _write_json(stage / "model.json", mdoc)
-            for i, text in enumerate(boosters):
-                (stage / f"booster_{i}.txt").write_text(text, encoding="utf-8")
-            if st.model.units is not None:
-                _write_json(stage / "unit_model.json", unit_model_to_json(st.model.units))
+            written += _model_files(stage, st.model)
             doc["model"] = {"trained_week": st.model.trained_week,
                             "validation_weeks": st.model.validation_weeks,
                             "meta": st.model.meta, "units": st.model.units is not None}
         _write_json(stage / "state.json", doc)  # written last: a state without it is partial
-        for f in stage.iterdir():
-            _fsync(f)
+        for f in [*written, stage / "state.json", stage]:
+            _fsync(f)  # linked files were made durable by the run that wrote them
         os.rename(stage, folder / name)
         tmp = folder / f".{_POINTER}.{os.getpid()}"
         _write_json(tmp, {"state": name})
@@ -392,14 +554,12 @@ def load_state(folder: Path) -> tuple[ForecastState | None, str]:
                         first_week=int(doc["snapshot"]["first_week"]), state=a["state"],
                         last_week=a["last_week"], event_weeks=a["event_weeks"],
                         admin_state=a["admin_state"])
-        parts: dict[int, TrainingSet] = {}
-        if len(a["week"]):
-            bounds = np.flatnonzero(np.diff(a["week"])) + 1
-            for sl in np.split(np.arange(len(a["week"])), bounds):
-                w = int(a["week"][sl[0]])
-                parts[w] = TrainingSet(X=a["X"][sl], y=a["y"][sl], weight=a["weight"][sl],
-                                       week=a["week"][sl], onset=a["onset"][sl],
-                                       feature_names=list(doc["feature_names"]))
+        files = [PartFile(where / Path(str(e["file"])).name,
+                          frozenset(int(w) for w in e["weeks"])) for e in doc["parts"]]
+        missing = [f.path.name for f in files if not f.path.is_file()]
+        if missing:
+            raise FileNotFoundError(f"training rows {', '.join(missing)} are missing")
+        parts = PartStore(files=files, feature_names=list(doc["feature_names"]))
         model = None
         if doc["model"] is not None:
             mdoc = json.loads((where / "model.json").read_text(encoding="utf-8"))
@@ -411,12 +571,12 @@ def load_state(folder: Path) -> tuple[ForecastState | None, str]:
             model = SavedModel(trained_week=int(doc["model"]["trained_week"]),
                                validation_weeks=int(doc["model"]["validation_weeks"]),
                                estimator=model_from_json(mdoc, boosters),
-                               meta=doc["model"]["meta"], units=units)
+                               meta=doc["model"]["meta"], units=units, files=where)
         scores = {int(w): a["scores"][i] for i, w in enumerate(a["score_weeks"])}
         return ForecastState(key=dict(doc["key"]), start_week=int(doc["start_week"]),
                              data_week=int(doc["data_week"]), fingerprint=doc["fingerprint"],
                              snapshot=snap, parts=parts, model=model, scores=scores), ""
-    except (OSError, KeyError, ValueError, TypeError) as e:
+    except UNREADABLE as e:
         return None, f"the saved state could not be read ({type(e).__name__}: {e}); rebuilt"
 
 

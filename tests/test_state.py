@@ -109,6 +109,10 @@ def test_changed_config_or_unreadable_state_is_rebuilt(scenario, tmp_path: Path)
         f.write_bytes(b"not an npz file")
     r = _run(other, inputs, WEEK, tmp_path)
     assert not r.model["state"]["used"] and "could not be read" in r.model["state"]["reason"]
+    for f in (tmp_path / "forecast").glob("forecast-*/arrays.npz"):
+        f.write_bytes(f.read_bytes()[:200])  # torn: a zip header and nothing after
+    r = _run(other, inputs, WEEK, tmp_path)
+    assert not r.model["state"]["used"] and "could not be read" in r.model["state"]["reason"]
 
 
 def test_saved_models_score_exactly_as_trained() -> None:
@@ -261,3 +265,47 @@ def test_a_state_from_weeks_ago_streams_on_to_a_later_week(scenario, tmp_path: P
     n_hist = max(2, cfg.model.history_weeks)
     assert later.model["state"]["weeks_streamed"] == (WEEK + 3) - (WEEK - n_hist) + 1
     _same_grid(later, _run(cfg, inputs, WEEK + 3, None))
+
+
+def _current(folder: Path) -> Path:
+    return folder / json.loads((folder / "current.json").read_text())["state"]
+
+
+def test_next_week_links_the_kept_rows_and_scorer_and_writes_one_week(scenario, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                      ) -> None:
+    cfg, inputs = scenario
+    forecast_dir = tmp_path / "forecast"
+    _run(cfg, inputs, WEEK - 1, tmp_path)
+    before = _current(forecast_dir)
+    old_parts = {e["file"]: e["weeks"] for e in
+                 json.loads((before / "state.json").read_text())["parts"]}
+    inodes = {p.name: p.stat().st_ino for p in before.iterdir()}
+    again = _run(cfg, inputs, WEEK, tmp_path)
+    assert again.model["state"]["model_reused"]
+    after = _current(forecast_dir)
+    assert after != before and not before.exists()  # the older state was removed
+    parts = {e["file"]: e["weeks"] for e in json.loads((after / "state.json").read_text())["parts"]}
+    # last week's files are the same files (linked, not written again) ...
+    scorer = [n for n in inodes if n.startswith(("model", "booster_", "unit_model"))]
+    assert "model.json" in scorer and "unit_model.json" in scorer
+    for name in [*old_parts, *scorer]:
+        assert (after / name).stat().st_ino == inodes[name], name
+    # ... and the one week streamed since is the only new file
+    new = {f: w for f, w in parts.items() if f not in old_parts}
+    assert list(new.values()) == [[max(w for ws in old_parts.values() for w in ws) + 1]]
+
+
+def test_damaged_training_rows_are_found_in_a_retraining_week_and_rebuilt(scenario, tmp_path: Path  # type: ignore[no-untyped-def]
+                                                                          ) -> None:
+    cfg, inputs = scenario
+    _run(cfg, inputs, WEEK, tmp_path)
+    for f in _current(tmp_path / "forecast").glob("parts-*.npz"):
+        f.write_bytes(f.read_bytes()[:100])  # a torn file
+    retrain = _run(cfg, inputs, WEEK + 1, tmp_path)  # needs every week of rows
+    assert not retrain.model["state"]["used"]
+    assert "could not be read" in retrain.model["state"]["reason"]
+    _same_grid(retrain, _run(cfg, inputs, WEEK + 1, None))
+    for f in _current(tmp_path / "forecast").glob("parts-*.npz"):
+        f.unlink()  # files gone altogether: found when the state is read
+    again = _run(cfg, inputs, WEEK + 1, tmp_path)
+    assert "could not be read" in again.model["state"]["reason"]
