@@ -3,10 +3,11 @@
 A run keeps, in ``.geo-risk/`` next to the config file (``state_dir`` in the config moves it,
 ``geo-risk run --no-state`` ignores it):
 
-- the streamed feature state (decayed histories of every cell) at a week a little before the
-  forecast week, so that the next run can stream on from there;
+- the streamed feature state (decayed histories of every cell) at the first of the map's
+  history weeks, so that the next run (any later week) can stream on from there;
 - the training rows of every week before that snapshot (each drawn with its own seed, so they
-  are the same whichever run draws them);
+  are the same whichever run draws them), in files of weeks: the next state links the files it
+  keeps and writes only the weeks it streamed (a retraining week rewrites them as one file);
 - the trained scorer (LightGBM's own model text plus JSON, never pickle, see
   :mod:`geo_risk.model_io`) with its validation and training metadata, and the admin units'
   model of the same retraining week (JSON), both reused until the next retraining week
