@@ -14,7 +14,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import shapely
-from h3ronpy import ContainmentMode, cells_area_km2, grid_disk, grid_disk_distances
+from h3ronpy import (
+    ContainmentMode,
+    cells_area_km2,
+    cells_to_string,
+    grid_disk,
+    grid_disk_distances,
+)
 from h3ronpy.vector import (
     cells_to_coordinates,
     cells_to_wkb_polygons,
@@ -66,6 +72,12 @@ def cells_to_polygons(cells: np.ndarray) -> gpd.GeoSeries:
     wkb = cells_to_wkb_polygons(pa.array(np.asarray(cells, dtype=np.uint64)), link_cells=False)
     return gpd.GeoSeries(shapely.from_wkb(np.asarray(pa.array(wkb).to_pylist(), dtype=object)),
                          crs=WGS84)
+
+
+def cell_strings(cells: np.ndarray) -> np.ndarray:
+    """H3 cells (valid ``uint64`` indexes) as the hex strings people and other tools use."""
+    text = pa.array(cells_to_string(pa.array(np.asarray(cells, dtype=np.uint64))))
+    return np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def cell_areas_km2(cells: np.ndarray) -> np.ndarray:
@@ -203,6 +215,7 @@ __all__ = [
     "locate_points",
     "cell_areas_km2",
     "cell_centres",
+    "cell_strings",
     "cells_to_polygons",
     "cover_cells",
     "grid_disk",

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from . import __version__
 from .config import RunConfig
 from .gis import write_gis
+from .index import cell_strings
 from .manifest import input_files, package_versions, seeds
 from .outdir import RUN_RECORD, staged_output
 from .pipeline import WeeklyResult
@@ -41,11 +41,6 @@ ENGAGEMENT_GRID_COLUMNS = [
     "coverage_weeks_since", "coverage_teams", "under_engaged", "under_engaged_score",
     "under_engaged_reason",
     "access_status", "nearest_base", "nearest_base_km", "reprisal_exposure"]
-
-
-def _cell_strings(cells: np.ndarray) -> np.ndarray:
-    # One formatting call per output cell; h3 strings are the id people and other tools use.
-    return np.char.mod("%x", np.asarray(cells, dtype=np.uint64))
 
 
 def run_record(result: WeeklyResult, config: RunConfig, outputs: dict[str, str], *,
@@ -182,7 +177,7 @@ def _write_tables(result: WeeklyResult, config: RunConfig, out: Path) -> dict[st
     extra += [c for c in result.grid.columns if c.startswith("perception_")]  # per measure
     base = [c for c in GRID_COLUMNS[:-1] if c in result.grid.columns]
     grid = result.grid[[*base, *extra, "geometry"]].copy()
-    grid["cell"] = _cell_strings(result.grid["cell"].to_numpy())
+    grid["cell"] = cell_strings(result.grid["cell"].to_numpy())
     paths["risk_grid"] = out / "risk_grid.parquet"
     grid.to_parquet(paths["risk_grid"], index=False)
 

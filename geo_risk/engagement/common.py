@@ -70,10 +70,6 @@ def _nullable(values: np.ndarray, shown: np.ndarray) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=bool)).astype("boolean").where(shown, pd.NA)
 
 
-def _cell_strings(cells: np.ndarray) -> np.ndarray:
-    return np.char.mod("%x", np.asarray(cells, dtype=np.uint64)).astype(object)
-
-
 def _records(consultations: pd.DataFrame | None, *, week: pd.Timestamp,
              withheld: frozenset[str], passive: tuple[str, ...]) -> pd.DataFrame:
     """Engagement records before ``week`` outside withheld units, with numeric measures.

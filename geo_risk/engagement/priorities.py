@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 
 from ..config import RunConfig
-from .common import SUPPRESSED, _cell_strings, _fmt, _join_text
+from ..index import cell_strings
+from .common import SUPPRESSED, _fmt, _join_text
 
 PRIORITY_METHOD = (
     "units: score = (0.5 x risk_score/25 + 0.5 x percentile of expected incident cells) x "
@@ -196,7 +197,7 @@ def cell_priorities(*, cells: pd.DataFrame, cell_out: pd.DataFrame, staff: pd.Se
     out = pd.DataFrame({
         "rank": np.arange(1, len(top) + 1), "kind": "cell",
         "admin_pcode": cc["admin_pcode"].to_numpy(), "admin_name": _text(cc, "admin_name"),
-        "cell": _cell_strings(cc["cell"].to_numpy()), "level": level,
+        "cell": cell_strings(cc["cell"].to_numpy()), "level": level,
         "risk": crisk.round(4), "expected_incident_cells": crisk.round(3), "trend": ctrend,
         "priority_score": co["under_engaged_score"].to_numpy(), "why": why,
         "engagement_status": co["coverage_status"].to_numpy(), "access_status": cacc,
