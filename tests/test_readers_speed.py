@@ -182,3 +182,30 @@ def test_empty_rows_as_pandas_finds_them() -> None:
         np.testing.assert_array_equal(
             _empty_rows(f), (f == "").all(axis=1).to_numpy() if len(f.columns)
             else np.ones(len(f), bool))
+
+
+def test_a_file_digest_is_kept_while_the_file_is_unchanged_and_never_for_a_fresh_file(
+        tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+    import os
+    import time
+
+    from geo_risk.readers import tabular
+
+    reads: list[str] = []
+    real = tabular._sha256
+    monkeypatch.setattr(tabular, "_sha256", lambda p: reads.append(p) or real(p))
+    old = tmp_path / "raster.tif"
+    old.write_bytes(b"a" * 1000)
+    ten_s_ago = time.time_ns() - 10_000_000_000
+    os.utime(old, ns=(ten_s_ago, ten_s_ago))
+    first = tabular.file_sha256(old)
+    assert tabular.file_sha256(old) == first == hashlib.sha256(b"a" * 1000).hexdigest()
+    assert len(reads) == 1  # read once
+    old.write_bytes(b"b" * 1000)  # rewritten: a new time stamp, read again
+    assert tabular.file_sha256(old) == hashlib.sha256(b"b" * 1000).hexdigest()
+    fresh = tmp_path / "incidents.csv"
+    fresh.write_bytes(b"x" * 10)
+    tabular.file_sha256(fresh)
+    fresh.write_bytes(b"y" * 10)  # same size, maybe the same clock tick: still read again
+    assert tabular.file_sha256(fresh) == hashlib.sha256(b"y" * 10).hexdigest()

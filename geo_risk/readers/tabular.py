@@ -12,6 +12,7 @@ import functools
 import hashlib
 import io
 import re
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +81,27 @@ class RawTable:
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256. A run asks for an input's several times (its reader's report, the
+    state's keys, run.json): the digest is kept for as long as the file's size, time stamp
+    and inode are those it had (a population raster can be hundreds of MB). As git does for
+    its index, a file changed in the last seconds is hashed every time: file systems stamp
+    writes with a coarse clock, so a second write in the same tick keeps the time stamp."""
+    st = Path(path).stat()
+    if time.time_ns() - st.st_mtime_ns < _RECENT_NS:
+        return _sha256(str(path))
+    return _kept_sha256(str(Path(path).resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+_RECENT_NS = 2_000_000_000
+
+
+@functools.lru_cache(maxsize=256)
+def _kept_sha256(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    del size, mtime_ns, inode  # part of the cache key only
+    return _sha256(path)
+
+
+def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
