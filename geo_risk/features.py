@@ -408,6 +408,13 @@ class TrainingSet:
     feature_names: list[str]
 
     @classmethod
+    def empty(cls, feature_names: list[str]) -> TrainingSet:
+        """No rows, with the columns of ``feature_names``."""
+        return cls(X=np.zeros((0, len(feature_names)), np.float32), y=np.zeros(0, np.int8),
+                   weight=np.zeros(0), week=np.zeros(0, np.int64), onset=np.zeros(0, bool),
+                   feature_names=list(feature_names))
+
+    @classmethod
     def concat(cls, parts: list[TrainingSet]) -> TrainingSet:
         return cls(X=np.concatenate([p.X for p in parts]), y=np.concatenate([p.y for p in parts]),
                    weight=np.concatenate([p.weight for p in parts]),
@@ -496,8 +503,5 @@ def build_training_set(state: HistoryState, *, first: int, last: int, inactive_s
     parts = [thin_negatives(week_rows(state, rng, inactive_per_week=per_week), max_rows=cap,
                             rng=rng) for _ in weeks]
     if not parts:
-        k = len(state.feature_names())
-        return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),
-                           weight=np.zeros(0), week=np.zeros(0, np.int64),
-                           onset=np.zeros(0, bool), feature_names=state.feature_names())
+        return TrainingSet.empty(state.feature_names())
     return thin_negatives(TrainingSet.concat(parts), max_rows=max_rows, rng=rng)

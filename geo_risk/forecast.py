@@ -6,11 +6,11 @@ Used by the weekly run (:func:`geo_risk.pipeline.run_week`). The backtest
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import h3
@@ -36,6 +36,9 @@ from .model import make_model
 from .runtime import heavy_call
 from .unit_forecast import UnitForecast, forecast_units, unit_population
 from .validation import CANDIDATES, Validation, check_newest_block, summarise
+
+if TYPE_CHECKING:
+    from .state import PartStore
 
 #: Cells that get drivers in words: those at or above this probability, at most this many.
 DRIVER_MIN_RISK = 0.02
@@ -108,10 +111,7 @@ def _training(parts: Mapping[int, TrainingSet], *, lo: int, hi: int, config: Mod
     of its own, so the same window gives the same rows in every run)."""
     sel = [parts[w] for w in sorted(parts) if lo <= w <= hi and len(parts[w].week)]
     if not sel:
-        k = len(names)
-        return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),
-                           weight=np.zeros(0), week=np.zeros(0, np.int64),
-                           onset=np.zeros(0, bool), feature_names=names)
+        return TrainingSet.empty(names)
     rng = np.random.default_rng([config.seed, lo % 2**32, hi % 2**32])
     return thin_negatives(TrainingSet.concat(sel), max_rows=config.max_rows, rng=rng)
 
@@ -256,13 +256,13 @@ class Plan:
 class _Stream:
     """What one pass over the weeks produced."""
 
-    parts: MutableMapping[int, TrainingSet]
+    parts: PartStore
     X_weeks: dict[int, pd.DataFrame]
     snapshot: Any  # geo_risk.state.Snapshot of the plan's snapshot week
 
 
 def _stream(state: HistoryState, plan: Plan, config: ModelConfig, *,
-            parts: MutableMapping[int, TrainingSet], progress: bool,
+            parts: PartStore, progress: bool,
             scored: Collection[int] = ()
             ) -> _Stream:
     """Advance ``state`` to the forecast week: training rows of the weeks before the map's
@@ -353,9 +353,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
         if saved.snapshot.week > plan.week - plan.history + 1:
             why, reuse = "the saved state is too late for this week's history weeks", None
         else:
-            kept = st.PartStore(saved.parts) if not isinstance(saved.parts, st.PartStore) \
-                else saved.parts
-            parts = kept.kept(lambda w: w >= plan.first_train)
+            parts = saved.parts.kept(lambda w: w >= plan.first_train)
             why = "" if reuse is not None else _read_all(parts)
             if why:
                 parts = st.PartStore()
@@ -392,7 +390,7 @@ def forecast(grid: CellGrid, *, incidents: pd.DataFrame, consultations: pd.DataF
                   scored=(scores, low, high))
 
 
-def _read_all(parts: Any) -> str:
+def _read_all(parts: PartStore) -> str:
     """Read every saved week for a retraining week; why the state cannot serve ("" if it
     can)."""
     from .state import UNREADABLE
@@ -418,8 +416,7 @@ def _save(state_dir: Path, plan: Plan, s: _Stream, *, key: dict[str, str], finge
                                     units=units.model if units is not None else None,
                                     files=model_files)
         snap = s.snapshot.week
-        parts = (s.parts.kept(lambda w: w < snap) if isinstance(s.parts, st.PartStore)
-                 else {w: p for w, p in s.parts.items() if w < snap})
+        parts = s.parts.kept(lambda w: w < snap)
         st.save_state(state_dir, st.ForecastState(
             key=key, start_week=plan.start, data_week=plan.week, fingerprint=fingerprint,
             snapshot=s.snapshot, parts=parts, model=saved_model, scores=scores))

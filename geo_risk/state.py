@@ -154,12 +154,17 @@ _RECORD_COLUMNS = ["cell", "admin_pcode", "date", "modality", "safety_score"]
 
 
 class DataFingerprint:
-    """:func:`data_fingerprint` for any week, hashing each incident and engagement row once.
+    """A hash of every input row that features, labels and models before a week use; called
+    with the week's first day, it gives a sha256 hex digest.
+
+    Incidents (all placed rows: cell, unit, date, type, civilian targeting, fatalities) and
+    engagement records dated before that day, in file order; access restrictions that started
+    before it, with end dates on or after it read as "still in force" (as the features saw
+    them). Rows dated later do not count: next week's rows may be appended.
 
     A run asks for two weeks (the saved state's, to check it, and its own, to save it):
     ``hash_pandas_object`` hashes each row on its own, so the rows before a week are a mask
-    over the same row hashes (made at the first call), and the digest is that of
-    :func:`data_fingerprint`.
+    over the same row hashes, made at the first call.
     """
 
     def __init__(self, *, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
@@ -195,24 +200,6 @@ class DataFingerprint:
                 "severity": r["severity"]})
             parts.append(_rows_hash(seen, list(seen.columns)))
         return _sha(*parts)
-
-
-def data_fingerprint(*, incidents: pd.DataFrame, consultations: pd.DataFrame | None,
-                     restrictions: pd.DataFrame | None, before: pd.Timestamp) -> str:
-    """A hash of every input row that features, labels and models before ``before`` use.
-
-    Incidents (all placed rows: cell, unit, date, type, civilian targeting, fatalities) and
-    engagement records dated before ``before``, in file order; access restrictions that
-    started before ``before``, with end dates on or after it read as "still in force" (as the
-    features saw them). Rows dated later do not count: next week's rows may be appended.
-
-    Returns
-    -------
-    str
-        A sha256 hex digest.
-    """
-    return DataFingerprint(incidents=incidents, consultations=consultations,
-                           restrictions=restrictions)(before)
 
 
 @dataclass
@@ -363,10 +350,7 @@ def _read_parts(f: PartFile, names: Sequence[str]) -> dict[int, TrainingSet]:
                 X=a["X"][sl], y=a["y"][sl], weight=a["weight"][sl], week=a["week"][sl],
                 onset=a["onset"][sl], feature_names=list(names))
     for w in f.weeks:  # a week whose thinning kept no row is still a week of the state
-        out.setdefault(w, TrainingSet(
-            X=np.zeros((0, len(names)), np.float32), y=np.zeros(0, np.int8),
-            weight=np.zeros(0), week=np.zeros(0, np.int64), onset=np.zeros(0, bool),
-            feature_names=list(names)))
+        out.setdefault(w, TrainingSet.empty(list(names)))
     return out
 
 
@@ -379,8 +363,7 @@ class ForecastState:
     data_week: int  # the forecast week of the run that saved it
     fingerprint: str  # of the input rows dated before data_week
     snapshot: Snapshot
-    #: training rows per week, weeks before snapshot.week (a :class:`PartStore` when loaded)
-    parts: MutableMapping[int, TrainingSet]
+    parts: PartStore  # training rows per week, weeks before snapshot.week
     model: SavedModel | None = None
     #: P(event) per cell of the map's history weeks, as ``model`` scored them
     scores: dict[int, np.ndarray] = field(default_factory=dict)
@@ -491,7 +474,7 @@ def save_state(folder: Path, st: ForecastState) -> Path:
     stage = folder / f".{name}.partial"
     stage.mkdir()
     try:
-        store = st.parts if isinstance(st.parts, PartStore) else PartStore(st.parts)
+        store = st.parts
         whole, rest = store.split()
         written, part_files = _link_or_write_parts(stage, whole, rest)
         written.append(stage / "arrays.npz")
@@ -515,7 +498,7 @@ def save_state(folder: Path, st: ForecastState) -> Path:
                             "validation_weeks": st.model.validation_weeks,
                             "meta": st.model.meta, "units": st.model.units is not None}
         _write_json(stage / "state.json", doc)  # written last: a state without it is partial
-        for f in [*written, stage / "state.json", stage]:
+        for f in [*written, stage / "state.json", *([stage] if os.name == "posix" else [])]:
             _fsync(f)  # linked files were made durable by the run that wrote them
         os.rename(stage, folder / name)
         tmp = folder / f".{_POINTER}.{os.getpid()}"

@@ -197,11 +197,8 @@ def _assemble(plan: RowPlan | None, rows: dict[str, np.ndarray], names: list[str
               ) -> TrainingSet:
     """The plan's training set from the rows the partitions returned (keyed by
     partition, week, kind, rank)."""
-    k = len(names)
     if plan is None or not len(plan):
-        return TrainingSet(X=np.zeros((0, k), np.float32), y=np.zeros(0, np.int8),
-                           weight=np.zeros(0), week=np.zeros(0, np.int64),
-                           onset=np.zeros(0, bool), feature_names=names)
+        return TrainingSet.empty(names)
     want = np.column_stack([plan.part, plan.week, plan.kind, plan.rank]).astype(np.int64)
     have = rows["keys"]
     idx = _lookup(have, want)
